@@ -1,0 +1,1 @@
+"""numbatd: the collector daemon (see issue #3)."""

@@ -1,0 +1,96 @@
+"""Building numbat events from what ``metric()`` was given. Sans-I/O: no sockets, no threads.
+
+``metric()`` itself only records its arguments and the time of the call; the emitter's
+own thread turns those records into events here, so the service's thread pays for a
+tuple, not for a dict merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Scalar = str | int | float | bool | None
+Event = dict[str, Any]
+
+DEFAULT_NAME_CACHE_SIZE = 10_000
+
+
+class EventBuilder:
+    """Turns ``metric()`` arguments into events following numbat's schema.
+
+    ``name`` is prefixed with ``app.`` unless it already is ``app`` or starts with
+    ``app.``; ``value`` defaults to ``default_value``; ``time`` defaults to the moment
+    of the call, in ms since the epoch; ``defaults`` (host, node) fill fields the
+    caller did not give. The caller's own dict is never mutated.
+    """
+
+    __slots__ = ("_name_cache_size", "_names", "_prefix", "app", "default_value", "defaults")
+
+    def __init__(
+        self,
+        app: str,
+        defaults: Mapping[str, Scalar] | None = None,
+        *,
+        default_value: Scalar = 1,
+        name_cache_size: int = DEFAULT_NAME_CACHE_SIZE,
+    ) -> None:
+        if not isinstance(app, str) or not app:
+            raise ValueError(f"app must be a non-empty string naming the service, got {app!r}")
+        self.app = app
+        self.defaults: dict[str, Scalar] = dict(defaults or {})
+        self.default_value = default_value
+        self._prefix = app + "."
+        # Qualified names, cached: services use a handful of names millions of times.
+        self._names: dict[str, str] = {}
+        self._name_cache_size = name_cache_size
+
+    def qualify(self, name: object) -> str | None:
+        """The full metric name for ``name``, or None when it is not a usable name."""
+        qualified = self._names.get(name)  # type: ignore[call-overload]
+        if qualified is not None:
+            return qualified
+        if not isinstance(name, str) or not name:
+            return None
+        qualified = name if name == self.app or name.startswith(self._prefix) else self._prefix + name
+        if len(self._names) < self._name_cache_size:
+            self._names[name] = qualified
+        return qualified
+
+    def build(self, name_or_event: object, value: Scalar, fields: Mapping[str, Any], called_at: float) -> Event | None:
+        """One event, or None when it has no usable name.
+
+        ``called_at`` is the moment of the call in seconds since the epoch (``time.time()``).
+        """
+        if name_or_event.__class__ is str:
+            name = self._names.get(name_or_event)  # qualify(), inlined for the common case
+            if name is None:
+                name = self.qualify(name_or_event)
+                if name is None:
+                    return None
+            event = {
+                "name": name,
+                "value": self.default_value if value is None else value,
+                "time": int(called_at * 1000),
+                **self.defaults,
+                **fields,
+            }
+            event["name"] = name
+            return event
+        if isinstance(name_or_event, Mapping):
+            return self._build_from_mapping(name_or_event, value, fields, called_at)
+        return None
+
+    def _build_from_mapping(
+        self, given: Mapping[str, Any], value: Scalar, fields: Mapping[str, Any], called_at: float
+    ) -> Event | None:
+        name = self.qualify(given.get("name"))
+        if name is None:
+            return None
+        event = {"name": name, "value": self.default_value, "time": None, **self.defaults, **given, **fields}
+        event["name"] = name
+        if value is not None:
+            event["value"] = value
+        if event["time"] is None:
+            event["time"] = int(called_at * 1000)
+        return event

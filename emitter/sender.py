@@ -1,0 +1,200 @@
+"""The emitter's own thread: takes events from the backlog, encodes, sends, reconnects.
+
+Only this thread touches the socket, so nothing the network does (a dead collector, a
+full buffer, a slow DNS answer) can block or raise into the service's threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .backoff import Backoff
+from .event import Event, Scalar
+from .transports import Rejected, SendFailed, Transport
+from .wire import encode_batch
+
+#: How long an idle sender sleeps before it looks at the backlog again on its own.
+IDLE_WAKEUP = 1.0
+
+
+@dataclass
+class SenderCounters:
+    """Written by the sender thread only; read as a snapshot by ``Emitter.stats()``."""
+
+    sent: int = 0
+    batches: int = 0
+    bytes_sent: int = 0
+    send_errors: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    invalid: int = 0
+    unencodable: int = 0
+    oversize: int = 0
+    rejected: int = 0
+    unsent_at_close: int = 0
+    last_error: str | None = None
+
+
+class Sender:
+    """Drains ``backlog`` through a transport on a daemon thread.
+
+    Events stay in the backlog (bounded by the emitter) while there is no connection,
+    so the bound holds however long the collector is away; once taken from it, a batch
+    is retried until delivered, from the first line the transport did not deliver.
+    """
+
+    def __init__(
+        self,
+        make_transport: Callable[[], Transport],
+        build: Callable[[Any, Scalar, Mapping[str, Any], float], Event | None],
+        encode: Callable[[Event], bytes],
+        *,
+        batch_size: int,
+        backoff: Backoff,
+        name: str = "numbat-emitter",
+    ) -> None:
+        #: What metric() recorded: (name or event, value, fields, time of the call).
+        self.backlog: deque[tuple[Any, Scalar, Mapping[str, Any], float]] = deque()
+        self.counters = SenderCounters()
+        self.sleeping = False
+        self.wake = threading.Event()
+        self._make_transport = make_transport
+        self._build = build
+        self._encode = encode
+        self._batch_size = batch_size
+        self._backoff = backoff
+        self._transport = make_transport()
+        # Encoded lines taken from the backlog and not yet delivered, and how many.
+        self._pending = bytearray()
+        self._pending_lines = 0
+        self._stop_requested = threading.Event()
+        self._deadline = float("inf")
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def connected(self) -> bool:
+        return self._transport.is_open
+
+    @property
+    def in_flight(self) -> int:
+        """Events taken from the backlog and not yet delivered."""
+        return self._pending_lines
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float) -> bool:
+        """Flush for at most ``timeout`` seconds, then stop; True if nothing was left."""
+        self._deadline = time.monotonic() + timeout
+        self._stop_requested.set()
+        self.wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout + 0.1)
+        return not self.backlog and not self._pending
+
+    # -- the thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while self._step():
+                pass
+        finally:
+            self.counters.unsent_at_close = len(self.backlog) + self._pending_lines
+            self._transport.close()
+
+    def _step(self) -> bool:
+        """One round of work; False when the sender is done."""
+        stopping = self._stop_requested.is_set()
+        if stopping and time.monotonic() >= self._deadline:
+            return False
+        if not self._pending and not self.backlog:
+            if stopping:
+                return False
+            self._idle()
+            return True
+        if not self._transport.is_open and not self._open():
+            self._pause()
+            return True
+        if not self._pending:
+            self._take_batch()
+        if self._pending:
+            self._send()
+        return True
+
+    def _idle(self) -> None:
+        # metric() sets `wake` only while `sleeping` is true; re-checking the backlog
+        # after raising the flag closes the window between the check and the wait.
+        self.sleeping = True
+        if not self.backlog and not self._stop_requested.is_set():
+            self.wake.wait(IDLE_WAKEUP)
+        self.sleeping = False
+        self.wake.clear()
+
+    def _open(self) -> bool:
+        try:
+            self._transport.open()
+        except OSError as exc:
+            self.counters.connect_failures += 1
+            self.counters.last_error = f"connect failed: {exc}"
+            return False
+        self.counters.connects += 1
+        return True
+
+    def _pause(self) -> None:
+        """Back off before the next attempt; a stop request cuts the wait to its deadline."""
+        delay = self._backoff.next_delay()
+        if self._stop_requested.is_set():
+            delay = min(delay, max(0.0, self._deadline - time.monotonic()))
+        self._stop_requested.wait(delay)
+
+    def _take_batch(self) -> None:
+        backlog, build = self.backlog, self._build
+        events = []
+        invalid = 0
+        try:
+            for _ in range(min(len(backlog), self._batch_size)):
+                event = build(*backlog.popleft())
+                if event is None:
+                    invalid += 1
+                else:
+                    events.append(event)
+        except IndexError:  # the emitter dropped the oldest while we were taking
+            pass
+        self._pending, self._pending_lines, failures = encode_batch(events, self._encode)
+        self.counters.invalid += invalid
+        self.counters.unencodable += failures
+
+    def _send(self) -> None:
+        pending = self._pending
+        counters = self.counters
+        try:
+            oversize = self._transport.send(pending)
+        except SendFailed as failure:
+            delivered = pending.count(b"\n", 0, failure.resume_at)
+            counters.sent += delivered
+            counters.bytes_sent += failure.resume_at
+            counters.send_errors += 1
+            counters.last_error = str(failure)
+            del pending[: failure.resume_at]
+            self._pending_lines -= delivered
+            self._transport.close()
+            self._pause()
+            return
+        except Rejected as rejection:
+            counters.rejected += self._pending_lines
+            counters.last_error = str(rejection)
+        else:
+            counters.sent += self._pending_lines - oversize
+            counters.oversize += oversize
+            counters.batches += 1
+            counters.bytes_sent += len(pending)
+            self._backoff.reset()
+        self._pending = bytearray()
+        self._pending_lines = 0

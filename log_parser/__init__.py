@@ -1,0 +1,1 @@
+"""numbat-logs: CDN access logs to download counts (see issue #5)."""

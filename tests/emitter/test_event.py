@@ -1,0 +1,125 @@
+"""Event building: numbat's schema and defaults (ported from numbat-emitter's 04-emitting-metrics)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emitter import EventBuilder
+from emitter.wire import encode_batch, encode_json
+
+NOW = 1_700_000_000.1234
+
+
+def builder(**kwargs) -> EventBuilder:
+    return EventBuilder("testapp", {"host": "h1"}, **kwargs)
+
+
+def test_value_defaults_to_one_and_time_to_the_call_in_ms() -> None:
+    event = builder().build("requests", None, {}, NOW)
+    assert event is not None
+    assert event["value"] == 1
+    assert event["time"] == 1_700_000_000_123
+    assert builder().build({"name": "requests", "time": None}, None, {}, NOW)["time"] == 1_700_000_000_123
+
+
+def test_explicit_time_is_kept() -> None:
+    moment = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)
+    assert builder().build("x", 4, {"time": 1388534400000}, NOW)["time"] == 1388534400000
+    assert builder().build({"name": "x", "time": moment}, None, {}, NOW)["time"] is moment
+
+
+def test_names_are_prefixed_with_the_app_once() -> None:
+    b = builder()
+    assert b.build("test", None, {}, NOW)["name"] == "testapp.test"
+    assert b.build("testapp.test", None, {}, NOW)["name"] == "testapp.test"
+    assert b.build("testapp", None, {}, NOW)["name"] == "testapp"
+    # Unlike Node's indexOf check, a name that merely starts with the app's letters is prefixed.
+    assert b.build("testapplication", None, {}, NOW)["name"] == "testapp.testapplication"
+    assert b.build({"name": "test"}, None, {}, NOW)["name"] == "testapp.test"
+
+
+def test_host_and_node_fill_fields_the_caller_did_not_give() -> None:
+    b = EventBuilder("testapp", {"host": "h1", "node": "node-1"})
+    event = b.build("x", 4, {"status": "ok"}, NOW)
+    assert event == {
+        "name": "testapp.x",
+        "value": 4,
+        "time": event["time"],
+        "host": "h1",
+        "node": "node-1",
+        "status": "ok",
+    }
+    assert b.build("x", 4, {"host": "other"}, NOW)["host"] == "other"
+    assert "node" not in builder().build("x", None, {}, NOW)
+
+
+def test_a_dict_event_is_never_mutated() -> None:
+    given_event = {"name": "latency", "value": 30, "status": "ok"}
+    snapshot = dict(given_event)
+    event = builder().build(given_event, None, {"extra": 1}, NOW)
+    assert given_event == snapshot
+    assert event["name"] == "testapp.latency"
+    assert event["extra"] == 1
+
+
+def test_positional_value_wins_over_the_dicts_value() -> None:
+    assert builder().build({"name": "x", "value": 3}, 9, {}, NOW)["value"] == 9
+    assert builder().build({"name": "x", "value": 0}, None, {}, NOW)["value"] == 0
+
+
+def test_fields_cannot_rename_the_event() -> None:
+    assert builder().build("x", None, {"name": "y"}, NOW)["name"] == "testapp.x"
+
+
+@pytest.mark.parametrize("bad", [None, "", 42, ["x"], {"value": 1}, {"name": ""}, {"name": 7}])
+def test_events_without_a_usable_name_are_rejected(bad: object) -> None:
+    assert builder().build(bad, None, {}, NOW) is None
+
+
+def test_statsd_mode_leaves_value_unset() -> None:
+    assert builder(default_value=None).build("hits", None, {}, NOW)["value"] is None
+
+
+def test_the_name_cache_is_bounded() -> None:
+    b = builder(name_cache_size=3)
+    for i in range(10):
+        assert b.qualify(f"n{i}") == f"testapp.n{i}"
+    assert len(b._names) == 3
+
+
+def test_app_is_required() -> None:
+    with pytest.raises(ValueError, match="app must be a non-empty string"):
+        EventBuilder("", {})
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+)
+
+
+@given(st.dictionaries(st.text(), scalars, max_size=8), st.text(min_size=1))
+def test_scalar_fields_round_trip_through_the_wire_encoding(fields: dict, name: str) -> None:
+    event = builder().build(name, None, dict(fields), NOW)
+    line = encode_json(event)
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1  # one event, one line, whatever the strings hold
+    assert orjson.loads(line) == event
+
+
+@given(st.one_of(st.integers(max_value=-(2**63) - 1), st.integers(min_value=2**64), st.just(object())))
+def test_unencodable_fields_are_counted_and_do_not_sink_the_batch(huge: object) -> None:
+    b = builder()
+    events = [b.build("a", 1, {}, NOW), b.build("b", huge, {}, NOW), b.build("c", math.pi, {}, NOW)]
+    data, lines, failures = encode_batch(events, encode_json)
+    assert (lines, failures) == (2, 1)
+    assert [orjson.loads(line)["name"] for line in data.splitlines()] == ["testapp.a", "testapp.c"]
