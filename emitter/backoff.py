@@ -20,7 +20,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         # The exponent stops growing long past any sane cap, so 2**attempt cannot overflow.
-        delay = min(self.cap, self.base * 2 ** min(self.attempt, 32))
+        delay = min(self.cap, self.base * float(2 ** min(self.attempt, 32)))
         self.attempt += 1
         return delay * (0.5 + self._rand() / 2)
 

@@ -40,6 +40,7 @@ class EmitterStats:
     send_errors: int
     connects: int
     connect_failures: int
+    internal_errors: int  #: bugs of ours the sender survived; please report them
     connected: bool
     last_error: str | None
 
@@ -162,6 +163,7 @@ class Emitter:
             send_errors=counters.send_errors,
             connects=counters.connects,
             connect_failures=counters.connect_failures,
+            internal_errors=counters.internal_errors,
             connected=sender.connected,
             last_error=counters.last_error,
         )
@@ -211,7 +213,7 @@ class Emitter:
             self._encode,
             batch_size=settings.batch_size,
             backoff=Backoff(settings.backoff_base, settings.backoff_cap),
-            name=f"numbat-emitter {self.destination.uri}",
+            name=self.destination.uri,
         )
         self._backlog = self._sender.backlog
         if hasattr(self, "_sender_box"):
@@ -235,7 +237,7 @@ def _make_transport(destination: Destination, settings: EmitterSettings) -> Tran
         return HttpTransport(destination, settings.connect_timeout, settings.send_timeout)
     return DatagramTransport(
         destination,
-        settings.datagram_size,
+        settings.datagram_size if settings.pack_datagrams else 1,  # one line per datagram
         settings.send_timeout,
         trailing_newline=destination.transport != "statsd",
     )

@@ -47,11 +47,11 @@ class EventBuilder:
 
     def qualify(self, name: object) -> str | None:
         """The full metric name for ``name``, or None when it is not a usable name."""
-        qualified = self._names.get(name)  # type: ignore[call-overload]
-        if qualified is not None:
-            return qualified
         if not isinstance(name, str) or not name:
             return None
+        qualified = self._names.get(name)
+        if qualified is not None:
+            return qualified
         qualified = name if name == self.app or name.startswith(self._prefix) else self._prefix + name
         if len(self._names) < self._name_cache_size:
             self._names[name] = qualified

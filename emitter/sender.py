@@ -6,6 +6,7 @@ full buffer, a slow DNS answer) can block or raise into the service's threads.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -17,6 +18,8 @@ from .backoff import Backoff
 from .event import Event, Scalar
 from .transports import Rejected, SendFailed, Transport
 from .wire import encode_batch
+
+log = logging.getLogger("numbat.emitter")
 
 #: How long an idle sender sleeps before it looks at the backlog again on its own.
 IDLE_WAKEUP = 1.0
@@ -37,6 +40,7 @@ class SenderCounters:
     oversize: int = 0
     rejected: int = 0
     unsent_at_close: int = 0
+    internal_errors: int = 0
     last_error: str | None = None
 
 
@@ -56,7 +60,7 @@ class Sender:
         *,
         batch_size: int,
         backoff: Backoff,
-        name: str = "numbat-emitter",
+        name: str,
     ) -> None:
         #: What metric() recorded: (name or event, value, fields, time of the call).
         self.backlog: deque[tuple[Any, Scalar, Mapping[str, Any], float]] = deque()
@@ -74,7 +78,8 @@ class Sender:
         self._pending_lines = 0
         self._stop_requested = threading.Event()
         self._deadline = float("inf")
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._name = name
+        self._thread = threading.Thread(target=self._run, name=f"numbat-emitter {name}", daemon=True)
         self._thread.start()
 
     @property
@@ -103,8 +108,16 @@ class Sender:
 
     def _run(self) -> None:
         try:
-            while self._step():
-                pass
+            while True:
+                try:
+                    if not self._step():
+                        return
+                except Exception as exc:  # a bug of ours must not silence the service's metrics
+                    self.counters.internal_errors += 1
+                    self.counters.last_error = f"internal error: {exc!r}"
+                    log.exception("numbat emitter: internal error; reconnecting")
+                    self._transport.close()
+                    self._pause()
         finally:
             self.counters.unsent_at_close = len(self.backlog) + self._pending_lines
             self._transport.close()
@@ -143,8 +156,12 @@ class Sender:
         except OSError as exc:
             self.counters.connect_failures += 1
             self.counters.last_error = f"connect failed: {exc}"
+            if self._backoff.attempt == 0:  # say it once per outage, not once per retry
+                log.warning("numbat emitter: cannot reach %s: %s; retrying with backoff", self._name, exc)
             return False
         self.counters.connects += 1
+        if self._backoff.attempt:
+            log.info("numbat emitter: reconnected to %s", self._name)
         return True
 
     def _pause(self) -> None:
@@ -160,7 +177,11 @@ class Sender:
         invalid = 0
         try:
             for _ in range(min(len(backlog), self._batch_size)):
-                event = build(*backlog.popleft())
+                record = backlog.popleft()
+                try:
+                    event = build(*record)
+                except Exception:  # a Mapping of the caller's whose get() raises, say
+                    event = None
                 if event is None:
                     invalid += 1
                 else:
@@ -182,6 +203,8 @@ class Sender:
             counters.bytes_sent += failure.resume_at
             counters.send_errors += 1
             counters.last_error = str(failure)
+            if self._backoff.attempt == 0:
+                log.warning("numbat emitter: lost %s: %s; reconnecting", self._name, failure)
             del pending[: failure.resume_at]
             self._pending_lines -= delivered
             self._transport.close()
@@ -190,6 +213,7 @@ class Sender:
         except Rejected as rejection:
             counters.rejected += self._pending_lines
             counters.last_error = str(rejection)
+            log.warning("numbat emitter: %s refused %d events: %s", self._name, self._pending_lines, rejection)
         else:
             counters.sent += self._pending_lines - oversize
             counters.oversize += oversize

@@ -13,6 +13,9 @@ class EmitterSettings:
     max_backlog: int = 10_000
     #: Largest UDP/statsd datagram we pack; the default fits a 1500-byte MTU.
     datagram_size: int = DEFAULT_DATAGRAM_SIZE
+    #: Pack several events into each datagram. Turn off for the Node numbat-collector,
+    #: which parses every datagram as exactly one JSON document.
+    pack_datagrams: bool = True
     #: Events taken from the backlog per write (TCP/unix chunk, datagram burst, HTTP POST).
     batch_size: int = 1_000
     connect_timeout: float = 2.0

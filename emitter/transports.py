@@ -14,6 +14,7 @@ import socket
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .uri import Destination
@@ -72,7 +73,7 @@ class StreamTransport(Transport):
                 sock.close()
                 raise
         else:
-            sock = socket.create_connection(self.destination.address, timeout=self.connect_timeout)  # type: ignore[arg-type]
+            sock = socket.create_connection(self.destination.inet_address, timeout=self.connect_timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # we batch ourselves
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.settimeout(self.send_timeout)
@@ -129,14 +130,14 @@ class DatagramTransport(Transport):
         self.send_timeout = send_timeout
         self._trim = 0 if trailing_newline else 1
         self._sock: socket.socket | None = None
-        self._address: tuple = ()
+        self._address: tuple[Any, ...] = ()
 
     @property
     def is_open(self) -> bool:
         return self._sock is not None
 
     def open(self) -> None:
-        host, port = self.destination.address  # type: ignore[misc]
+        host, port = self.destination.inet_address
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         sock = socket.socket(family, socket.SOCK_DGRAM)
         # Blocking with a timeout: a full send buffer paces us instead of losing datagrams.
@@ -186,7 +187,7 @@ class HttpTransport(Transport):
         return self._connection is not None
 
     def open(self) -> None:
-        host, port = self.destination.host, self.destination.port
+        host, port = self.destination.host or "", self.destination.port
         connection: http.client.HTTPConnection
         if self.destination.secure:
             connection = http.client.HTTPSConnection(

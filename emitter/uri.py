@@ -40,12 +40,15 @@ class Destination:
 
     @property
     def address(self) -> tuple[str, int] | str:
-        """The address a socket connects or sends to."""
+        """Where a socket connects or sends to: (host, port), or a unix socket path."""
         if self.transport == "unix":
-            assert self.path is not None
-            return self.path
-        assert self.host is not None
-        assert self.port is not None
+            return self.path or ""
+        return self.inet_address
+
+    @property
+    def inet_address(self) -> tuple[str, int]:
+        if self.host is None or self.port is None:
+            raise InvalidURI(f"{self.uri!r} names no host and port")
         return (self.host, self.port)
 
     @property

@@ -53,7 +53,7 @@ def encode_batch(events: Iterable[Event], encode: Callable[[Event], bytes]) -> t
     for event in events:
         try:
             data += encode(event)
-        except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        except Exception:  # orjson.JSONEncodeError (a TypeError), or a field's __str__ raising
             failures += 1
         else:
             lines += 1
@@ -65,7 +65,8 @@ def pack_datagrams(data: bytes | bytearray, limit: int) -> Iterator[memoryview]:
 
     Each datagram ends at a line boundary. A line longer than ``limit`` goes alone in a
     datagram of its own: splitting it would corrupt it, and whether to send it is the
-    caller's decision (see :data:`MAX_DATAGRAM_SIZE`).
+    caller's decision (see :data:`MAX_DATAGRAM_SIZE`). So a ``limit`` of 1 sends one
+    line per datagram.
     """
     view = memoryview(data)
     size = len(data)

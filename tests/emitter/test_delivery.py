@@ -345,3 +345,25 @@ def test_construction_records_options_and_defaults(make_emitter) -> None:
     assert e.app == "testapp"
     assert e.defaults == {"host": socket.gethostname(), "node": "node-1"}
     assert "testapp" in repr(e)
+
+
+def test_unpacked_udp_sends_one_event_per_datagram_like_node(udp_receiver, make_emitter) -> None:
+    e = make_emitter(udp_receiver.uri(), pack_datagrams=False)
+    for i in range(50):
+        e.metric("single", i)
+    assert wait_for(lambda: len(udp_receiver.datagrams) == 50)
+    # The Node numbat-collector runs JSON.parse on each datagram: each must be one document.
+    assert [orjson.loads(d)["value"] for d in udp_receiver.datagrams] == list(range(50))
+
+
+def test_a_mapping_is_copied_so_its_own_methods_never_run_on_the_sender(tcp_receiver, make_emitter) -> None:
+    class Hostile(dict):
+        def get(self, *args: object) -> object:
+            raise RuntimeError("no")
+
+    e = make_emitter(tcp_receiver.uri)
+    e.metric(Hostile(name="x"))  # copied with dict(), so the hostile get() is never called
+    e.metric("after", 1)
+    assert wait_for(lambda: len(tcp_receiver.lines) == 2)
+    assert names(tcp_receiver.events) == ["testapp.x", "testapp.after"]
+    assert e.stats().internal_errors == 0

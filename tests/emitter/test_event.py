@@ -123,3 +123,19 @@ def test_unencodable_fields_are_counted_and_do_not_sink_the_batch(huge: object) 
     data, lines, failures = encode_batch(events, encode_json)
     assert (lines, failures) == (2, 1)
     assert [orjson.loads(line)["name"] for line in data.splitlines()] == ["testapp.a", "testapp.c"]
+
+
+anything = st.recursive(
+    st.one_of(scalars, st.binary(), st.just(object())),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@given(anything, anything, st.dictionaries(st.text(), anything, max_size=4))
+def test_whatever_metric_is_given_building_and_encoding_never_raise(name: object, value: object, fields: dict) -> None:
+    event = builder().build(name, value, fields, NOW)  # type: ignore[arg-type]
+    assert event is None or event["name"].startswith("testapp")
+    data, lines, failures = encode_batch([event] if event else [], encode_json)
+    assert lines + failures == (1 if event else 0)
+    assert data.count(b"\n") == lines

@@ -37,3 +37,8 @@ def test_backoff_grows_jittered_and_capped() -> None:
     many = Backoff(base=0.1, cap=30.0)
     for _ in range(10_000):  # never overflows, never exceeds the cap
         assert many.next_delay() <= 30.0
+
+
+def test_a_limit_of_one_gives_one_line_per_datagram() -> None:
+    data = b'{"a":1}\n{"b":2}\n{"c":3}\n'
+    assert [bytes(d) for d in pack_datagrams(data, 1)] == [b'{"a":1}\n', b'{"b":2}\n', b'{"c":3}\n']
