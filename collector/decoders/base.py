@@ -1,0 +1,69 @@
+"""What every decoder does, and the helpers they share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from ..events import Batch
+
+#: Timestamp precisions (InfluxDB's names, 1.x's and 2.x's) as (multiply, divide) to get ms.
+TO_MS: dict[str, tuple[int, int]] = {
+    "ns": (1, 1_000_000),
+    "n": (1, 1_000_000),
+    "us": (1, 1_000),
+    "u": (1, 1_000),
+    "ms": (1, 1),
+    "s": (1_000, 1),
+    "m": (60_000, 1),
+    "h": (3_600_000, 1),
+}
+
+
+class DecodeError(ValueError):
+    """A line that cannot become an event; the message is the reason, counted as is."""
+
+
+class Decoder(ABC):
+    """Turns lines of one format into events, collected into a :class:`Batch`.
+
+    A malformed line becomes a rejection with a short, stable reason; the lines
+    around it are decoded as if it were not there. No input may raise out of here.
+    """
+
+    format: str
+
+    @abstractmethod
+    def decode(self, lines: Iterable[bytes], now_ms: int, batch: Batch) -> None: ...
+
+    def decode_payload(self, payload: bytes, now_ms: int, batch: Batch) -> None:
+        """A datagram or an HTTP body: one or more lines."""
+        self.decode(payload.split(b"\n"), now_ms, batch)
+
+
+def parse_number(text: str) -> int | float:
+    """An int when it is written as one, else a finite float; DecodeError otherwise."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise DecodeError("value is not a number") from None
+    if not math.isfinite(number):
+        raise DecodeError("value is not finite")
+    return number
+
+
+def iso_to_ms(text: str) -> int:
+    """An RFC 3339 time, as a JavaScript Date serializes, in ms since the epoch."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise DecodeError("time is neither ms since the epoch nor an ISO 8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return round(moment.timestamp() * 1000)
