@@ -1,0 +1,34 @@
+"""Listen and connect addresses in URL form: ``udp://host:port``, ``tcp://``, ``http://``, ``unix:///path``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .schema import require
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    scheme: Literal["udp", "tcp", "unix", "http"]
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+
+def parse_listen_url(url: str) -> ListenAddress:
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme == "unix":
+        path = parts.netloc + parts.path
+        require(bool(path), "url", f"{url!r} names no socket path")
+        return ListenAddress("unix", path=path)
+    require(scheme in ("udp", "tcp", "http"), "url", f"{url!r}: scheme must be udp, tcp, unix or http")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    require(port is not None, "url", f"{url!r} names no valid port")
+    require(bool(parts.hostname), "url", f"{url!r} names no host")
+    return ListenAddress(scheme, host=parts.hostname or "", port=port or 0)  # type: ignore[arg-type]

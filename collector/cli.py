@@ -1,0 +1,61 @@
+"""``numbatd``: the collector daemon's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+
+from .config import default_config, load_config
+from .daemon import Daemon
+from .logs import log, setup_logging
+from .schema import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numbatd",
+        description="numbat collector: receives metric events and fans them out to sinks. "
+        "With no arguments: numbat JSON on udp and tcp 127.0.0.1:3333, printed to the console.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML configuration file (reloaded on SIGHUP)")
+    parser.add_argument("--check-config", type=Path, metavar="FILE", help="validate FILE and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.check_config:
+        try:
+            config = load_config(args.check_config)
+        except ConfigError as exc:
+            print(f"numbatd: {args.check_config}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.check_config}: ok ({len(config.listeners)} listeners, {len(config.sinks)} sinks)")
+        return 0
+    try:
+        config = load_config(args.config) if args.config else default_config()
+    except ConfigError as exc:
+        print(f"numbatd: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log.level)
+    try:
+        trio.run(Daemon(config, args.config).run)
+    except Exception as exc:  # trio groups what the tasks raised; name each
+        for error in _leaves(exc):
+            log.error("numbatd cannot run", extra={"error": f"{type(error).__name__}: {error}"})
+        return 1
+    return 0
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

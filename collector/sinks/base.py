@@ -1,0 +1,46 @@
+"""What every sink is: something one task hands batches to, one at a time."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..events import Batch
+
+if TYPE_CHECKING:
+    from ..config import SinkConfig
+
+
+class Sink(ABC):
+    """A destination for events. ``write`` is called by the sink's own task only, so a
+    sink needs no locking; a slow one slows nobody else (its queue takes the strain).
+
+    ``write`` either succeeds or raises: the runner counts the batch as lost. A sink that
+    can wait for its destination to come back (forward, remote stores) retries inside
+    ``write`` instead.
+    """
+
+    kind: ClassVar[str]  #: what the configuration calls it in "type"
+    Options: ClassVar[type[Any]]
+    #: Most events handed to one write().
+    batch_events: ClassVar[int] = 10_000
+
+    def __init__(self, config: SinkConfig) -> None:
+        self.config = config
+        self.options = config.options
+        #: Called with each error a sink retries past; the daemon counts them.
+        self.on_retry: Callable[[BaseException], None] = lambda exc: None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Acquire what the sink writes to; raise to refuse to start."""
+
+    @abstractmethod
+    async def write(self, batch: Batch) -> None: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release it; called once, also after a failed open()."""
