@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"numbatd: {args.config}: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log.level)
+    # Outside the daemon's own signal handling (before it starts, after it stopped)
+    # SIGTERM and SIGINT mean "stop now", quietly: the daemon has nothing left to drain.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_now)
     try:
         trio.run(Daemon(config, args.config).run)
     except Exception as exc:  # trio groups what the tasks raised; name each
@@ -49,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("numbatd cannot run", extra={"error": f"{type(error).__name__}: {error}"})
         return 1
     return 0
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _leaves(error: BaseException) -> list[BaseException]:

@@ -44,6 +44,8 @@ class ListenerConfig:
     url: str
     format: Format = "numbat"
     name: str = ""  #: defaults to the URL; the label of this listener's self-metrics
+    #: Unit of line-protocol timestamps on this socket (HTTP writes say theirs per request).
+    precision: Literal["ns", "us", "ms", "s"] = "ns"
     limits: dict[str, Any] = field(default_factory=dict)  # overrides of the global [limits]
 
     def __post_init__(self) -> None:

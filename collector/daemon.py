@@ -183,7 +183,10 @@ class Daemon:
                 running.done.set()
 
         assert self._nursery is not None
-        await self._nursery.start(serve)
+        try:
+            await self._nursery.start(serve)
+        except OSError as exc:
+            raise OSError(exc.errno, f"listener {config.name}: {exc.strerror}") from exc
         return running
 
     async def _start_sink(self, config: SinkConfig) -> RunningSink:

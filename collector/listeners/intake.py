@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..config import Limits, ListenerConfig
-from ..decoders import DECODERS, Decoder
+from ..decoders import DECODERS, Decoder, InfluxDecoder
 from ..events import Batch
 from ..logs import FloodGate
 from ..router import Router
@@ -20,7 +20,9 @@ class Intake:
         self.config = config
         self.limits = limits
         self.name = config.name
-        self.decoder: Decoder = DECODERS[config.format]()
+        self.decoder: Decoder = (
+            InfluxDecoder(config.precision) if config.format == "influx" else DECODERS[config.format]()
+        )
         self.router = router
         self.metrics = metrics
         self.flood = flood

@@ -46,7 +46,9 @@ class JsonlFile:
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab")  # noqa: SIM115 - held open across writes
+        # Unbuffered: every batch reaches the kernel at once, so readers and a crash of
+        # ours see it; fsync is the separate question of the disk.
+        self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open across writes
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
@@ -56,7 +58,9 @@ class JsonlFile:
         if limit and self._size and self._size + len(data) > limit:
             self.rotate()
         assert self._file is not None
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) or 0 :]
         self._size += len(data)
         policy = self.options.fsync
         if policy == "always" or (
@@ -66,7 +70,6 @@ class JsonlFile:
 
     def sync(self) -> None:
         if self._file is not None:
-            self._file.flush()
             os.fsync(self._file.fileno())
             self._last_sync = time.monotonic()
 
