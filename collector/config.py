@@ -30,7 +30,7 @@ class Limits:
     max_connections: int = 1_024  #: per stream listener; more are closed at once, counted
     idle_timeout: float = 300.0  #: seconds a stream connection may stay silent
     max_body_bytes: int = 16 * 2**20  #: per HTTP request; larger ones get 413
-    udp_receive_buffer: int = 8 * 2**20  #: SO_RCVBUF asked for UDP listeners
+    udp_receive_buffer: int = 32 * 2**20  #: kernel buffer asked for UDP listeners: absorbs bursts
     udp_drain_batch: int = 1_024  #: datagrams read per wake-up before yielding to other tasks
 
     def __post_init__(self) -> None:

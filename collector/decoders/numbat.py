@@ -10,7 +10,7 @@ import orjson
 from ..events import Batch
 from .base import DecodeError, Decoder, iso_to_ms
 
-_NUMBERS = (int, float)
+_NUMBERS = (int, float)  # exact classes: bool is checked apart
 
 
 class NumbatDecoder(Decoder):
@@ -24,44 +24,45 @@ class NumbatDecoder(Decoder):
     format = "numbat"
 
     def decode(self, lines: Iterable[bytes], now_ms: int, batch: Batch) -> None:
-        loads = orjson.loads
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
         add_event, add_raw = batch.events.append, batch.raw.append
+        get = dict.get
         for line in lines:
             try:
                 event = loads(line)
-            except orjson.JSONDecodeError:
+            except decode_error:
                 if line.strip():  # blank lines are framing, not errors
                     batch.reject("invalid JSON", line)
                 continue
             if event.__class__ is not dict:
                 batch.reject("not a JSON object", line)
                 continue
-            name = event.get("name")
+            name = get(event, "name")
             if name.__class__ is not str or not name:
                 batch.reject("no name", line)
                 continue
-            exact = True
-            time = event.get("time")
-            if time.__class__ is not int:
-                try:
-                    event["time"] = _normalize_time(time, now_ms)
-                except DecodeError as exc:
-                    batch.reject(str(exc), line)
-                    continue
-                exact = False
-            value = event.get("value", _MISSING)
-            if value.__class__ not in _NUMBERS:
-                if value is _MISSING:
-                    event["value"] = 1
-                    exact = False
-                elif value.__class__ is not bool:
-                    batch.reject("value is not a number", line)
-                    continue
+            if get(event, "time").__class__ is int and get(event, "value").__class__ in _NUMBERS:
+                add_event(event)  # the common case: complete as sent, passed on as sent
+                add_raw(line)
+                continue
+            try:
+                _complete(event, now_ms)
+            except DecodeError as exc:
+                batch.reject(str(exc), line)
+                continue
             add_event(event)
-            add_raw(line if exact else None)
+            add_raw(None)
 
 
-_MISSING = object()
+def _complete(event: dict[str, object], now_ms: int) -> None:
+    """Fill in or normalize ``time`` and ``value``; DecodeError when they are unusable."""
+    time = event.get("time")
+    if time.__class__ is not int:
+        event["time"] = _normalize_time(time, now_ms)
+    if "value" not in event:
+        event["value"] = 1
+    elif event["value"].__class__ not in _NUMBERS and event["value"].__class__ is not bool:
+        raise DecodeError("value is not a number")
 
 
 def _normalize_time(time: object, now_ms: int) -> int:

@@ -11,9 +11,27 @@ import socket
 import trio
 
 from ..addresses import ListenAddress
+from ..logs import log
 from .intake import Intake
 
 MAX_DATAGRAM = 65_535
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; Python does not name it
+
+
+def _size_receive_buffer(sock: socket.socket, intake: Intake) -> None:
+    """The kernel's buffer is what absorbs a burst while we decode. Past net.core.rmem_max
+    only a privileged process may go (SO_RCVBUFFORCE); say so when we got less."""
+    wanted = intake.limits.udp_receive_buffer
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports double
+    if granted < wanted:
+        log.warning(
+            "UDP receive buffer smaller than configured; raise net.core.rmem_max",
+            extra={"listener": intake.name, "wanted": wanted, "granted": granted},
+        )
 
 
 async def serve_udp(
@@ -22,7 +40,7 @@ async def serve_udp(
     family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, intake.limits.udp_receive_buffer)
+        _size_receive_buffer(sock, intake)
         sock.bind((address.host, address.port))
         sock.setblocking(False)
         task_status.started()
