@@ -209,7 +209,7 @@ class Emitter:
         settings = self.settings
         self._sender = Sender(
             partial(_make_transport, self.destination, settings),
-            self._builder.build,
+            self._builder.build_all,
             self._encode,
             batch_size=settings.batch_size,
             backoff=Backoff(settings.backoff_base, settings.backoff_cap),

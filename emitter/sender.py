@@ -21,6 +21,9 @@ from .wire import encode_batch
 
 log = logging.getLogger("numbat.emitter")
 
+#: What metric() records: (name or event, value, fields, time of the call).
+Record = tuple[Any, Scalar, Mapping[str, Any], float]
+
 #: How long an idle sender sleeps before it looks at the backlog again on its own.
 IDLE_WAKEUP = 1.0
 
@@ -55,20 +58,19 @@ class Sender:
     def __init__(
         self,
         make_transport: Callable[[], Transport],
-        build: Callable[[Any, Scalar, Mapping[str, Any], float], Event | None],
+        build_all: Callable[[list[Record]], tuple[list[Event], int]],
         encode: Callable[[Event], bytes],
         *,
         batch_size: int,
         backoff: Backoff,
         name: str,
     ) -> None:
-        #: What metric() recorded: (name or event, value, fields, time of the call).
-        self.backlog: deque[tuple[Any, Scalar, Mapping[str, Any], float]] = deque()
+        self.backlog: deque[Record] = deque()
         self.counters = SenderCounters()
         self.sleeping = False
         self.wake = threading.Event()
         self._make_transport = make_transport
-        self._build = build
+        self._build_all = build_all
         self._encode = encode
         self._batch_size = batch_size
         self._backoff = backoff
@@ -172,22 +174,14 @@ class Sender:
         self._stop_requested.wait(delay)
 
     def _take_batch(self) -> None:
-        backlog, build = self.backlog, self._build
-        events = []
-        invalid = 0
+        backlog = self.backlog
+        records = []
         try:
             for _ in range(min(len(backlog), self._batch_size)):
-                record = backlog.popleft()
-                try:
-                    event = build(*record)
-                except Exception:  # a Mapping of the caller's whose get() raises, say
-                    event = None
-                if event is None:
-                    invalid += 1
-                else:
-                    events.append(event)
+                records.append(backlog.popleft())
         except IndexError:  # the emitter dropped the oldest while we were taking
             pass
+        events, invalid = self._build_all(records)
         self._pending, self._pending_lines, failures = encode_batch(events, self._encode)
         self.counters.invalid += invalid
         self.counters.unencodable += failures

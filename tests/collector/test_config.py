@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,10 @@ def test_a_bad_config_stops_numbatd_at_start(tmp_path) -> None:
     result = numbatd("--config", str(tmp_path / "missing.toml"))
     assert result.returncode == 2
     assert "cannot read" in result.stderr
+
+
+def test_the_shipped_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "numbatd.example.toml"
+    result = numbatd("--check-config", str(example))
+    assert result.returncode == 0, result.stderr
+    assert "6 listeners, 3 sinks" in result.stdout

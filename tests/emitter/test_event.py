@@ -139,3 +139,13 @@ def test_whatever_metric_is_given_building_and_encoding_never_raise(name: object
     data, lines, failures = encode_batch([event] if event else [], encode_json)
     assert lines + failures == (1 if event else 0)
     assert data.count(b"\n") == lines
+
+
+@given(st.lists(st.tuples(anything, anything, st.dictionaries(st.text(), anything, max_size=3)), max_size=10))
+def test_build_all_is_build_in_a_loop(records: list) -> None:
+    b = builder()
+    full = [(name, value, fields, NOW) for name, value, fields in records]
+    expected = [builder().build(*record) for record in full]
+    events, invalid = b.build_all(full)
+    assert events == [event for event in expected if event is not None]
+    assert invalid == expected.count(None)
