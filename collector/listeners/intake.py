@@ -8,7 +8,7 @@ from typing import Any
 from ..config import Limits, ListenerConfig
 from ..decoders import DECODERS, Decoder, InfluxDecoder
 from ..events import Batch
-from ..logs import FloodGate
+from ..logs import FloodGate, log
 from ..router import Router
 from ..selfmetrics import SelfMetrics
 
@@ -45,7 +45,12 @@ class Intake:
         """Decode and count; the caller publishes (or answers an HTTP client first)."""
         decoder = decoder or self.decoder
         batch = Batch()
-        decoder.decode(lines, time.time_ns() // 1_000_000, batch)
+        try:
+            decoder.decode(lines, time.time_ns() // 1_000_000, batch)
+        except Exception:  # a decoder bug must cost this read, not the daemon
+            log.exception("decoder failed", extra={"listener": self.name, "format": decoder.format})
+            self.refuse(decoder.format, "decoder error", len(lines), sample=b"")
+            return Batch()
         received_bytes, received_messages, decoded = self._counters_for(decoder.format)
         received_bytes.inc(size)
         if messages:

@@ -37,6 +37,8 @@ async def serve_stream(
             await _read_lines(stream, intake, idle_closed)
         except (trio.BrokenResourceError, OSError) as exc:
             log.debug("connection broken", extra={"listener": intake.name, "error": repr(exc)})
+        except Exception:  # one connection's trouble must not end the listener
+            log.exception("connection handler failed", extra={"listener": intake.name})
         finally:
             open_connections -= 1
             connections.dec()
