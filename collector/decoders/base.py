@@ -7,7 +7,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from ..events import Batch
+from ..events import Batch, Event
 
 #: Timestamp precisions (InfluxDB's names, 1.x's and 2.x's) as (multiply, divide) to get ms.
 TO_MS: dict[str, tuple[int, int]] = {
@@ -41,6 +41,33 @@ class Decoder(ABC):
     def decode_payload(self, payload: bytes, now_ms: int, batch: Batch) -> None:
         """A datagram or an HTTP body: one or more lines."""
         self.decode(payload.split(b"\n"), now_ms, batch)
+
+
+class TextLineDecoder(Decoder):
+    """A format read line by line as text: the shared loop, blank lines and rejections."""
+
+    #: Lines starting with this are comments.
+    comment: bytes | None = None
+
+    def decode(self, lines: Iterable[bytes], now_ms: int, batch: Batch) -> None:
+        for line in lines:
+            text = line.strip()
+            if not text or (self.comment is not None and text.startswith(self.comment)):
+                continue
+            try:
+                events = self.parse_line(text.decode(), now_ms)
+            except UnicodeDecodeError:
+                batch.reject("not UTF-8", line)
+                continue
+            except DecodeError as exc:
+                batch.reject(str(exc), line)
+                continue
+            for event in events:
+                batch.add(event)
+
+    @abstractmethod
+    def parse_line(self, line: str, now_ms: int) -> list[Event]:
+        """The events of one stripped, non-empty line; DecodeError saying why not."""
 
 
 def parse_number(text: str) -> int | float:

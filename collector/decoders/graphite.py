@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from ..events import Batch, Event
-from .base import DecodeError, Decoder, parse_number
+from ..events import Event
+from .base import DecodeError, TextLineDecoder, parse_number
 
 
-class GraphiteDecoder(Decoder):
+class GraphiteDecoder(TextLineDecoder):
     """``value`` as given, ``time`` from the timestamp in seconds (missing or -1: now)."""
 
     format = "graphite"
 
-    def decode(self, lines: Iterable[bytes], now_ms: int, batch: Batch) -> None:
-        for line in lines:
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                batch.add(parse_graphite_line([part.decode() for part in parts], now_ms))
-            except UnicodeDecodeError:
-                batch.reject("not UTF-8", line)
-            except DecodeError as exc:
-                batch.reject(str(exc), line)
+    def parse_line(self, line: str, now_ms: int) -> list[Event]:
+        return [parse_graphite_line(line.split(), now_ms)]
 
 
 def parse_graphite_line(parts: list[str], now_ms: int) -> Event:

@@ -11,10 +11,9 @@ characters, as InfluxDB stores it. A string field cannot hold a newline
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
-from ..events import Batch, Event
-from .base import TO_MS, DecodeError, Decoder
+from ..events import Event
+from .base import TO_MS, DecodeError, TextLineDecoder
 
 _KEY = r"(?:[^,= \\]|\\.)+"
 _FIELD_VALUE = r'(?:"(?:[^"\\]|\\.)*"|[^, "]+)'
@@ -39,7 +38,7 @@ INT64 = (-(2**63), 2**63 - 1)
 UINT64 = (0, 2**64 - 1)
 
 
-class InfluxDecoder(Decoder):
+class InfluxDecoder(TextLineDecoder):
     """One event per field: a field named ``value`` keeps the measurement's name, any
     other is named ``measurement.field``, numbat's one-value-per-event shape (as
     Telegraf's graphite output does). Tags become fields of every event of the line.
@@ -49,24 +48,15 @@ class InfluxDecoder(Decoder):
     """
 
     format = "influx"
+    comment = b"#"
 
     def __init__(self, precision: str = "ns") -> None:
         if precision not in TO_MS:
             raise ValueError(f"unknown precision {precision!r}; one of {', '.join(TO_MS)}")
         self.to_ms = TO_MS[precision]
 
-    def decode(self, lines: Iterable[bytes], now_ms: int, batch: Batch) -> None:
-        for line in lines:
-            text = line.strip()
-            if not text or text.startswith(b"#"):
-                continue
-            try:
-                for event in parse_influx_line(text.decode(), now_ms, self.to_ms):
-                    batch.add(event)
-            except UnicodeDecodeError:
-                batch.reject("not UTF-8", line)
-            except DecodeError as exc:
-                batch.reject(str(exc), line)
+    def parse_line(self, line: str, now_ms: int) -> list[Event]:
+        return parse_influx_line(line, now_ms, self.to_ms)
 
 
 def parse_influx_line(line: str, now_ms: int, to_ms: tuple[int, int] = TO_MS["ns"]) -> list[Event]:

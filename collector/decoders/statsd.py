@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from ..events import Batch, Event
-from .base import DecodeError, Decoder, parse_number
+from ..events import Event
+from .base import DecodeError, TextLineDecoder, parse_number
 
 TYPES = frozenset({"c", "g", "ms", "h", "d", "s"})
 
 
-class StatsdDecoder(Decoder):
+class StatsdDecoder(TextLineDecoder):
     """Each metric becomes an event named as sent, with ``value``, ``statsd_type`` (c, g,
     ms, h, d or s), ``rate`` when sampled, tags as fields (a bare tag is ``true``).
 
@@ -20,17 +18,8 @@ class StatsdDecoder(Decoder):
 
     format = "statsd"
 
-    def decode(self, lines: Iterable[bytes], now_ms: int, batch: Batch) -> None:
-        for line in lines:
-            text = line.strip()
-            if not text:
-                continue
-            try:
-                batch.add(parse_statsd_line(text.decode(), now_ms))
-            except UnicodeDecodeError:
-                batch.reject("not UTF-8", line)
-            except DecodeError as exc:
-                batch.reject(str(exc), line)
+    def parse_line(self, line: str, now_ms: int) -> list[Event]:
+        return [parse_statsd_line(line, now_ms)]
 
 
 def parse_statsd_line(line: str, now_ms: int) -> Event:
