@@ -1,0 +1,104 @@
+"""The InfluxDB encoder: byte for byte what influxdb-client's Point writes, on any input."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from influxdb_client import Point, WritePrecision
+
+from collector.decoders import InfluxDecoder
+from collector.events import Batch
+from collector.lineprotocol import RESERVED, LineEncoder, _tag_text, sanitize_key
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    text,
+)
+
+
+def point_for(event: dict, integers_as_floats: bool = True) -> str:
+    """The reference: numbat's mapping spelled out with Point."""
+    point = Point(event["name"])
+    for key, raw in event.items():
+        if key not in RESERVED and raw is not None and isinstance(raw, str | int | float | bool):
+            point.tag(sanitize_key(key), raw if isinstance(raw, str) else _tag_text(raw))
+    value = event.get("value")
+    if integers_as_floats and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if value is not None:
+        point.field("value", value)
+    point.time(event["time"], WritePrecision.MS)
+    return point.to_line_protocol()
+
+
+@given(
+    name=text.filter(lambda s: s and not s.startswith("#") and not s.endswith("\\")),
+    value=scalars,
+    time=st.integers(min_value=0, max_value=2**62),
+    extra=st.dictionaries(text, st.one_of(scalars, st.lists(st.integers(), max_size=2)), max_size=6),
+    integers_as_floats=st.booleans(),
+)
+def test_lines_equal_what_point_writes(name, value, time, extra, integers_as_floats) -> None:
+    event = {**extra, "name": name, "value": value, "time": time}
+    encoder = LineEncoder(integers_as_floats=integers_as_floats)
+    expected = point_for(event, integers_as_floats)
+    for _ in range(2):  # the second time from the series cache
+        encoded = encoder.encode(event)
+        if not expected:
+            assert encoded is None
+        else:
+            assert encoded is not None
+            series, line = encoded
+            assert line == expected
+            assert line.startswith(series + " ")
+
+
+@given(st.lists(st.sampled_from([True, False, 1, 0, 1.0, 0.0, "1", "true"]), min_size=1, max_size=8))
+def test_the_series_cache_never_confuses_true_with_one(values) -> None:
+    encoder = LineEncoder()
+    for flag in values:
+        event = {"name": "m", "value": 1.5, "time": 1, "flag": flag}
+        assert encoder.encode(event)[1] == point_for(event)  # type: ignore[index]
+
+
+def test_configured_fields_and_tags() -> None:
+    encoder = LineEncoder(fields=["ratio", "note"], tags=["host"])
+    event = {"name": "jobs", "value": 3, "time": 5, "host": "h1", "dc": "ams", "ratio": 0.5, "note": "a b"}
+    assert encoder.encode(event) == ("jobs,host=h1", 'jobs,host=h1 note="a b",ratio=0.5,value=3 5')
+
+
+def test_events_with_nothing_to_write_or_a_comment_name_give_no_line() -> None:
+    encoder = LineEncoder()
+    assert encoder.encode({"name": "x", "value": None, "time": 1}) is None
+    assert encoder.encode({"name": "x", "value": math.nan, "time": 1}) is None
+    assert encoder.encode({"name": "#x", "value": 1, "time": 1}) is None
+    assert encoder.encode({"name": "x\\", "value": 1, "time": 1}) is None
+
+
+@given(
+    name=st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs")), min_size=1, max_size=12).filter(
+        lambda s: not s.startswith("#") and not s.endswith("\\")
+    ),
+    value=st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.booleans()),
+    tags=st.dictionaries(st.text("abcxyz_.-", min_size=1, max_size=5), text.filter(bool), max_size=4),
+)
+def test_our_decoder_reads_back_what_the_encoder_writes(name, value, tags) -> None:
+    assume("\n" not in name and "\r" not in name and "\t" not in name)
+    assume(all("\n" not in v and "\r" not in v and "\t" not in v for v in tags.values()))
+    # Line protocol does not escape backslashes, so a backslash before a space or comma is
+    # ambiguous to every reader (InfluxDB's own included): leave them out of this round trip.
+    assume("\\" not in name and all("\\" not in v for v in tags.values()))
+    event = {"name": name, "value": value, "time": 1_700_000_000_000, **tags}
+    encoded = LineEncoder().encode(event)
+    assert encoded is not None
+    batch = Batch()
+    InfluxDecoder(precision="ms").decode([encoded[1].encode()], 0, batch)
+    assert batch.rejections == [], encoded[1]
+    tags_kept = {k: v for k, v in tags.items() if k not in RESERVED}
+    assert batch.events == [{"name": name, "value": value, "time": 1_700_000_000_000, **tags_kept}]
