@@ -24,6 +24,7 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: Event keys that are never tags: they are the measurement, the value and the time.
 RESERVED = frozenset({"name", "value", "time"})
 CACHE_LIMIT = 100_000
+SeriesKey = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 def escape_measurement(name: str) -> str:
@@ -42,7 +43,7 @@ def escape_tag_value(value: str) -> str:
 def format_field(value: object) -> str | None:
     """A field value as Point writes it, or None when Point would leave it out."""
     if value.__class__ is float:
-        if not math.isfinite(value):  # type: ignore[arg-type]
+        if not math.isfinite(value):
             return None
         text = repr(value)
         return text[:-2] if text.endswith(".0") else text
@@ -82,7 +83,7 @@ class LineEncoder:
         self._not_tags = RESERVED | self.fields
         # (name, ((key, tag text), ...)) -> series as written: events of one source
         # repeat the same few series, so most events cost one lookup here.
-        self._series: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._series: dict[SeriesKey, str] = {}
         self._field_keys: dict[str, str] = {}
 
     def encode(self, event: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -93,20 +94,19 @@ class LineEncoder:
         counts."""
         name = event["name"]
         rest = dict(event)
-        for key in self._not_tags:
-            rest.pop(key, None)
-        key = (name, tuple(rest.items()))
+        for reserved in self._not_tags:
+            rest.pop(reserved, None)
+        cache_key: SeriesKey | None = (name, tuple(rest.items()))
         try:
-            series = self._series.get(key)
+            series = self._series.get(cache_key)  # type: ignore[arg-type]
         except TypeError:  # a list or an object among the fields: never a tag, never cached
-            series = None
-            key = None  # type: ignore[assignment]
+            series, cache_key = None, None
         if series is None:
             if name.startswith("#") or name.endswith("\\"):
                 return None  # a comment to InfluxDB, or an escape of the space after it
             series = _series(name, self._tag_items(rest))
-            if key is not None and len(self._series) < CACHE_LIMIT and _cacheable(rest):
-                self._series[key] = series
+            if cache_key is not None and len(self._series) < CACHE_LIMIT and _cacheable(rest):
+                self._series[cache_key] = series
         value = event.get("value")
         if self.fields:
             fields = self._fields(value, [(k, event[k]) for k in self.fields if k in event])
@@ -132,26 +132,24 @@ class LineEncoder:
         ]
 
     def _fields(self, value: object, extra: list[tuple[str, object]]) -> str:
-        if self.integers_as_floats and value.__class__ is int:
-            value = float(value)  # type: ignore[arg-type]
-        try:
-            text = format_field(value)
-        except ValueError:
-            text = None
+        text = self._field_text(value)
         if not extra:
             return f"value={text}" if text is not None else ""
         pairs = [] if text is None else [("value", text)]
         for key, raw in extra:
-            if self.integers_as_floats and raw.__class__ is int:
-                raw = float(raw)  # type: ignore[arg-type]
-            try:
-                formatted = format_field(raw)
-            except ValueError:
-                continue  # lists and objects have no field form
+            formatted = self._field_text(raw)
             if formatted is not None:
                 pairs.append((self._field_key(key), formatted))
         fields = dict(pairs)  # two keys sanitized alike: the later wins, as in a Point
         return ",".join(f"{k}={v}" for k, v in sorted(fields.items()))
+
+    def _field_text(self, raw: object) -> str | None:
+        if self.integers_as_floats and raw.__class__ is int:
+            raw = float(raw)
+        try:
+            return format_field(raw)
+        except ValueError:
+            return None  # lists and objects have no field form
 
     def _field_key(self, key: str) -> str:
         escaped = self._field_keys.get(key)
@@ -175,7 +173,7 @@ def _cacheable(rest: dict[str, Any]) -> bool:
     return not any(value in (0, 1) for value in rest.values() if value.__class__ is not str)
 
 
-def _series(name: str, tags: tuple[tuple[str, str], ...]) -> str:
+def _series(name: str, tags: list[tuple[str, str]]) -> str:
     """Measurement and tags as Point writes them: keys sanitized, sorted, empties left out."""
     merged = {escape_key(sanitize_key(key)): text for key, text in tags}  # alike keys: the later wins
     pairs = [f"{key}={escape_tag_value(text)}" for key, text in sorted(merged.items()) if key and text]
