@@ -102,6 +102,8 @@ class Config:
     log: LogConfig = LogConfig()
     #: Seconds SIGTERM waits for the sinks to write what is queued.
     shutdown_timeout: float = 10.0
+    #: Where sinks keep what must outlive the process: their spools, one folder per sink.
+    state_dir: str = "numbatd-state"
 
     def limits_for(self, listener: ListenerConfig) -> Limits:
         return build(Limits, {**dataclasses.asdict(self.limits), **listener.limits}, f"listener {listener.name}.limits")

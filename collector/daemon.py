@@ -17,12 +17,13 @@ from prometheus_client import make_asgi_app
 
 from .asgi import Receive, Scope, Send, lifespan, respond, respond_json, serve_http
 from .config import Config, Limits, ListenerConfig, SinkConfig, load_config
+from .events import Batch
 from .listeners import Intake, serve_listener
 from .logs import FloodGate, log
 from .queue import SinkQueue
 from .router import Route, Router
 from .schema import ConfigError
-from .selfmetrics import SelfMetrics
+from .selfmetrics import SelfMetrics, SinkStats
 from .sinks import SINKS, Sink
 
 
@@ -191,11 +192,10 @@ class Daemon:
 
     async def _start_sink(self, config: SinkConfig) -> RunningSink:
         labels = (config.name, config.type)
-        metrics = self.metrics
-        sink = SINKS[config.type](config)
-        sink.on_retry = lambda exc: metrics.errors.labels(*labels).inc()
-        queue = SinkQueue(config.queue_size, config.overflow, on_drop=metrics.dropped.labels(*labels, "overflow").inc)
-        metrics.queue_depth.labels(*labels).set_function(lambda: len(queue))
+        stats = SinkStats(self.metrics, *labels)
+        sink = SINKS[config.type](config, stats, Path(self.config.state_dir))
+        queue = SinkQueue(config.queue_size, config.overflow, on_drop=stats.dropped_overflow)
+        self.metrics.queue_depth.labels(*labels).set_function(lambda: len(queue))
         try:
             await sink.open()
         except BaseException:
@@ -203,44 +203,51 @@ class Daemon:
             raise
         running = RunningSink(config=config, queue=queue)
         assert self._nursery is not None
-        self._nursery.start_soon(self._drain, sink, running)
+        self._nursery.start_soon(self._run_sink, sink, running)
         return running
 
-    async def _drain(self, sink: Sink, running: RunningSink) -> None:
-        """The sink's task: write batches until its queue is closed and empty."""
+    async def _run_sink(self, sink: Sink, running: RunningSink) -> None:
+        """The sink's task: write batches until its queue is closed and empty, with the
+        sink's own background work beside it; then save or count what is left."""
         queue = running.queue
         assert queue is not None
+        labels = (sink.config.name, sink.config.type)
+        in_hand: list[Batch] = []
+        try:
+            with running.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(sink.maintain)
+                    await self._drain(sink, queue, in_hand)
+                    nursery.cancel_scope.cancel()
+        finally:
+            left = [*in_hand, *queue.take_all()]
+            lost = sum(len(batch) for batch in left if not sink.salvage(batch))
+            if lost:
+                self.metrics.dropped.labels(*labels, "stopped").inc(lost)
+                log.warning("sink stopped with events unwritten", extra={"sink": sink.name, "events": lost})
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await sink.close()
+            running.done.set()
+
+    async def _drain(self, sink: Sink, queue: SinkQueue, in_hand: list[Batch]) -> None:
         labels = (sink.config.name, sink.config.type)
         written = self.metrics.written.labels(*labels)
         errors = self.metrics.errors.labels(*labels)
         lost = self.metrics.dropped.labels(*labels, "error")
         seconds = self.metrics.write_seconds.labels(*labels)
-        in_hand = 0
-        try:
-            with running.scope:
-                while (batch := await queue.get(sink.batch_events)) is not None:
-                    in_hand = len(batch)
-                    started = time.perf_counter()
-                    try:
-                        await sink.write(batch)
-                    except Exception as exc:
-                        errors.inc()
-                        lost.inc(len(batch))
-                        log.error(
-                            "sink write failed", extra={"sink": sink.name, "events": len(batch), "error": repr(exc)}
-                        )
-                    else:
-                        written.inc(len(batch))
-                        seconds.observe(time.perf_counter() - started)
-                    in_hand = 0
-        finally:
-            left = len(queue) + in_hand
-            if left:
-                self.metrics.dropped.labels(*labels, "stopped").inc(left)
-                log.warning("sink stopped with events unwritten", extra={"sink": sink.name, "events": left})
-            with trio.CancelScope(shield=True), trio.move_on_after(5):
-                await sink.close()
-            running.done.set()
+        while (batch := await queue.get(sink.batch_events, sink.linger)) is not None:
+            in_hand[:] = [batch]
+            started = time.perf_counter()
+            try:
+                await sink.write(batch)
+            except Exception as exc:
+                errors.inc()
+                lost.inc(len(batch))
+                log.error("sink write failed", extra={"sink": sink.name, "events": len(batch), "error": repr(exc)})
+            else:
+                written.inc(len(batch))
+                seconds.observe(time.perf_counter() - started)
+            in_hand.clear()
 
     async def _stop_sink(self, running: RunningSink, deadline: float) -> None:
         assert running.queue is not None

@@ -82,13 +82,18 @@ class SinkQueue:
             self._on_drop(dropped)
         return batch
 
-    async def get(self, max_events: int) -> Batch | None:
+    async def get(self, max_events: int, linger: float = 0.0) -> Batch | None:
         """Wait for events and take up to ``max_events`` (at least one batch, whole).
-        None once the queue is closed and empty."""
+        With ``linger``, wait up to that many seconds for ``max_events`` to gather first,
+        so a slow trickle still makes batches. None once the queue is closed and empty."""
         while not self._batches:
             if self._closed:
                 return None
             await self._readers.park()
+        if linger > 0 and self._events < max_events and not self._closed:
+            with trio.move_on_after(linger):
+                while self._events < max_events and not self._closed:
+                    await self._readers.park()
         taken = self._batches.popleft()
         if self._batches and len(taken) + len(self._batches[0]) <= max_events:
             merged = Batch(list(taken.events), list(taken.raw))
@@ -100,6 +105,12 @@ class SinkQueue:
         self._events -= len(taken)
         self._writers.unpark_all()
         return taken
+
+    def take_all(self) -> list[Batch]:
+        """Everything still queued, at once (a sink that is stopping saves it elsewhere)."""
+        batches, self._batches, self._events = list(self._batches), deque(), 0
+        self._writers.unpark_all()
+        return batches
 
     def close(self) -> None:
         """No more puts; readers drain what is left, then get None."""

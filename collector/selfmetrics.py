@@ -6,6 +6,8 @@ decoding a short event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -66,9 +68,7 @@ class SelfMetrics:
             [*sink, "cause"],
             registry=registry,
         )
-        self.errors = Counter(
-            "numbat_sink_errors", "Failed writes (retried where the sink can).", sink, registry=registry
-        )
+        self.errors = Counter("numbat_sink_errors", "Writes that failed and lost their batch.", sink, registry=registry)
         self.write_seconds = Histogram(
             "numbat_sink_write_seconds",
             "Time a sink took to write one batch.",
@@ -76,4 +76,55 @@ class SelfMetrics:
             registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self.retries = Counter(
+            "numbat_sink_retries", "Writes a sink will try again (store away, 5xx, timeouts).", sink, registry=registry
+        )
+        self.skipped = Counter(
+            "numbat_sink_skipped_events",
+            "Events a sink does not write, by reason (heartbeat, cardinality, refused by the store, no line).",
+            [*sink, "reason"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "numbat_sink_request_seconds",
+            "Time of one request to a remote store.",
+            sink,
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
+        self.spooled = Counter(
+            "numbat_sink_spooled_events", "Events written to a sink's spool.", sink, registry=registry
+        )
+        self.replayed = Counter(
+            "numbat_sink_replayed_events", "Events replayed from a sink's spool to its store.", sink, registry=registry
+        )
+        self.spool_bytes = Gauge("numbat_sink_spool_bytes", "Size of a sink's spool.", sink, registry=registry)
+        self.spool_events = Gauge(
+            "numbat_sink_spool_events", "Events in a sink's spool waiting for replay.", sink, registry=registry
+        )
+        self.spool_damaged = Counter(
+            "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink, registry=registry
+        )
         self.reloads = Counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"], registry=registry)
+
+
+class SinkStats:
+    """One sink's share of the self-metrics, bound to its labels."""
+
+    def __init__(self, metrics: SelfMetrics, name: str, kind: str) -> None:
+        labels = (name, kind)
+        self._metrics, self._labels = metrics, labels
+        self.retried = metrics.retries.labels(*labels).inc
+        self.spooled = metrics.spooled.labels(*labels).inc
+        self.replayed = metrics.replayed.labels(*labels).inc
+        self.spool_damaged = metrics.spool_damaged.labels(*labels).inc
+        self.request_seconds = metrics.request_seconds.labels(*labels)
+        self.dropped_overflow = metrics.dropped.labels(*labels, "overflow").inc
+        self.dropped_spool_cap = metrics.dropped.labels(*labels, "spool full").inc
+
+    def skipped(self, reason: str, count: int = 1) -> None:
+        self._metrics.skipped.labels(*self._labels, reason).inc(count)
+
+    def watch_spool(self, size_bytes: Callable[[], float], events: Callable[[], float]) -> None:
+        self._metrics.spool_bytes.labels(*self._labels).set_function(size_bytes)
+        self._metrics.spool_events.labels(*self._labels).set_function(events)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import Batch
+from ..selfmetrics import SelfMetrics, SinkStats
 
 if TYPE_CHECKING:
     from ..config import SinkConfig
@@ -26,11 +27,14 @@ class Sink(ABC):
     #: Most events handed to one write().
     batch_events: ClassVar[int] = 10_000
 
-    def __init__(self, config: SinkConfig) -> None:
+    def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:
         self.config = config
         self.options = config.options
-        #: Called with each error a sink retries past; the daemon counts them.
-        self.on_retry: Callable[[BaseException], None] = lambda exc: None
+        self.stats = stats or SinkStats(SelfMetrics(), config.name, config.type)
+        #: Where a sink keeps what must outlive the process (its spool).
+        self.state_dir = (state_dir or Path("numbatd-state")) / config.name
+        #: Seconds the runner waits for a batch of ``batch_events`` to gather.
+        self.linger = 0.0
 
     @property
     def name(self) -> str:
@@ -41,6 +45,14 @@ class Sink(ABC):
 
     @abstractmethod
     async def write(self, batch: Batch) -> None: ...
+
+    async def maintain(self) -> None:  # noqa: B027 - optional hook
+        """Background work beside the writes (replaying a spool); cancelled at stop."""
+
+    def salvage(self, batch: Batch) -> bool:
+        """At a stop with events still queued: keep ``batch`` somewhere durable, at once,
+        without the network; True if kept. By default nothing can be kept."""
+        return False
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release it; called once, also after a failed open()."""

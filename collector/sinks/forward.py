@@ -57,7 +57,7 @@ class ForwardSink(Sink):
                     self._stream = await self._connect()
                 await self._stream.send_all(data)
             except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
-                self.on_retry(exc)
+                self.stats.retried()
                 if self._backoff.attempt == 0:
                     log.warning("forward sink cannot send", extra={"sink": self.name, "error": repr(exc)})
                 await self._drop_connection()
