@@ -33,14 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             config = load_config(args.check_config)
         except ConfigError as exc:
-            print(f"numbatd: {args.check_config}: {exc}", file=sys.stderr)
+            print(f"numbatd: {exc}", file=sys.stderr)
             return 2
         print(f"{args.check_config}: ok ({len(config.listeners)} listeners, {len(config.sinks)} sinks)")
         return 0
     try:
         config = load_config(args.config) if args.config else default_config()
     except ConfigError as exc:
-        print(f"numbatd: {args.config}: {exc}", file=sys.stderr)
+        print(f"numbatd: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log.level)
     # Outside the daemon's own signal handling (before it starts, after it stopped)

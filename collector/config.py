@@ -140,7 +140,10 @@ def load_config(path: str | Path) -> Config:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(table)
+    try:
+        return parse_config(table)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def parse_config(table: dict[str, Any]) -> Config:

@@ -93,7 +93,13 @@ class Daemon:
                         break
                 await self.shutdown()
                 nursery.cancel_scope.cancel()
-        log.info("numbatd stopped")
+        log.info(
+            "numbatd stopped",
+            extra={
+                "decoded": int(self.metrics.total(self.metrics.decoded)),
+                "written": int(self.metrics.total(self.metrics.written)),
+            },
+        )
 
     async def shutdown(self) -> None:
         """Stop intake, then let every sink write what it holds, within the deadline."""

@@ -107,6 +107,13 @@ class SelfMetrics:
         )
         self.reloads = Counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"], registry=registry)
 
+    @staticmethod
+    def total(metric: Counter) -> float:
+        """The sum over every label set of a counter."""
+        return sum(
+            sample.value for family in metric.collect() for sample in family.samples if sample.name.endswith("_total")
+        )
+
 
 class SinkStats:
     """One sink's share of the self-metrics, bound to its labels."""

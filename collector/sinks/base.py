@@ -25,7 +25,7 @@ class Sink(ABC):
     kind: ClassVar[str]  #: what the configuration calls it in "type"
     Options: ClassVar[type[Any]]
     #: Most events handed to one write().
-    batch_events: ClassVar[int] = 10_000
+    batch_events: int = 10_000
 
     def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:
         self.config = config

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from .influxd import Influxd, V2Gateway
 from .node import NUMBAT_EMITTER, npm_install
 from .numbatd import Numbatd
 
@@ -28,3 +29,22 @@ def numbatd(tmp_path) -> Iterator[Callable[[str], Numbatd]]:
     yield start
     for daemon in started:
         daemon.kill()
+
+
+@pytest.fixture
+def influxd(tmp_path) -> Iterator[Influxd]:
+    """A real InfluxDB 1.x with databases v1db and v2db, stopped by PID afterwards."""
+    folder = tmp_path / "influxdb"
+    folder.mkdir()
+    server = Influxd(folder).start()
+    server.create_database("v1db")
+    server.create_database("v2db")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def v2_gateway(influxd) -> Iterator[V2Gateway]:
+    gateway = V2Gateway(influxd)
+    yield gateway
+    gateway.stop()
