@@ -222,8 +222,9 @@ class Daemon:
         try:
             with running.scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(sink.maintain)
+                    await nursery.start(sink.maintain)
                     await self._drain(sink, queue, in_hand)
+                    await sink.flush()
                     nursery.cancel_scope.cancel()
         finally:
             left = [*in_hand, *queue.take_all()]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -24,7 +24,6 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: Event keys that are never tags: they are the measurement, the value and the time.
 RESERVED = frozenset({"name", "value", "time"})
 CACHE_LIMIT = 100_000
-SeriesKey = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 def escape_measurement(name: str) -> str:
@@ -66,24 +65,35 @@ def sanitize_key(key: str) -> str:
 
 
 class LineEncoder:
-    """Encodes events as lines; remembers escaped names and keys (bounded).
+    """Encodes events as lines; remembers escaped names and series (bounded).
 
     ``fields`` are event keys written as fields beside ``value``; ``tags``, when given,
     are the only keys written as tags (else every other scalar key is). numbat's values
     are JavaScript numbers, so by default integers are written as floats: a measurement
     that saw 1 and then 1.5 would otherwise meet a field type conflict.
+
+    :meth:`encode_all` is the sink's path: it also applies ``skip`` (events not to
+    write, by name) and ``admit`` (the cardinality guard, per new series), and caches
+    every admitted series, so a known series costs one lookup.
     """
 
     def __init__(
-        self, fields: Collection[str] = (), tags: Collection[str] = (), integers_as_floats: bool = True
+        self,
+        fields: Collection[str] = (),
+        tags: Collection[str] = (),
+        integers_as_floats: bool = True,
+        *,
+        skip: Callable[[str], bool] | None = None,
+        admit: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.fields = frozenset(fields)
         self.tags = frozenset(tags)
         self.integers_as_floats = integers_as_floats
         self._not_tags = RESERVED | self.fields
-        # (name, ((key, tag text), ...)) -> series as written: events of one source
-        # repeat the same few series, so most events cost one lookup here.
-        self._series: dict[SeriesKey, str] = {}
+        self._skip = skip or (lambda name: False)
+        self._admit = admit or (lambda name, series: True)
+        # (name, *keys, *values) of the other fields -> the admitted series they make
+        self._admitted: dict[tuple[Any, ...], str] = {}
         self._field_keys: dict[str, str] = {}
 
     def encode(self, event: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -93,35 +103,77 @@ class LineEncoder:
         The series, the measurement and tags as written, is what the cardinality guard
         counts."""
         name = event["name"]
-        rest = dict(event)
-        for reserved in self._not_tags:
-            rest.pop(reserved, None)
-        cache_key: SeriesKey | None = (name, tuple(rest.items()))
-        try:
-            series = self._series.get(cache_key)  # type: ignore[arg-type]
-        except TypeError:  # a list or an object among the fields: never a tag, never cached
-            series, cache_key = None, None
-        if series is None:
-            if name.startswith("#") or name.endswith("\\"):
-                return None  # a comment to InfluxDB, or an escape of the space after it
-            series = _series(name, self._tag_items(rest))
-            if cache_key is not None and len(self._series) < CACHE_LIMIT and _cacheable(rest):
-                self._series[cache_key] = series
-        value = event.get("value")
-        if self.fields:
-            fields = self._fields(value, [(k, event[k]) for k in self.fields if k in event])
-        elif value.__class__ is float and value - value == 0:  # finite; the common cases inline
-            text = repr(value)
-            fields = f"value={text[:-2]}" if text.endswith(".0") else f"value={text}"
-        elif value.__class__ is int and self.integers_as_floats and -(10**16) < value < 10**16:
-            fields = f"value={value}"  # what the float would print, without its ".0"
-        else:
-            fields = self._fields(value, [])
+        if name.startswith("#") or name.endswith("\\"):
+            return None
+        rest = {key: value for key, value in event.items() if key not in self._not_tags}
+        series = _series(name, self._tag_items(rest))
+        fields = self._fields(event.get("value"), [(k, event[k]) for k in self.fields if k in event])
         if not fields:
             return None
         time = event.get("time")
-        line = f"{series} {fields} {time}" if time.__class__ is int else f"{series} {fields}"
-        return series, line
+        return series, (f"{series} {fields} {time}" if time.__class__ is int else f"{series} {fields}")
+
+    def encode_all(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[str], dict[str, int]]:
+        """Lines for the events worth writing, and how many were left out, by reason."""
+        lines: list[str] = []
+        append = lines.append
+        left_out = {"skipped": 0, "no line": 0, "cardinality": 0}
+        admitted = self._admitted
+        general = bool(self.fields) or not self.integers_as_floats
+        for event in events:
+            rest = dict(event)
+            name = rest.pop("name")
+            value = rest.pop("value", None)
+            time = rest.pop("time", None)
+            try:
+                key: tuple[Any, ...] | None = (name, *rest, *rest.values())
+                series = admitted.get(key)  # type: ignore[arg-type]
+            except TypeError:  # a list or an object among the fields: never cached
+                series, key = None, None
+            if series is None or general:
+                line = self._encode_new(event, name, rest, key, left_out)
+                if line is not None:
+                    append(line)
+                continue
+            if value.__class__ is float and value - value == 0:  # finite
+                text = repr(value)
+                if text.endswith(".0"):
+                    text = text[:-2]
+            elif value.__class__ is int and -(10**16) < value < 10**16:
+                text = str(value)  # what the float would print, without its ".0"
+            else:
+                encoded = self.encode(event)
+                if encoded is None:
+                    left_out["no line"] += 1
+                else:
+                    append(encoded[1])
+                continue
+            append(f"{series} value={text} {time}" if time.__class__ is int else f"{series} value={text}")
+        return lines, left_out
+
+    def _encode_new(
+        self,
+        event: Mapping[str, Any],
+        name: str,
+        rest: dict[str, Any],
+        key: tuple[Any, ...] | None,
+        left_out: dict[str, int],
+    ) -> str | None:
+        """The slow path: a series not seen (or not cacheable), checked and remembered."""
+        if self._skip(name):
+            left_out["skipped"] += 1
+            return None
+        encoded = self.encode(event)
+        if encoded is None:
+            left_out["no line"] += 1
+            return None
+        series, line = encoded
+        if not self._admit(name, series):
+            left_out["cardinality"] += 1
+            return None
+        if key is not None and len(self._admitted) < CACHE_LIMIT and _cacheable(rest):
+            self._admitted[key] = series
+        return line
 
     def _tag_items(self, rest: dict[str, Any]) -> list[tuple[str, str]]:
         only = self.tags

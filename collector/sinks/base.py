@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import trio
+
 from ..events import Batch
 from ..selfmetrics import SelfMetrics, SinkStats
 
@@ -46,8 +48,13 @@ class Sink(ABC):
     @abstractmethod
     async def write(self, batch: Batch) -> None: ...
 
-    async def maintain(self) -> None:  # noqa: B027 - optional hook
-        """Background work beside the writes (replaying a spool); cancelled at stop."""
+    async def maintain(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Background work beside the writes (replaying a spool, requests in flight):
+        report started, then run until cancelled at stop."""
+        task_status.started()
+
+    async def flush(self) -> None:  # noqa: B027 - optional hook
+        """At a stop, after the last write(): wait for work still in flight."""
 
     def salvage(self, batch: Batch) -> bool:
         """At a stop with events still queued: keep ``batch`` somewhere durable, at once,

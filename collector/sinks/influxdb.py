@@ -57,6 +57,7 @@ class InfluxOptions:
     username: str = ""
     password: str = ""
     batch_size: int = 5_000  #: points per request
+    max_in_flight: int = 2  #: requests at once, so encoding overlaps InfluxDB's work
     flush_interval: float = 1.0  #: seconds a smaller batch waits to fill
     timeout: float = 10.0
     retry_base: float = 0.5  #: first retry delay, seconds, doubling and jittered
@@ -75,7 +76,7 @@ class InfluxOptions:
             require(bool(self.bucket), "bucket", "required with api = 'v2'")
         else:
             require(bool(self.database), "database", "required with api = 'v1'")
-        for key in ("batch_size", "max_series_per_measurement", "max_series"):
+        for key in ("batch_size", "max_in_flight", "max_series_per_measurement", "max_series"):
             require(getattr(self, key) > 0, key, "must be positive")
         for key in ("flush_interval", "timeout", "retry_base"):
             require(getattr(self, key) > 0, key, "must be positive")
@@ -94,15 +95,23 @@ class InfluxSink(Sink):
         options: InfluxOptions = self.options
         self.batch_events = options.batch_size
         self.linger = options.flush_interval
-        self._encoder = LineEncoder(options.fields, options.tags, options.integers_as_floats)
         self._guard = SeriesGuard(options.max_series_per_measurement, options.max_series)
         self._warned_cardinality: set[str] = set()
+        self._encoder = LineEncoder(
+            options.fields,
+            options.tags,
+            options.integers_as_floats,
+            skip=None if options.write_heartbeats else is_heartbeat,
+            admit=self._admit,
+        )
         self._backoff = Backoff(options.retry_base, options.retry_cap)
         self._writer = self._make_writer(options)
         self._spool: Spool | None = None
         self._spool_lock = trio.Lock()
         self._spooled_since_wake = trio.Event()
         self._available = True
+        self._slots = trio.Semaphore(options.max_in_flight)
+        self._tasks: trio.Nursery | None = None
         if options.spool.enabled:
             spool_options = options.spool
             self._spool = Spool(
@@ -146,40 +155,46 @@ class InfluxSink(Sink):
     def encode(self, batch: Batch) -> list[tuple[bytes, int]]:
         """Request bodies of at most ``batch_size`` lines for the events worth writing,
         each with its number of lines."""
-        encode, admit = self._encoder.encode, self._guard.admit
-        heartbeats = not self.options.write_heartbeats
-        lines = []
-        skipped = {"heartbeat": 0, "no line": 0, "cardinality": 0}
-        for event in batch.events:
-            name = event["name"]
-            if heartbeats and is_heartbeat(name):
-                skipped["heartbeat"] += 1
-                continue
-            encoded = encode(event)
-            if encoded is None:
-                skipped["no line"] += 1
-                continue
-            series, line = encoded
-            if not admit(name, series):
-                skipped["cardinality"] += 1
-                if name not in self._warned_cardinality:
-                    self._warned_cardinality.add(name)
-                    log.warning(
-                        "series limit reached: new series dropped", extra={"sink": self.name, "measurement": name}
-                    )
-                continue
-            lines.append(line)
-        for reason, count in skipped.items():
+        lines, left_out = self._encoder.encode_all(batch.events)
+        for reason, count in left_out.items():
             if count:
-                self.stats.skipped(reason, count)
+                self.stats.skipped("heartbeat" if reason == "skipped" else reason, count)
         size = self.options.batch_size
         return [("\n".join(lines[i : i + size]).encode(), len(lines[i : i + size])) for i in range(0, len(lines), size)]
+
+    def _admit(self, measurement: str, series: str) -> bool:
+        if self._guard.admit(measurement, series):
+            return True
+        if measurement not in self._warned_cardinality:
+            self._warned_cardinality.add(measurement)
+            log.warning(
+                "series limit reached: new series dropped", extra={"sink": self.name, "measurement": measurement}
+            )
+        return False
 
     # -- writing -------------------------------------------------------------------------
 
     async def write(self, batch: Batch) -> None:
+        """Hand each body to a request of its own, at most ``max_in_flight`` at once."""
+        assert self._tasks is not None, "maintain() runs beside write()"
         for body, count in self.encode(batch):
-            await self._write_body(body, count)
+            await self._slots.acquire()
+            self._tasks.start_soon(self._request, body, count)
+
+    async def _request(self, body: bytes, count: int) -> None:
+        try:
+            # Shielded: a body is delivered or spooled, never dropped by a stop (the
+            # request's own timeout bounds the wait).
+            with trio.CancelScope(shield=True):
+                await self._write_body(body, count)
+        finally:
+            self._slots.release()
+
+    async def flush(self) -> None:
+        for _ in range(self.options.max_in_flight):
+            await self._slots.acquire()
+        for _ in range(self.options.max_in_flight):
+            self._slots.release()
 
     async def _write_body(self, body: bytes, count: int) -> None:
         spool = self._spool
@@ -238,10 +253,18 @@ class InfluxSink(Sink):
 
     # -- replaying -----------------------------------------------------------------------
 
-    async def maintain(self) -> None:
-        """Replay the spool, oldest first, whenever it holds anything."""
+    async def maintain(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the requests in flight, and replay the spool, oldest first, whenever it
+        holds anything."""
+        async with trio.open_nursery() as tasks:
+            self._tasks = tasks
+            task_status.started()
+            await self._replay()
+
+    async def _replay(self) -> None:
         spool = self._spool
         if spool is None:
+            await trio.sleep_forever()
             return
         while True:
             async with self._spool_lock:

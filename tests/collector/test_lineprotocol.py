@@ -59,6 +59,51 @@ def test_lines_equal_what_point_writes(name, value, time, extra, integers_as_flo
             assert line.startswith(series + " ")
 
 
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"name": st.sampled_from(["a", "b", "heartbeat", "#x"]), "value": scalars, "time": st.integers(0, 9)},
+            optional={
+                "host": st.sampled_from(["h1", "h2"]),
+                "flag": st.sampled_from([True, 1, 1.0, "1"]),
+                "junk": st.lists(st.integers(), max_size=1),
+            },
+        ),
+        max_size=30,
+    ),
+    st.integers(min_value=1, max_value=4),
+)
+def test_encode_all_is_encode_with_skip_and_admission(events, limit) -> None:
+    admitted: dict[str, set[str]] = {}
+
+    def admit(name: str, series: str) -> bool:
+        known = admitted.setdefault(name, set())
+        if series in known or len(known) < limit:
+            known.add(series)
+            return True
+        return False
+
+    encoder = LineEncoder(skip=lambda name: name == "heartbeat", admit=admit)
+    reference_admitted: dict[str, set[str]] = {}
+    expected, left_out = [], {"skipped": 0, "no line": 0, "cardinality": 0}
+    for event in events:
+        if event["name"] == "heartbeat":
+            left_out["skipped"] += 1
+            continue
+        encoded = LineEncoder().encode(event)
+        if encoded is None:
+            left_out["no line"] += 1
+            continue
+        known = reference_admitted.setdefault(event["name"], set())
+        if encoded[0] not in known and len(known) >= limit:
+            left_out["cardinality"] += 1
+            continue
+        known.add(encoded[0])
+        expected.append(encoded[1])
+    for _ in range(2):  # and again, now mostly from the cache: the guard remembers, so the same
+        assert encoder.encode_all(events) == (expected, left_out)
+
+
 @given(st.lists(st.sampled_from([True, False, 1, 0, 1.0, 0.0, "1", "true"]), min_size=1, max_size=8))
 def test_the_series_cache_never_confuses_true_with_one(values) -> None:
     encoder = LineEncoder()
