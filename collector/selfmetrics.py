@@ -128,6 +128,7 @@ class SinkStats:
         self.request_seconds = metrics.request_seconds.labels(*labels)
         self.dropped_overflow = metrics.dropped.labels(*labels, "overflow").inc
         self.dropped_spool_cap = metrics.dropped.labels(*labels, "spool full").inc
+        self.dropped_stopped = metrics.dropped.labels(*labels, "stopped").inc
 
     def skipped(self, reason: str, count: int = 1) -> None:
         self._metrics.skipped.labels(*self._labels, reason).inc(count)

@@ -1,72 +1,69 @@
 """Events as newline-delimited JSON over TCP (or a unix socket) to another collector or
-an analyzer, reconnecting with backoff. While the peer is away, this sink's queue is
-the bounded backlog (its overflow policy applies)."""
+an analyzer, reconnecting with backoff; while the peer is away, batches wait in the
+spool and are replayed in order once it is back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
-from emitter.backoff import Backoff
-
 from ..addresses import parse_listen_url
 from ..events import Batch
-from ..logs import log
 from ..schema import require
-from .base import Sink
+from .remote import RemoteSink, SpoolOptions, Unavailable
 
 
 @dataclass(frozen=True)
 class ForwardOptions:
     url: str  #: tcp://host:port or unix:///path
     connect_timeout: float = 5.0
-    backoff_base: float = 0.1
-    backoff_cap: float = 30.0
+    send_timeout: float = 30.0  #: a write that makes no progress this long breaks the connection
+    retry_base: float = 0.1
+    retry_cap: float = 30.0
+    spool: SpoolOptions = field(default_factory=SpoolOptions)
+
+    #: One connection, one request at a time: the peer sees the events in order.
+    max_in_flight = 1
 
     def __post_init__(self) -> None:
         require(self.url.startswith(("tcp://", "unix://")), "url", f"{self.url!r}: must be tcp:// or unix://")
         parse_listen_url(self.url)
         require(self.connect_timeout > 0, "connect_timeout", "must be positive")
-        require(0 < self.backoff_base <= self.backoff_cap, "backoff_base", "must be positive and at most backoff_cap")
+        require(self.send_timeout > 0, "send_timeout", "must be positive")
+        require(0 < self.retry_base <= self.retry_cap, "retry_base", "must be positive and at most retry_cap")
 
 
-class ForwardSink(Sink):
-    """At least once: a batch cut by a broken connection is sent again whole, so the
-    peer may see a few events twice around a reconnect, never a torn line."""
+class ForwardSink(RemoteSink):
+    """At least once: a batch cut by a broken connection is sent again whole, so the peer
+    may see a few events twice around a reconnect, never a torn line."""
 
     kind = "forward"
     Options = ForwardOptions
+    store = "the forward peer"
 
-    async def open(self) -> None:
+    async def open_store(self) -> None:
         self._address = parse_listen_url(self.options.url)
         self._stream: trio.abc.Stream | None = None
-        self._backoff = Backoff(self.options.backoff_base, self.options.backoff_cap)
+
+    def encode(self, batch: Batch) -> list[tuple[bytes, int]]:
+        return [(batch.json_lines(), len(batch))]
+
+    async def deliver(self, body: bytes) -> None:
+        try:
+            if self._stream is None:
+                with trio.fail_after(self.options.connect_timeout):
+                    self._stream = await self._connect()
+            with trio.fail_after(self.options.send_timeout):
+                await self._stream.send_all(body)
+        except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
+            await self._drop_connection()
+            raise Unavailable(repr(exc)) from None
 
     async def _connect(self) -> trio.abc.Stream:
-        with trio.fail_after(self.options.connect_timeout):
-            if self._address.scheme == "unix":
-                return await trio.open_unix_socket(self._address.path)
-            return await trio.open_tcp_stream(self._address.host, self._address.port)
-
-    async def write(self, batch: Batch) -> None:
-        data = batch.json_lines()
-        while True:
-            try:
-                if self._stream is None:
-                    self._stream = await self._connect()
-                await self._stream.send_all(data)
-            except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
-                self.stats.retried()
-                if self._backoff.attempt == 0:
-                    log.warning("forward sink cannot send", extra={"sink": self.name, "error": repr(exc)})
-                await self._drop_connection()
-                await trio.sleep(self._backoff.next_delay())
-                continue
-            if self._backoff.attempt:
-                log.info("forward sink reconnected", extra={"sink": self.name})
-            self._backoff.reset()
-            return
+        if self._address.scheme == "unix":
+            return await trio.open_unix_socket(self._address.path)
+        return await trio.open_tcp_stream(self._address.host, self._address.port)
 
     async def _drop_connection(self) -> None:
         if self._stream is not None:
@@ -74,6 +71,6 @@ class ForwardSink(Sink):
             with trio.move_on_after(1):
                 await stream.aclose()
 
-    async def close(self) -> None:
+    async def close_store(self) -> None:
         if hasattr(self, "_stream"):
             await self._drop_connection()

@@ -17,9 +17,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-
-class Unavailable(Exception):
-    """The store cannot take writes now; the same body may succeed later."""
+from .remote import Unavailable
 
 
 class BadPoints(Exception):

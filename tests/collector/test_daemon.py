@@ -11,6 +11,7 @@ import orjson
 
 import emitter
 
+from ..emitter.receivers import StreamReceiver
 from ..waiting import wait_for
 from .numbatd import free_port, read_jsonl, wait_for_lines
 
@@ -275,4 +276,27 @@ def test_health_and_readiness(numbatd, tmp_path) -> None:
     assert daemon.get("/healthz")[0] == 200
     assert daemon.get("/readyz") == (200, b'{"ready":true}')
     assert b"process_resident_memory_bytes" in daemon.get("/metrics")[1]
+    assert daemon.stop() == 0
+
+
+def test_forward_spools_while_the_peer_is_away_and_replays_in_order(numbatd, tmp_path) -> None:
+    port = free_port()
+    peer = StreamReceiver()
+    peer.address = ("127.0.0.1", free_port())  # nothing listens there yet
+    daemon = numbatd(
+        f'state_dir = "{tmp_path}/state"\n[[listeners]]\nurl = "tcp://127.0.0.1:{port}"\n'
+        f'[[sinks]]\ntype = "forward"\nurl = "tcp://127.0.0.1:{peer.address[1]}"\nretry_base = 0.05\nretry_cap = 0.2\n'
+    )
+    count = 3000
+    with emitter.Emitter(f"tcp://127.0.0.1:{port}", app="fwd", **FAST) as e:
+        for i in range(count):
+            e.metric("event", i)
+    assert wait_for(lambda: daemon.metric("numbat_sink_spooled_events_total") == count)
+    peer.start()
+    try:
+        assert wait_for(lambda: len(peer.lines) >= count, 30)
+        assert [ev["value"] for ev in peer.events] == list(range(count))
+        assert wait_for(lambda: daemon.metric("numbat_sink_replayed_events_total") == count)
+    finally:
+        peer.stop()
     assert daemon.stop() == 0

@@ -152,8 +152,12 @@ def test_influx_rejections(line: bytes, reason: str) -> None:
     assert [e["name"] for e in batch.events] == ["ok", "ok2"]
 
 
-printable = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
-tag_text = printable.filter(lambda s: not s.endswith("\\"))
+# Line protocol does not escape backslashes: one before a space or a comma is ambiguous
+# to every reader, InfluxDB's own included, so names and tags here carry none.
+printable = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\\"), min_size=1, max_size=12
+)
+tag_text = printable
 field_values = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
