@@ -143,6 +143,17 @@ def test_sigterm_while_influxdb_is_down_then_restart_lands_everything(numbatd, i
     assert accepted <= 30_000
 
 
+def spool_while_down(numbatd, influxd, config: str, port: int, count: int):
+    """With InfluxDB stopped, start numbatd and send ``count`` events until all are spooled."""
+    influxd.stop()
+    daemon = numbatd(config)
+    with emitter.Emitter(f"tcp://127.0.0.1:{port}", app="o", max_backlog=count, **FAST) as e:
+        for i in range(count):
+            e.metric("stream", i, time=BASE_MS + i)
+    assert wait_for(lambda: daemon.metric("numbat_sink_spooled_events_total") == count, 30)
+    return daemon
+
+
 def test_kill_9_while_spooling_loses_nothing_the_spool_acknowledged(numbatd, influxd, tmp_path) -> None:
     # Loss bound: with fsync = "always" a record is on disk before the next batch is
     # taken, so kill -9 costs at most what was still queued in memory. This test waits
@@ -153,13 +164,8 @@ def test_kill_9_while_spooling_loses_nothing_the_spool_acknowledged(numbatd, inf
         + tcp_listener(port)
         + influx_sink(influxd, extra='spool = { fsync = "always" }')
     )
-    influxd.stop()
-    first = numbatd(config)
     count = 20_000
-    with emitter.Emitter(f"tcp://127.0.0.1:{port}", app="o", max_backlog=count, **FAST) as e:
-        for i in range(count):
-            e.metric("stream", i, time=BASE_MS + i)
-    assert wait_for(lambda: first.metric("numbat_sink_spooled_events_total") == count, 30)
+    first = spool_while_down(numbatd, influxd, config, port, count)
     first.signal(signal.SIGKILL)
     first.process.wait(10)  # type: ignore[union-attr]
     influxd.start()
@@ -177,13 +183,8 @@ def test_a_corrupt_spool_is_skipped_where_damaged_and_replayed_elsewhere(numbatd
         + tcp_listener(port)
         + influx_sink(influxd, batch_size=1000, extra="spool = { segment_bytes = 200000, max_bytes = 100000000 }")
     )
-    influxd.stop()
-    first = numbatd(config)
     count = 20_000
-    with emitter.Emitter(f"tcp://127.0.0.1:{port}", app="o", max_backlog=count, **FAST) as e:
-        for i in range(count):
-            e.metric("stream", i, time=BASE_MS + i)
-    assert wait_for(lambda: first.metric("numbat_sink_spooled_events_total") == count, 30)
+    first = spool_while_down(numbatd, influxd, config, port, count)
     assert first.stop() == 0
     segments = sorted((state / "influx" / "spool").glob("*.spool"))
     assert len(segments) >= 3
