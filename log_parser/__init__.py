@@ -1,1 +1,1 @@
-"""numbat-logs: CDN access logs to download counts (see issue #5)."""
+"""numbat-logs: CDN access logs to npm-style download counts."""

@@ -1,0 +1,64 @@
+"""npm's counting rule and the operational figures, over parsed requests. Sans-I/O.
+
+A download is a GET of a package tarball answered 200: HEAD, 206 ranges, 304 revalidations,
+errors and everything that is not a tarball are requests, not downloads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .records import Request
+from .tarball import parse_tarball_path
+
+
+def is_download(request: Request) -> tuple[str, str] | None:
+    """``(package, version)`` when ``request`` counts as a download."""
+    if request.status != 200 or request.method != "GET":
+        return None
+    return parse_tarball_path(request.path)
+
+
+@dataclass
+class Tally:
+    """Downloads per (package, version, minute) and what operators watch beside them."""
+
+    downloads: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    requests: int = 0
+    by_status_class: Counter[str] = field(default_factory=Counter)  #: "2xx", "3xx", ...
+    bytes_served: int = 0
+    cache_hits: int = 0
+    cache_known: int = 0  #: requests whose log said hit or miss
+    rejected: Counter[str] = field(default_factory=Counter)  #: lines by reason
+
+    def add(self, request: Request) -> None:
+        self.requests += 1
+        self.by_status_class[f"{request.status // 100}xx"] += 1
+        self.bytes_served += request.size
+        if request.cache_hit is not None:
+            self.cache_known += 1
+            self.cache_hits += request.cache_hit
+        found = is_download(request)
+        if found is not None:
+            self.downloads[(found[0], found[1], request.time - request.time % 60)] += 1
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    def merge(self, other: Tally) -> None:
+        self.downloads.update(other.downloads)
+        self.requests += other.requests
+        self.by_status_class.update(other.by_status_class)
+        self.bytes_served += other.bytes_served
+        self.cache_hits += other.cache_hits
+        self.cache_known += other.cache_known
+        self.rejected.update(other.rejected)
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        return self.cache_hits / self.cache_known if self.cache_known else None
+
+    @property
+    def total_downloads(self) -> int:
+        return sum(self.downloads.values())

@@ -1,0 +1,37 @@
+"""Apache/nginx ``combined`` (and ``common``, its first seven fields) access logs.
+
+``1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /pkg/-/pkg-1.0.0.tgz HTTP/1.1" 200 2326 "-" "npm/10"``
+Fields an nginx log_format appends after the user agent are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..records import ParseError, Request
+from .base import LineParser, clf_time
+
+LINE = re.compile(
+    r"(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "
+    r'"(?:(?P<method>[A-Z]+) (?P<path>\S+)(?: [^"]*)?|[^"]*)" '
+    r"(?P<status>\d{3}) (?P<size>\d+|-)"
+)
+
+
+class CombinedParser(LineParser):
+    name = "combined"
+
+    def parse(self, line: str) -> Request | None:
+        if not line.strip():
+            return None
+        match = LINE.match(line)
+        if match is None:
+            raise ParseError("not a combined or common log line")
+        size = match["size"]
+        return Request(
+            time=clf_time(match["time"]),
+            method=match["method"] or "-",
+            path=match["path"] or "",
+            status=int(match["status"]),
+            size=0 if size == "-" else int(size),
+        )
