@@ -1,0 +1,125 @@
+"""The downloads store: daily counts per package and version, in SQLite.
+
+Two kinds of rows: ``live`` counts, added to as the live parser flushes, and
+``backfill`` counts, one set per log object a backfill processed. A day that a backfill
+has covered is answered from the backfill rows only, so backfilled counts replace the
+provisional live ones instead of adding to them; reprocessing an object replaces that
+object's rows, so running a backfill twice changes nothing, and an object that arrives
+late adds only its own rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS live (
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (package, day, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backfill (
+    object TEXT NOT NULL,
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (object, package, day, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS backfill_by_package ON backfill (package, day);
+CREATE TABLE IF NOT EXISTS backfilled_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packages (package TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS counts AS
+    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM backfill;
+"""
+
+#: (package, version, day) -> downloads
+DayCounts = Mapping[tuple[str, str, dt.date], int]
+
+
+def day_of(epoch_seconds: int) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).date()
+
+
+class Store:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        if read_only:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")  # readers (the API) never block the writer
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add_live(self, counts: DayCounts) -> None:
+        """Add provisional counts (the live parser's flushes)."""
+        rows = [(day.isoformat(), package, version, n) for (package, version, day), n in counts.items() if n]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO live VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (package, day, version) DO UPDATE SET count = count + excluded.count",
+                rows,
+            )
+            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[1],) for row in rows})
+
+    def replace_object(self, name: str, counts: DayCounts) -> None:
+        """The counts of one backfilled log object, replacing any earlier run's, and its
+        days marked as backfilled: from now on they are answered from backfill rows."""
+        rows = [(name, day.isoformat(), package, version, n) for (package, version, day), n in counts.items() if n]
+        with self._transaction() as db:
+            db.execute("DELETE FROM backfill WHERE object = ?", (name,))
+            db.executemany("INSERT INTO backfill VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", {(row[1],) for row in rows})
+            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[2],) for row in rows})
+
+    # -- reading -------------------------------------------------------------------------
+
+    def known(self, package: str) -> bool:
+        return self._db.execute("SELECT 1 FROM packages WHERE package = ?", (package,)).fetchone() is not None
+
+    def daily(self, package: str | None, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+        """Downloads per day, ``start`` and ``end`` included, of one package or of all."""
+        query = "SELECT day, SUM(count) FROM counts WHERE day BETWEEN ? AND ?"
+        params: list[object] = [start.isoformat(), end.isoformat()]
+        if package is not None:
+            query += " AND package = ?"
+            params.append(package)
+        rows = self._db.execute(query + " GROUP BY day", params).fetchall()
+        return {dt.date.fromisoformat(day): total for day, total in rows}
+
+    def by_version(self, package: str, start: dt.date, end: dt.date) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT version, SUM(count) FROM counts WHERE package = ? AND day BETWEEN ? AND ? GROUP BY version",
+            (package, start.isoformat(), end.isoformat()),
+        ).fetchall()
+        return dict(rows)
+
+    def objects(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT DISTINCT object FROM backfill")}
+
+
+def to_day_counts(minute_counts: Iterable[tuple[tuple[str, str, int], int]]) -> dict[tuple[str, str, dt.date], int]:
+    """Fold (package, version, minute) counts into (package, version, day)."""
+    days: dict[tuple[str, str, dt.date], int] = {}
+    for (package, version, minute), n in minute_counts:
+        key = (package, version, day_of(minute))
+        days[key] = days.get(key, 0) + n
+    return days

@@ -1,0 +1,160 @@
+"""The downloads store and the npm-compatible API over it, filled by the parser."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from starlette.testclient import TestClient
+
+from log_parser.api import create_app
+from log_parser.counting import Tally
+from log_parser.formats import CombinedParser
+from log_parser.store import Store, to_day_counts
+
+TODAY = dt.date(2024, 5, 10)
+
+
+def log_line(day: dt.date, path: str, status: int = 200, method: str = "GET") -> str:
+    return (
+        f'203.0.113.9 - - [{day.strftime("%d/%b/%Y")}:12:00:07 +0000] "{method} {path} HTTP/1.1" {status} 100 "-" "npm"'
+    )
+
+
+def fill(store: Store, lines: list[str]) -> None:
+    tally = Tally()
+    parser = CombinedParser()
+    for line in lines:
+        tally.add(parser.parse(line))
+    store.add_live(to_day_counts(tally.downloads.items()))
+
+
+def day(n: int) -> dt.date:
+    return TODAY - dt.timedelta(days=n)
+
+
+@pytest.fixture
+def client(tmp_path):
+    path = tmp_path / "downloads.sqlite"
+    store = Store(path)
+    lines = []
+    for n in range(1, 40):  # one lodash 4.17.21 download a day, two of express on even days
+        lines.append(log_line(day(n), "/lodash/-/lodash-4.17.21.tgz"))
+        if n % 2 == 0:
+            lines += [log_line(day(n), "/express/-/express-4.19.2.tgz")] * 2
+    lines += [
+        log_line(day(1), "/lodash/-/lodash-4.17.20.tgz"),
+        log_line(day(1), "/@babel/core/-/core-7.24.0.tgz"),
+        log_line(day(1), "/lodash/-/lodash-4.17.21.tgz", status=304),  # not downloads
+        log_line(day(1), "/lodash/-/lodash-4.17.21.tgz", method="HEAD"),
+        log_line(day(1), "/lodash"),
+        log_line(TODAY, "/lodash/-/lodash-4.17.21.tgz"),  # today's live count
+    ]
+    fill(store, lines)
+    store.close()
+    with TestClient(create_app(str(path), today=lambda: TODAY), backend="trio") as test_client:
+        yield test_client
+
+
+def test_point_for_one_package_and_for_all(client) -> None:
+    assert client.get("/downloads/point/last-day/lodash").json() == {
+        "downloads": 2,
+        "start": "2024-05-09",
+        "end": "2024-05-09",
+        "package": "lodash",
+    }
+    week = client.get("/downloads/point/last-week/express").json()
+    assert week == {"downloads": 6, "start": "2024-05-03", "end": "2024-05-09", "package": "express"}
+    assert client.get("/downloads/point/last-day").json() == {
+        "downloads": 3,
+        "start": "2024-05-09",
+        "end": "2024-05-09",
+    }
+    assert client.get("/downloads/point/2024-05-10/lodash").json()["downloads"] == 1  # today, live
+    assert client.get("/downloads/point/last-month/lodash").json()["downloads"] == 31
+    assert client.get("/downloads/point/last-day/@babel/core").json()["package"] == "@babel/core"
+    assert client.get("/downloads/point/last-day/@babel%2Fcore").json()["downloads"] == 1
+
+
+def test_range_lists_every_day_in_order(client) -> None:
+    document = client.get("/downloads/range/2024-05-06:2024-05-09/express").json()
+    assert document == {
+        "start": "2024-05-06",
+        "end": "2024-05-09",
+        "package": "express",
+        "downloads": [
+            {"day": "2024-05-06", "downloads": 2},
+            {"day": "2024-05-07", "downloads": 0},
+            {"day": "2024-05-08", "downloads": 2},
+            {"day": "2024-05-09", "downloads": 0},
+        ],
+    }
+    everything = client.get("/downloads/range/last-week").json()
+    assert [d["day"] for d in everything["downloads"]] == [(day(n)).isoformat() for n in range(7, 0, -1)]
+    assert "package" not in everything
+
+
+def test_bulk_lookups(client) -> None:
+    document = client.get("/downloads/point/last-day/lodash,express,@babel/core,nope").json()
+    assert document == {
+        "lodash": {"downloads": 2, "start": "2024-05-09", "end": "2024-05-09", "package": "lodash"},
+        "express": {"downloads": 0, "start": "2024-05-09", "end": "2024-05-09", "package": "express"},
+        "@babel/core": {"downloads": 1, "start": "2024-05-09", "end": "2024-05-09", "package": "@babel/core"},
+        "nope": None,
+    }
+    ranged = client.get("/downloads/range/2024-05-08:2024-05-09/lodash,express").json()
+    assert ranged["express"]["downloads"] == [
+        {"day": "2024-05-08", "downloads": 2},
+        {"day": "2024-05-09", "downloads": 0},
+    ]
+
+
+def test_versions_last_week_and_any_period(client) -> None:
+    assert client.get("/versions/lodash/last-week").json() == {
+        "package": "lodash",
+        "downloads": {"4.17.21": 7, "4.17.20": 1},
+    }
+    assert client.get("/versions/@babel%2Fcore/last-week").json() == {
+        "package": "@babel/core",
+        "downloads": {"7.24.0": 1},
+    }
+    assert client.get("/versions/lodash/2024-05-10").json()["downloads"] == {"4.17.21": 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/downloads/point/last-century/lodash", 400, "invalid date"),
+        ("/downloads/point/2024-02-30/lodash", 400, "invalid date"),
+        ("/downloads/point/2024-05-09:2024-05-01/lodash", 400, "end date > start date"),
+        ("/downloads/range/2020-01-01:2024-05-01/lodash", 400, "exceeded max days of 548"),
+        ("/downloads/range/2023-01-01:2024-05-01/lodash,express", 400, "exceeded max days of 365"),
+        (
+            "/downloads/point/last-day/" + ",".join(f"p{i}" for i in range(129)),
+            400,
+            "bulk queries are limited to 128 packages",
+        ),
+        ("/downloads/point/last-day/no-such-package", 404, "package no-such-package not found"),
+        ("/versions/no-such-package/last-week", 404, "package no-such-package not found"),
+    ],
+)
+def test_errors_as_npm_answers_them(client, path: str, status: int, error: str) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.json() == {"error": error}
+
+
+def test_backfill_replaces_live_counts_and_is_idempotent(tmp_path) -> None:
+    store = Store(tmp_path / "d.sqlite")
+    may1 = dt.date(2024, 5, 1)
+    store.add_live({("lodash", "1.0.0", may1): 5})  # provisional
+    assert store.daily("lodash", may1, may1) == {may1: 5}
+    store.replace_object("logs/2024-05-01/a.gz", {("lodash", "1.0.0", may1): 3})
+    assert store.daily("lodash", may1, may1) == {may1: 3}  # replaced, not 8
+    store.replace_object("logs/2024-05-01/a.gz", {("lodash", "1.0.0", may1): 3})
+    assert store.daily("lodash", may1, may1) == {may1: 3}  # twice is once
+    store.replace_object("logs/2024-05-01/late.gz", {("lodash", "1.0.0", may1): 2})
+    assert store.daily("lodash", may1, may1) == {may1: 5}  # a late object adds only its own
+    store.add_live({("lodash", "1.0.0", may1): 100})  # live rows for a backfilled day no longer count
+    assert store.daily("lodash", may1, may1) == {may1: 5}
+    assert store.objects() == {"logs/2024-05-01/a.gz", "logs/2024-05-01/late.gz"}
