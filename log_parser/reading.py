@@ -1,0 +1,64 @@
+"""Reading log files: gzip transparently, lines parsed by a format, tallied."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, BinaryIO, TextIO
+
+from .counting import Tally
+from .formats import PARSERS, LineParser, detect_format
+from .records import ParseError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_log(source: BinaryIO) -> TextIO:
+    """Text lines of a log stream, gunzipped when it starts with gzip's magic bytes."""
+    buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[type-var]
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(buffered, encoding="utf-8", errors="replace")
+
+
+def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
+    if format_name == "auto":
+        detected = detect_format(first_lines)
+        if detected is None:
+            raise ParseError("cannot tell the log format from its first lines; name it with --format")
+        format_name = detected
+    return PARSERS[format_name]()
+
+
+def tally_lines(lines: Iterable[str], parser: LineParser, tally: Tally, rejects: IO[str] | None = None) -> None:
+    for line in lines:
+        try:
+            request = parser.parse(line)
+        except ParseError as exc:
+            tally.reject(str(exc))
+            if rejects is not None:
+                rejects.write(f"{exc}\t{line.rstrip()}\n")
+            continue
+        if request is not None:
+            tally.add(request)
+
+
+def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
+    """Every line of one (possibly gzipped) log file, tallied."""
+    tally = Tally()
+    with open(path, "rb") as raw, open_log(raw) as text:
+        head = list(_take(text, 50))
+        parser = parser_for(format_name, head)
+        tally_lines(head, parser, tally, rejects)
+        tally_lines(text, parser, tally, rejects)
+    return tally
+
+
+def _take(lines: Iterator[str] | TextIO, count: int) -> Iterator[str]:
+    for _ in range(count):
+        line = next(lines, None)
+        if line is None:
+            return
+        yield line
