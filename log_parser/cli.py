@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from .api import create_app
 from .formats import PARSERS
+from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
 from .reading import tally_file
 from .records import ParseError
 from .store import Store, to_day_counts
@@ -32,6 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--db", default=DEFAULT_DB, help=f"SQLite downloads store (default {DEFAULT_DB})")
     count.add_argument("--rejects", type=Path, help="write every line that could not be parsed here, with why")
 
+    live = commands.add_parser("live", help="count downloads as a log is written, into the downloads store")
+    source = live.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="follow this file, across rotation and truncation")
+    source.add_argument("--stdin", action="store_true", help="read standard input until it closes")
+    source.add_argument("--syslog", metavar="URL", help="listen for syslog: tcp://host:port or udp://host:port")
+    live.add_argument("--format", default="auto", choices=["auto", *PARSERS])
+    live.add_argument("--db", default=DEFAULT_DB)
+    live.add_argument("--flush-interval", type=float, default=5.0, help="seconds between store writes (default 5)")
+    live.add_argument("--from-start", action="store_true", help="read the file from its start, not its end")
+    live.add_argument(
+        "--emit-uri", help="send operational figures to this numbat collector (e.g. udp://127.0.0.1:3333)"
+    )
+
     serve = commands.add_parser("serve", help="the npm-compatible downloads API")
     serve.add_argument("--db", default=DEFAULT_DB)
     serve.add_argument("--listen", default=DEFAULT_LISTEN, help=f"host:port (default {DEFAULT_LISTEN})")
@@ -40,9 +55,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Until a command installs its own handling (and after it removed it), SIGTERM and
+    # SIGINT end the process quietly, with status 0: there is nothing to save yet.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_now)
     if args.command == "count":
         return count(args)
+    if args.command == "live":
+        return live(args)
     return serve(args)
+
+
+def live(args: argparse.Namespace) -> int:
+    options = LiveOptions(
+        db=args.db,
+        format=args.format,
+        flush_interval=args.flush_interval,
+        from_start=args.from_start,
+        emit_uri=args.emit_uri,
+    )
+    if args.file:
+        source = follow_file(args.file, options.poll_interval, options.from_start)
+    elif args.stdin:
+        source = read_stdin()
+    else:
+        try:
+            source = syslog_listener(args.syslog)
+        except ValueError as exc:
+            print(f"numbat-logs: {exc}", file=sys.stderr)
+            return 2
+    trio.run(Live(options).run, source)
+    return 0
 
 
 def count(args: argparse.Namespace) -> int:
@@ -80,8 +123,22 @@ def serve(args: argparse.Namespace) -> int:
     config = Config()
     config.bind = [args.listen]
     config.accesslog = None
-    trio.run(hypercorn_serve, create_app(args.db), config)  # type: ignore[arg-type]
+    trio.run(_serve_until_signalled, create_app(args.db), config)
     return 0
+
+
+async def _serve_until_signalled(app: object, config: Config) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+        async def stop_requested() -> None:
+            async for _ in signals:
+                return
+
+        await hypercorn_serve(app, config, shutdown_trigger=stop_requested)  # type: ignore[arg-type]
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

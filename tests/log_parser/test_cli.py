@@ -70,4 +70,4 @@ def test_count_then_serve(tmp_path) -> None:
             }
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(20)
+        assert server.wait(20) == 0

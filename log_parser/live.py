@@ -1,0 +1,162 @@
+"""``numbat-logs live``: follow a log as it is written, count downloads per (package,
+version, minute), flush them to the downloads store every few seconds, and send the
+operational figures through the emitter. SIGTERM or SIGINT: flush what is counted, exit 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from emitter import Emitter
+
+from .counting import Tally
+from .follow import FileFollower
+from .formats import PARSERS, LineParser, detect_format
+from .reading import tally_lines
+from .store import Store, to_day_counts
+from .syslog import SyslogFramer
+
+LineSink = Callable[[list[str]], Awaitable[None]]
+
+
+@dataclass
+class LiveOptions:
+    db: str
+    format: str = "auto"
+    flush_interval: float = 5.0
+    poll_interval: float = 0.25
+    from_start: bool = False
+    emit_uri: str | None = None
+    app: str = "numbat-logs"
+
+
+class Live:
+    """The counting state shared by the sources, flushed on a timer and at the end."""
+
+    def __init__(self, options: LiveOptions) -> None:
+        self.options = options
+        self.store = Store(options.db)
+        self.tally = Tally()
+        self.parser: LineParser | None = None if options.format == "auto" else PARSERS[options.format]()
+        self._pending: list[str] = []  # lines waiting for format detection
+        self.emitter = Emitter(options.emit_uri, app=options.app) if options.emit_uri else None
+        self.flushed_downloads = 0
+
+    async def take(self, lines: list[str]) -> None:
+        if self.parser is None:
+            self._pending += lines
+            detected = detect_format(self._pending) if len(self._pending) >= 20 else None
+            if detected is None:
+                return
+            self.parser, lines, self._pending = PARSERS[detected](), self._pending, []
+        tally_lines(lines, self.parser, self.tally)
+        await trio.lowlevel.checkpoint()
+
+    async def flush(self) -> None:
+        if self.parser is None and self._pending:  # too few lines to be sure: take the best guess
+            detected = detect_format(self._pending)
+            if detected is not None:
+                self.parser = PARSERS[detected]()
+                tally_lines(self._pending, self.parser, self.tally)
+            self._pending = []
+        tally, self.tally = self.tally, Tally()
+        if tally.downloads:
+            counts = to_day_counts(tally.downloads.items())
+            await trio.to_thread.run_sync(self.store.add_live, counts)
+            self.flushed_downloads += tally.total_downloads
+        self._emit(tally)
+
+    def _emit(self, tally: Tally) -> None:
+        if self.emitter is None:
+            return
+        metric = self.emitter.metric
+        metric("requests", tally.requests)
+        metric("downloads", tally.total_downloads)
+        metric("bytes", tally.bytes_served)
+        metric("rejected", sum(tally.rejected.values()))
+        for status_class, count in tally.by_status_class.items():
+            metric("requests.by_status", count, status_class=status_class)
+        if tally.cache_hit_ratio is not None:
+            metric("cache_hit_ratio", tally.cache_hit_ratio)
+
+    async def run(self, source: Callable[[LineSink], Awaitable[None]]) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._flush_periodically)
+                nursery.start_soon(self._read_then_stop, source, nursery.cancel_scope)
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
+        await self.flush()  # nothing counted is lost on a clean stop
+        self.store.close()
+        if self.emitter is not None:
+            self.emitter.close()
+
+    async def _read_then_stop(self, source: Callable[[LineSink], Awaitable[None]], scope: trio.CancelScope) -> None:
+        await source(self.take)
+        scope.cancel()  # the input ended (stdin closed)
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await trio.sleep(self.options.flush_interval)
+            await self.flush()
+
+
+def follow_file(path: Path, poll_interval: float, from_start: bool) -> Callable[[LineSink], Awaitable[None]]:
+    async def source(take: LineSink) -> None:
+        follower = FileFollower(path, from_start=from_start)
+        try:
+            while True:
+                lines = await trio.to_thread.run_sync(follower.poll)
+                if lines:
+                    await take([line.decode("utf-8", "replace") for line in lines])
+                else:
+                    await trio.sleep(poll_interval)
+        finally:
+            follower.close()
+
+    return source
+
+
+def read_stdin() -> Callable[[LineSink], Awaitable[None]]:
+    async def source(take: LineSink) -> None:
+        stream = trio.wrap_file(sys.stdin.buffer)
+        while line := await stream.readline():
+            await take([line.decode("utf-8", "replace").rstrip("\n")])
+
+    return source
+
+
+def syslog_listener(url: str) -> Callable[[LineSink], Awaitable[None]]:
+    scheme, _, address = url.partition("://")
+    host, _, port_text = address.rpartition(":")
+    port = int(port_text)
+
+    async def tcp(take: LineSink) -> None:
+        async def handle(stream: trio.SocketStream) -> None:
+            framer = SyslogFramer()
+            async with stream:
+                while data := await stream.receive_some(65536):
+                    messages = framer.feed(data)
+                    if messages:
+                        await take([m.decode("utf-8", "replace") for m in messages])
+
+        await trio.serve_tcp(handle, port, host=host)
+
+    async def udp(take: LineSink) -> None:
+        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        await sock.bind((host, port))
+        with sock:
+            while True:
+                data = await sock.recv(65535)
+                await take([m.decode("utf-8", "replace") for m in data.split(b"\n") if m])
+
+    if scheme not in ("tcp", "udp"):
+        raise ValueError(f"syslog listener {url!r}: the scheme must be tcp or udp")
+    return tcp if scheme == "tcp" else udp

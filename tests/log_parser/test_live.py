@@ -1,0 +1,213 @@
+"""Live mode: following files across rotation, syslog framing, and the whole command
+against a reference count over the same lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from log_parser.counting import Tally
+from log_parser.follow import FileFollower
+from log_parser.formats import CombinedParser
+from log_parser.store import Store
+from log_parser.syslog import SyslogFramer
+
+from ..waiting import wait_for
+
+
+def test_follower_reads_appends_rotation_and_truncation(tmp_path) -> None:
+    path = tmp_path / "access.log"
+    path.write_bytes(b"old line, before we started\n")
+    follower = FileFollower(path)
+    assert follower.poll() == []  # starts at the end, as tail -F
+    with open(path, "ab") as log:
+        log.write(b"one\ntw")
+    assert follower.poll() == [b"one"]
+    with open(path, "ab") as log:
+        log.write(b"o\nthree\n")
+    assert follower.poll() == [b"two", b"three"]
+    with open(path, "ab") as log:
+        log.write(b"last of the old file\n")
+    os.rename(path, tmp_path / "access.log.1")  # logrotate
+    path.write_bytes(b"first of the new file\n")
+    assert follower.poll() == [b"last of the old file", b"first of the new file"]
+    path.write_bytes(b"")  # copytruncate
+    assert follower.poll() == []
+    with open(path, "ab") as log:
+        log.write(b"after truncation\n")
+    assert follower.poll() == [b"after truncation"]
+    follower.close()
+
+
+def frame(message: bytes, octets: bool) -> bytes:
+    return b"%d %s" % (len(message), message) if octets else message + b"\n"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\n", b" ").lstrip(b"0123456789") or b"x"),
+            st.booleans(),
+        ),
+        max_size=20,
+    ),
+    st.lists(st.integers(min_value=1, max_value=40), max_size=30),
+)
+def test_syslog_framing_survives_any_chunking(messages, cuts) -> None:
+    stream = b"".join(frame(m, octets) for m, octets in messages)
+    framer = SyslogFramer()
+    got = []
+    position = 0
+    for cut in cuts:
+        got += framer.feed(stream[position : position + cut])
+        position += cut
+    got += framer.feed(stream[position:])
+    # octet-counted messages come back exactly; a newline-framed one loses a trailing CR,
+    # and one left empty is no message
+    expected = [m if octets else m.rstrip(b"\r") for m, octets in messages if octets or m.rstrip(b"\r")]
+    assert got == expected
+
+
+@given(st.binary(max_size=400))
+def test_syslog_framing_never_raises(data) -> None:
+    framer = SyslogFramer(max_message=100)
+    for i in range(0, len(data), 7):
+        framer.feed(data[i : i + 7])
+
+
+def log_line(minute: int, path: str, status: int = 200) -> str:
+    moment = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=minute)
+    return f'203.0.113.9 - - [{moment.strftime("%d/%b/%Y:%H:%M:%S")} +0000] "GET {path} HTTP/1.1" {status} 10 "-" "npm"'
+
+
+def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> None:
+    rnd = random.Random(5)
+    paths = [
+        "/lodash/-/lodash-4.17.21.tgz",
+        "/@babel/core/-/core-7.24.0.tgz",
+        "/lodash",
+        "/express/-/express-4.19.2.tgz",
+    ]
+    lines = [
+        log_line(rnd.randrange(3000), rnd.choice(paths), rnd.choice([200, 200, 200, 304, 404])) for _ in range(3000)
+    ]
+    log, db = tmp_path / "access.log", tmp_path / "downloads.sqlite"
+    log.write_text("")
+
+    def stored() -> int:
+        if not db.exists():
+            return 0
+        store = Store(db, read_only=True)
+        try:
+            return sum(store.daily(None, dt.date(2024, 5, 1), dt.date(2024, 5, 3)).values())
+        except sqlite3.OperationalError:  # created, its schema not yet
+            return 0
+        finally:
+            store.close()
+
+    live = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "log_parser",
+            "live",
+            "--file",
+            str(log),
+            "--format",
+            "combined",
+            "--db",
+            str(db),
+            "--flush-interval",
+            "0.2",
+            "--from-start",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_for(db.exists, 20)
+        with open(log, "a") as out:
+            for line in lines[:1000]:
+                out.write(line + "\n")
+        assert wait_for(lambda: stored() > 0, 20)  # it is following the first file
+        with open(log, "a") as out:
+            out.write(lines[0] + "\n")  # written just before the rotation: still counted
+        lines.append(lines[0])
+        os.rename(log, tmp_path / "access.log.1")
+        with open(log, "w") as out:
+            for line in lines[1000:2000]:
+                out.write(line + "\n")
+        with open(log, "a") as out:
+            for line in lines[2000:]:
+                out.write(line + "\n")
+        reference = Tally()
+        parser = CombinedParser()
+        for line in lines:
+            reference.add(parser.parse(line))
+        assert wait_for(lambda: stored() == reference.total_downloads, 20), (stored(), reference.total_downloads)
+    finally:
+        live.send_signal(signal.SIGTERM)
+        assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
+    store = Store(db, read_only=True)
+    per_package: dict[str, int] = {}
+    for (package, _version, _minute), n in reference.downloads.items():
+        per_package[package] = per_package.get(package, 0) + n
+    for package, n in per_package.items():
+        assert sum(store.daily(package, dt.date(2024, 5, 1), dt.date(2024, 5, 3)).values()) == n
+    store.close()
+
+
+def test_live_syslog_over_tcp_with_octet_counting_and_a_flush_at_sigterm(tmp_path) -> None:
+    db = tmp_path / "downloads.sqlite"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    live = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "log_parser",
+            "live",
+            "--syslog",
+            f"tcp://127.0.0.1:{port}",
+            "--format",
+            "fastly",
+            "--db",
+            str(db),
+            "--flush-interval",
+            "3600",
+        ],  # only the SIGTERM flush can write
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def connect() -> socket.socket | None:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=1)
+        except OSError:
+            return None
+
+    assert wait_for(lambda: (s := connect()) is not None and (s.close() or True), 20)
+    messages = [
+        f"<134>2024-05-01T12:00:07Z cache-ams21 registry[1]: {log_line(i, '/lodash/-/lodash-4.17.21.tgz')}".encode()
+        for i in range(50)
+    ]
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"".join(b"%d %s" % (len(m), m) for m in messages[:25]))
+        conn.sendall(b"".join(m + b"\n" for m in messages[25:]))
+    time.sleep(1.0)  # let it read what was sent; the count must come from the SIGTERM flush
+    live.send_signal(signal.SIGTERM)
+    assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
+    store = Store(db, read_only=True)
+    assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == 50
+    store.close()
