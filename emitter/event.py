@@ -107,9 +107,10 @@ class EventBuilder:
                 "value": default_value if value is None else value,
                 "time": int(called_at * 1000),
                 **defaults,
-                **fields,
             }
-            event["name"] = qualified
+            if fields:
+                event.update(fields)
+                event["name"] = qualified
             append(event)
         return events, invalid
 
