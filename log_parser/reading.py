@@ -8,11 +8,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
+from .bulk import tally_buffer
 from .counting import Tally
 from .formats import PARSERS, LineParser, detect_format
 from .records import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_CHARACTERS = 8 << 20
 
 
 def open_log(source: BinaryIO) -> TextIO:
@@ -46,11 +48,18 @@ def tally_lines(lines: Iterable[str], parser: LineParser, tally: Tally, rejects:
 
 
 def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
-    """Every line of one (possibly gzipped) log file, tallied."""
+    """Every line of one (possibly gzipped) log file, tallied. Combined logs, unless
+    their rejected lines are wanted one by one, go through the bulk counter."""
     tally = Tally()
     with open(path, "rb") as raw, open_log(raw) as text:
         head = list(_take(text, 50))
         parser = parser_for(format_name, head)
+        if parser.name == "combined" and rejects is None:
+            tally_buffer("".join(head).encode(), tally)
+            while chunk := text.read(CHUNK_CHARACTERS):
+                chunk += text.readline()  # whole lines only
+                tally_buffer(chunk.encode(), tally)
+            return tally
         tally_lines(head, parser, tally, rejects)
         tally_lines(text, parser, tally, rejects)
     return tally

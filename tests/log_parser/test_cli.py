@@ -71,3 +71,14 @@ def test_count_then_serve(tmp_path) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(20) == 0
+
+
+def test_count_gives_the_same_summary_through_the_bulk_counter(tmp_path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("\n".join(LINES * 50) + "\n")
+    bulk = numbat_logs("count", str(log), "--db", str(tmp_path / "bulk.sqlite"))
+    by_line = numbat_logs("count", str(log), "--db", str(tmp_path / "lines.sqlite"), "--rejects", str(tmp_path / "r"))
+    assert bulk.returncode == by_line.returncode == 0
+    summary = json.loads(bulk.stdout)
+    assert summary == json.loads(by_line.stdout)
+    assert (summary["downloads"], summary["requests"]) == (100, 150)

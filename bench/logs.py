@@ -1,0 +1,134 @@
+"""numbat-logs' counter against GoAccess on the same generated registry log, one run.
+
+    python bench/logs.py [--lines 1000000]
+
+The log is shaped like registry traffic: package popularity follows a Zipf law, most
+requests are for metadata, about a third for tarballs (mostly of each package's latest
+version), statuses mostly 200 with 304s, 404s, a few 206s and 5xx. Ours counts it on one
+core (one process, the file read in 8 MiB chunks); GoAccess (Debian's package) parses the
+same file into its JSON report. Both times are wall clock of the whole command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
+
+from log_parser.bulk import tally_buffer  # noqa: E402
+from log_parser.counting import Tally  # noqa: E402
+from log_parser.formats import CombinedParser  # noqa: E402
+
+CHUNK = 8 << 20
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> None:
+    rnd = random.Random(seed)
+    names = [f"pkg-{i}" for i in range(4000)] + [f"@scope{i % 40}/lib-{i}" for i in range(1000)]
+    weights = [1 / (rank + 1) for rank in range(len(names))]  # Zipf
+    versions = {
+        name: [f"{rnd.randrange(1, 9)}.{rnd.randrange(30)}.{v}" for v in range(rnd.randrange(1, 7))] for name in names
+    }
+    agents = [
+        "npm/10.5.0 node/v20.12.0 linux x64 workspaces/false",
+        "pnpm/9.1.0 npm/? node/v22.2.0 darwin arm64",
+        "yarn/1.22.22 npm/? node/v18.20.2 linux x64",
+        "Bun/1.1.8",
+    ]
+    start = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    picks = rnd.choices(names, weights, k=lines)
+    with open(path, "w") as out:
+        for i, name in enumerate(picks):
+            moment = (start + dt.timedelta(milliseconds=i * 86)).strftime("%d/%b/%Y:%H:%M:%S")
+            if rnd.random() < 0.35:
+                known = versions[name]
+                version = known[-1] if rnd.random() < 0.8 else rnd.choice(known)
+                request = f"/{name}/-/{name.split('/')[-1]}-{version}.tgz"
+            else:
+                request = f"/{name}"
+            status = rnd.choices((200, 304, 404, 206, 500), (80, 12, 5, 2, 1))[0]
+            method = "GET" if rnd.random() < 0.98 else "HEAD"
+            client = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
+            out.write(
+                f'{client} - - [{moment} +0000] "{method} {request} HTTP/1.1" {status} {rnd.randrange(200, 900_000)} '
+                f'"-" "{rnd.choice(agents)}"\n'
+            )
+
+
+def ours(path: Path) -> tuple[float, Tally]:
+    started = time.perf_counter()
+    tally = Tally()
+    with open(path, "rb") as log:
+        rest = b""
+        while block := log.read(CHUNK):
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            tally_buffer(data[:cut], tally)
+            rest = data[cut:]
+        if rest:
+            tally_buffer(rest, tally)
+    return time.perf_counter() - started, tally
+
+
+def reference(path: Path, sample: int) -> Tally:
+    """The line-at-a-time parser over the first ``sample`` lines, to check the fast path."""
+    tally = Tally()
+    parser = CombinedParser()
+    with open(path) as log:
+        for _, line in zip(range(sample), log, strict=False):
+            tally.add(parser.parse(line))  # type: ignore[arg-type]
+    return tally
+
+
+def goaccess(path: Path, folder: Path) -> float:
+    binary = shutil.which("goaccess")
+    if binary is None:
+        raise SystemExit("goaccess is not installed (apt-get install goaccess)")
+    started = time.perf_counter()
+    subprocess.run(
+        [binary, str(path), "--log-format=COMBINED", "-o", str(folder / "report.json"), "--no-progress"],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        log = folder / "access.log"
+        generate(log, args.lines)
+        size_mb = log.stat().st_size / 1e6
+        our_seconds, tally = ours(log)
+        sample = min(args.lines, 100_000)
+        _, head = ours_head(log, sample)
+        assert head.downloads == reference(log, sample).downloads, "the fast path must count as the parser does"
+        their_seconds = goaccess(log, folder)
+    ours_rate, theirs_rate = args.lines / our_seconds, args.lines / their_seconds
+    print(f"{args.lines} lines ({size_mb:.0f} MB), {tally.total_downloads} downloads, one core each")
+    print(f"{'counter':36} {'seconds':>8} {'lines/s':>12} {'vs GoAccess':>12}")
+    print(f"{'GoAccess 1.7 -> JSON report':36} {their_seconds:8.2f} {theirs_rate:12,.0f} {'1.0x':>12}")
+    print(f"{'numbat-logs bulk counter':36} {our_seconds:8.2f} {ours_rate:12,.0f} {ours_rate / theirs_rate:11.1f}x")
+
+
+def ours_head(path: Path, lines: int) -> tuple[float, Tally]:
+    with open(path, "rb") as log:
+        head = b"".join(line for _, line in zip(range(lines), log, strict=False))
+    started = time.perf_counter()
+    return time.perf_counter() - started, tally_buffer(head)
+
+
+if __name__ == "__main__":
+    main()
