@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from operator import itemgetter
 
-from .counting import Tally
+from .counting import Tally, tally_lines
 from .formats.base import clf_time
 from .formats.combined import CombinedParser
 from .records import ParseError
@@ -78,12 +78,4 @@ def _count_line_by_line(buffer: bytes, tally: Tally) -> None:
     lines = buffer.decode("utf-8", "replace").split("\n")
     if lines[-1] == "":
         lines.pop()
-    parser = CombinedParser()
-    for line in lines:
-        try:
-            request = parser.parse(line)
-        except ParseError as exc:
-            tally.reject(str(exc))
-            continue
-        if request is not None:
-            tally.add(request)
+    tally_lines(lines, CombinedParser(), tally)

@@ -7,10 +7,15 @@ errors and everything that is not a tarball are requests, not downloads.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
 
-from .records import Request
+from .records import ParseError, Request
 from .tarball import parse_tarball_path
+
+if TYPE_CHECKING:
+    from .formats import LineParser
 
 
 def is_download(request: Request) -> tuple[str, str] | None:
@@ -62,3 +67,18 @@ class Tally:
     @property
     def total_downloads(self) -> int:
         return sum(self.downloads.values())
+
+
+def tally_lines(lines: Iterable[str], parser: LineParser, tally: Tally, rejects: IO[str] | None = None) -> None:
+    """Parse and tally lines one by one; a refused line is counted by reason (and written
+    to ``rejects`` with it), never fatal."""
+    for line in lines:
+        try:
+            request = parser.parse(line)
+        except ParseError as exc:
+            tally.reject(str(exc))
+            if rejects is not None:
+                rejects.write(f"{exc}\t{line.rstrip()}\n")
+            continue
+        if request is not None:
+            tally.add(request)

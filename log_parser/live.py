@@ -15,10 +15,9 @@ import trio
 
 from emitter import Emitter
 
-from .counting import Tally
+from .counting import Tally, tally_lines
 from .follow import FileFollower
 from .formats import PARSERS, LineParser, detect_format
-from .reading import tally_lines
 from .store import Store, to_day_counts
 from .syslog import SyslogFramer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
 from .bulk import tally_buffer
-from .counting import Tally
+from .counting import Tally, tally_lines
 from .formats import PARSERS, LineParser, detect_format
 from .records import ParseError
 
@@ -32,19 +32,6 @@ def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
             raise ParseError("cannot tell the log format from its first lines; name it with --format")
         format_name = detected
     return PARSERS[format_name]()
-
-
-def tally_lines(lines: Iterable[str], parser: LineParser, tally: Tally, rejects: IO[str] | None = None) -> None:
-    for line in lines:
-        try:
-            request = parser.parse(line)
-        except ParseError as exc:
-            tally.reject(str(exc))
-            if rejects is not None:
-                rejects.write(f"{exc}\t{line.rstrip()}\n")
-            continue
-        if request is not None:
-            tally.add(request)
 
 
 def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:

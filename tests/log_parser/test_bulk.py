@@ -8,9 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from log_parser.bulk import tally_buffer
-from log_parser.counting import Tally
+from log_parser.counting import Tally, tally_lines
 from log_parser.formats import CombinedParser
-from log_parser.reading import tally_lines
 
 paths = st.sampled_from(
     [
