@@ -126,17 +126,19 @@ def node_collector(
 
 
 def count_arrivals(out: Path, expected: int, started: float) -> tuple[float, list[bytes]]:
-    """Wait until ``expected`` events are in ``out`` or it stops growing; (seconds, lines)."""
-    seen = 0
-    last_change = time.monotonic()
-    finished = started
+    """Wait until ``expected`` events are in ``out`` or it stops growing; (seconds, lines).
+    Reads only what was appended since the last look: this process also sends."""
+    seen = arrived = 0
+    last_change = finished = time.monotonic()
     while True:
         size = out.stat().st_size if out.exists() else 0
-        if size != seen:
+        if size > seen:
+            with open(out, "rb") as file:
+                file.seek(seen)
+                arrived += file.read(size - seen).count(EVENT_NAME)
             seen, last_change = size, time.monotonic()
             finished = last_change
-            data = out.read_bytes()
-            if data.count(EVENT_NAME) >= expected:
+            if arrived >= expected:
                 break
         elif time.monotonic() - last_change > 3:
             break
