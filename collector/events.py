@@ -56,11 +56,6 @@ class Batch:
     def reject(self, reason: str, line: bytes) -> None:
         self.rejections.append(Rejection(reason, line))
 
-    def extend(self, other: Batch) -> None:
-        self.events += other.events
-        self.raw += other.raw
-        self.rejections += other.rejections
-
     def json_lines(self) -> bytes:
         """Every event as newline-terminated JSON, reusing the original lines."""
         raw = self.raw

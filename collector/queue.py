@@ -37,10 +37,6 @@ class SinkQueue:
         """Events waiting."""
         return self._events
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     async def put(self, batch: Batch) -> None:
         if self._closed:
             raise QueueClosed

@@ -13,7 +13,6 @@ import select
 import socket
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -221,6 +220,3 @@ class HttpTransport(Transport):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-
-
-TransportFactory = Callable[[], Transport]

@@ -52,10 +52,6 @@ class Destination:
         return (self.host, self.port)
 
     @property
-    def is_datagram(self) -> bool:
-        return self.transport in ("udp", "statsd")
-
-    @property
     def secure(self) -> bool:
         return self.uri.lower().startswith("https:")
 

@@ -51,15 +51,6 @@ class Tally:
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
 
-    def merge(self, other: Tally) -> None:
-        self.downloads.update(other.downloads)
-        self.requests += other.requests
-        self.by_status_class.update(other.by_status_class)
-        self.bytes_served += other.bytes_served
-        self.cache_hits += other.cache_hits
-        self.cache_known += other.cache_known
-        self.rejected.update(other.rejected)
-
     @property
     def cache_hit_ratio(self) -> float | None:
         return self.cache_hits / self.cache_known if self.cache_known else None

@@ -45,7 +45,6 @@ class Live:
         self.parser: LineParser | None = None if options.format == "auto" else PARSERS[options.format]()
         self._pending: list[str] = []  # lines waiting for format detection
         self.emitter = Emitter(options.emit_uri, app=options.app) if options.emit_uri else None
-        self.flushed_downloads = 0
 
     async def take(self, lines: list[str]) -> None:
         if self.parser is None:
@@ -68,7 +67,6 @@ class Live:
         if tally.downloads:
             counts = to_day_counts(tally.downloads.items())
             await trio.to_thread.run_sync(self.store.add_live, counts)
-            self.flushed_downloads += tally.total_downloads
         self._emit(tally)
 
     def _emit(self, tally: Tally) -> None:
