@@ -52,10 +52,10 @@ def _lines(buffer: bytes) -> int:
     return buffer.count(b"\n") + (1 if buffer and not buffer.endswith(b"\n") else 0)
 
 
-def _downloads(buffer: bytes) -> Counter[tuple[str, str, int]] | None:
+def _downloads(buffer: bytes) -> dict[tuple[str, str, int], int] | None:
     """Downloads per (package, version, minute), or None when a time does not parse.
     Times are parsed once per distinct minute and paths once per distinct path."""
-    downloads: Counter[tuple[str, str, int]] = Counter()
+    downloads: dict[tuple[str, str, int], int] = {}
     times: dict[tuple[bytes, bytes], int] = {}
     packages: dict[bytes, tuple[str, str] | None] = {}
     for (minute, zone, path), count in Counter(DOWNLOAD.findall(buffer)).items():
@@ -70,7 +70,8 @@ def _downloads(buffer: bytes) -> Counter[tuple[str, str, int]] | None:
         else:
             found = packages[path] = parse_tarball_path(path.decode("utf-8", "replace"))
         if found is not None:
-            downloads[(found[0], found[1], time)] += count
+            key = (found[0], found[1], time)
+            downloads[key] = downloads.get(key, 0) + count  # a plain dict: Counter's __missing__ is slow
     return downloads
 
 

@@ -22,10 +22,11 @@ MAX_NAME = 214
 @lru_cache(maxsize=100_000)
 def parse_tarball_path(path: str) -> tuple[str, str] | None:
     """``(package, version)`` for a tarball path, or None when it is not one."""
-    path = path.split("?", 1)[0].split("#", 1)[0]
+    if "?" in path or "#" in path:
+        path = path.split("?", 1)[0].split("#", 1)[0]
     if not path.endswith(".tgz"):
         return None
-    parts = unquote(path).split("/")
+    parts = (unquote(path) if "%" in path else path).split("/")
     if len(parts) == 4 and parts[0] == "" and parts[2] == "-":
         scope, name, file = None, parts[1], parts[3]
     elif len(parts) == 5 and parts[0] == "" and parts[1].startswith("@") and parts[3] == "-":
