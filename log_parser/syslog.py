@@ -29,7 +29,14 @@ class SyslogFramer:
                         messages.append(message)
                         continue
                     break
-                length = int(self._buffer[:space])
+                token = self._buffer[:space]
+                if not token.isdigit():  # "0x..." or "4 is a number": a line, not a length
+                    message = self._take_line()
+                    if message is None:
+                        break
+                    messages.append(message)
+                    continue
+                length = int(token)
                 if length > self.max_message:
                     self.refused += 1
                     available = len(self._buffer) - space - 1
