@@ -27,7 +27,7 @@ from .selfmetrics import SelfMetrics, SinkStats
 from .sinks import SINKS, Sink
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Running:
     """A started listener or sink: stop it by closing its queue or cancelling its scope."""
 
@@ -35,16 +35,16 @@ class Running:
     done: trio.Event = field(default_factory=trio.Event)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunningListener(Running):
-    config: ListenerConfig | None = None
-    limits: Limits | None = None
+    config: ListenerConfig
+    limits: Limits
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunningSink(Running):
-    config: SinkConfig | None = None
-    queue: SinkQueue | None = None
+    config: SinkConfig
+    queue: SinkQueue
 
 
 class Daemon:
@@ -173,9 +173,7 @@ class Daemon:
     # -- listeners and sinks -------------------------------------------------------------
 
     def _route(self) -> None:
-        self.router.replace(
-            [Route(s.config, s.queue) for s in self.sinks.values() if s.config is not None and s.queue is not None]
-        )
+        self.router.replace([Route(s.config, s.queue) for s in self.sinks.values()])
 
     async def _start_listener(self, config: ListenerConfig) -> RunningListener:
         limits = self.config.limits_for(config)
@@ -216,7 +214,6 @@ class Daemon:
         """The sink's task: write batches until its queue is closed and empty, with the
         sink's own background work beside it; then save or count what is left."""
         queue = running.queue
-        assert queue is not None
         labels = (sink.config.name, sink.config.type)
         in_hand: list[Batch] = []
         try:
@@ -257,7 +254,6 @@ class Daemon:
             in_hand.clear()
 
     async def _stop_sink(self, running: RunningSink, deadline: float) -> None:
-        assert running.queue is not None
         running.queue.close()
         with trio.move_on_after(deadline):
             await running.done.wait()

@@ -39,13 +39,16 @@ def escape_tag_value(value: str) -> str:
     return escaped + " " if escaped.endswith("\\") else escaped  # as Point does: keep the escape off the comma
 
 
+def float_text(value: float) -> str:
+    """A float as Point writes it: shortest repr, without the ".0" of a whole number."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def format_field(value: object) -> str | None:
     """A field value as Point writes it, or None when Point would leave it out."""
     if value.__class__ is float:
-        if not math.isfinite(value):
-            return None
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
+        return float_text(value) if math.isfinite(value) else None
     if value is True:
         return "true"
     if value is False:
@@ -135,7 +138,7 @@ class LineEncoder:
                 if line is not None:
                     append(line)
                 continue
-            if value.__class__ is float and value - value == 0:  # finite
+            if value.__class__ is float and value - value == 0:  # finite; float_text(), inlined
                 text = repr(value)
                 if text.endswith(".0"):
                     text = text[:-2]
@@ -239,6 +242,5 @@ def _tag_text(value: object) -> str:
     if value is False:
         return "false"
     if value.__class__ is float:
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
+        return float_text(value)
     return str(value)

@@ -88,10 +88,8 @@ def _read(data: bytes, offset: int) -> Record | str:
 
 @dataclass
 class SpoolCounters:
-    appended_events: int = 0
     replayed_events: int = 0
     dropped_events: int = 0  #: oldest segments removed to respect max_bytes
-    damaged_bytes: int = 0  #: corrupt or torn stretches skipped
     damaged_stretches: int = 0
 
 
@@ -157,7 +155,7 @@ class Spool:
                     valid_end = item.end
                     segment.events += item.count if item.offset >= start else 0
                 elif item.torn and number == numbers[-1]:
-                    self._count_damage(item.end - item.offset)
+                    self._count_damage()
                     with open(path, "r+b") as file:
                         file.truncate(valid_end)
                     segment.size = valid_end
@@ -181,7 +179,6 @@ class Spool:
             view = view[os.write(self._writer, view) :]
         segment.size += len(record)
         segment.events += count
-        self.counters.appended_events += count
         if self.fsync == "always" or (
             self.fsync == "interval" and time.monotonic() - self._last_sync >= self.fsync_interval
         ):
@@ -242,7 +239,7 @@ class Spool:
             if isinstance(item, Record):
                 self._pending.append(Record(base + item.offset, base + item.end, item.payload, item.count))
             else:
-                self._count_damage(item.end - item.offset)
+                self._count_damage()
         self._read_to = base + len(data)
 
     def _drop_first(self) -> None:
@@ -275,8 +272,7 @@ class Spool:
             os.close(self._writer)
             self._writer = None
 
-    def _count_damage(self, size: int) -> None:
-        self.counters.damaged_bytes += size
+    def _count_damage(self) -> None:
         self.counters.damaged_stretches += 1
 
     def _path(self, number: int) -> Path:

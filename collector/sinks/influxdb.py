@@ -119,7 +119,8 @@ class InfluxSink(RemoteSink):
             if count:
                 self.stats.skipped("heartbeat" if reason == "skipped" else reason, count)
         size = self.options.batch_size
-        return [("\n".join(lines[i : i + size]).encode(), len(lines[i : i + size])) for i in range(0, len(lines), size)]
+        chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
+        return [("\n".join(chunk).encode(), len(chunk)) for chunk in chunks]
 
     def _admit(self, measurement: str, series: str) -> bool:
         if self._guard.admit(measurement, series):
