@@ -1,23 +1,31 @@
 """numbatd's InfluxDB sink against posting line protocol straight to the same local
 InfluxDB, and numbatd's line encoder against influxdb-client's Point, in one run.
 
-    python bench/influx.py [--points 300000]
+    python bench/influx.py [--points 500000] [--rounds 3] [--no-pin]
 
 Needs influxd (Debian's influxdb package; ./run-tests installs it). "direct" posts
 pre-built batches of 5000 lines from this process, one request at a time; "numbatd"
 is events sent over TCP as newline-delimited JSON, decoded, encoded and batched by
 numbatd, timed until its sink has written them all.
+
+On a small machine the kernel tends to run InfluxDB and whoever writes to it over
+loopback on the same CPU, taking turns, which costs the two-process path (numbatd and
+InfluxDB both busy) far more than the direct one; by default InfluxDB is pinned to CPU
+1 and the clients (this process, numbatd) to CPU 0 in both paths. ``--no-pin`` shows
+the unpinned figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -52,36 +60,75 @@ def events(count: int, name: str) -> list[dict]:
     ]
 
 
-def direct(influxd: Influxd, lines: list[str]) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep a process, every thread of it, on one CPU."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(thread), {cpu})
+
+
+def settle(pid: int, timeout: float = 60.0) -> None:
+    """Wait for InfluxDB's background work (cache snapshots, compactions) from the last
+    run to end, so that no run pays for the one before it."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - before < 0.02:
+            return
+        before = now
+
+
+@dataclass
+class Run:
+    seconds: float
+    influxd_cpu: float  #: seconds of CPU InfluxDB spent
+    numbatd_cpu: float = 0.0
+
+
+def direct(influxd: Influxd, lines: list[str]) -> Run:
     pool = urllib3.PoolManager(retries=False)
     url = f"{influxd.url}/write?db=direct&precision=ms"
     bodies = ["\n".join(lines[i : i + BATCH]).encode() for i in range(0, len(lines), BATCH)]
+    influxd_before = cpu_seconds(influxd.process.pid)
     started = time.perf_counter()
     for body in bodies:
         response = pool.request("POST", url, body=body, timeout=60)
         assert response.status == 204, response.data
-    return time.perf_counter() - started
+    return Run(time.perf_counter() - started, cpu_seconds(influxd.process.pid) - influxd_before)
 
 
-def through_numbatd(influxd: Influxd, workdir: Path, payload: bytes, count: int) -> float:
+def through_numbatd(influxd: Influxd, workdir: Path, payload: bytes, count: int) -> Run:
+    workdir.mkdir()
     port = free_port()
     daemon = Numbatd(
         workdir,
         f'state_dir = "{workdir}/state"\n[[listeners]]\nurl = "tcp://127.0.0.1:{port}"\n'
         f'[[sinks]]\ntype = "influxdb"\napi = "v1"\nurl = "{influxd.url}"\ndatabase = "sink"\n'
-        f'batch_size = {BATCH}\nflush_interval = 0.05\nqueue_size = 20000\noverflow = "block"\n',
+        f'batch_size = {BATCH}\nflush_interval = 0.05\nmax_in_flight = 4\nqueue_size = 20000\noverflow = "block"\n',
     ).start()
     try:
+        influxd_before, numbatd_before = cpu_seconds(influxd.process.pid), cpu_seconds(daemon.process.pid)
         started = time.perf_counter()
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(payload)
         # each scrape costs numbatd CPU: ask ten times a second, not more
         wait_for(lambda: daemon.metric("numbat_sink_written_events_total") >= count, 300, interval=0.1)
-        elapsed = time.perf_counter() - started
+        run = Run(
+            time.perf_counter() - started,
+            cpu_seconds(influxd.process.pid) - influxd_before,
+            cpu_seconds(daemon.process.pid) - numbatd_before,
+        )
         assert daemon.metric("numbat_sink_spooled_events_total") == 0
     finally:
         daemon.stop()
-    return elapsed
+    return run
 
 
 def cpu_per_point(function, items: list) -> float:
@@ -101,43 +148,65 @@ def point_line(event: dict) -> str:
     return point.field("value", event["value"]).time(event["time"], WritePrecision.MS).to_line_protocol()
 
 
+def print_runs(n: int, directs: list[Run], sinks: list[Run], placement: str) -> None:
+    version = subprocess.run(["influxd", "version"], capture_output=True, text=True, check=False).stdout.split()[1]
+    print(f"{n} points a run, batches of {BATCH}, InfluxDB {version}, {placement}")
+    print(f"{len(directs)} rounds, direct and numbatd alternating, each after InfluxDB went idle; medians; all landed")
+    print(f"{'path':44} {'points/s':>10} {'vs direct':>10} {'influxd us/pt':>14} {'numbatd us/pt':>14}")
+    ratios = [d.seconds / s.seconds for d, s in zip(directs, sinks, strict=True)]
+    for label, runs, ratio in (
+        ("direct: pre-built line protocol POSTs", directs, 1.0),
+        ("numbatd: NDJSON over TCP -> influxdb sink", sinks, statistics.median(ratios)),
+    ):
+        rate = statistics.median(n / run.seconds for run in runs)
+        influxd_cpu = statistics.median(run.influxd_cpu for run in runs) / n * 1e6
+        numbatd_cpu = statistics.median(run.numbatd_cpu for run in runs) / n * 1e6
+        numbatd = f"{numbatd_cpu:14.2f}" if numbatd_cpu else f"{'-':>14}"
+        print(f"{label:44} {rate:10,.0f} {ratio:9.2f}x {influxd_cpu:14.2f} {numbatd}")
+    print(f"{'(ratio of each round)':44} {'':>10} {' '.join(f'{r:.2f}' for r in ratios):>10}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=500_000)
+    parser.add_argument("--rounds", type=int, default=3, help="direct and numbatd runs, alternating (median)")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="let the kernel place InfluxDB and its clients"
+    )
     args = parser.parse_args()
     n = args.points
     encoder = LineEncoder()
+    directs: list[Run] = []
+    sinks: list[Run] = []
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         (workdir / "influxdb").mkdir()
         influxd = Influxd(workdir / "influxdb").start()
+        pinned = args.pin and len(os.sched_getaffinity(0)) >= 2
+        if pinned:  # InfluxDB on CPU 1; this process, and so numbatd, on CPU 0
+            pin(influxd.process.pid, 1)
+            pin(os.getpid(), 0)
         try:
             for db in ("direct", "sink"):
                 influxd.create_database(db)
-            direct_events = events(n, "bench.direct")
-            lines = [encoder.encode(event)[1] for event in direct_events]  # type: ignore[index]
-            direct_seconds = direct(influxd, lines)
-            sink_events = events(n, "bench.sink")
-            payload = b"".join(orjson.dumps(event) + b"\n" for event in sink_events)
-            sink_seconds = through_numbatd(influxd, workdir, payload, n)
-            landed = (influxd.count("bench.direct", "direct"), influxd.count("bench.sink", "sink"))
+            for round_ in range(args.rounds):
+                direct_events = events(n, f"bench.direct{round_}")
+                lines = [encoder.encode(event)[1] for event in direct_events]  # type: ignore[index]
+                settle(influxd.process.pid)
+                directs.append(direct(influxd, lines))
+                settle(influxd.process.pid)
+                payload = b"".join(orjson.dumps(event) + b"\n" for event in events(n, f"bench.sink{round_}"))
+                sinks.append(through_numbatd(influxd, workdir / f"round{round_}", payload, n))
+                landed = influxd.count(f"bench.direct{round_}", "direct"), influxd.count(f"bench.sink{round_}", "sink")
+                assert landed == (n, n), landed
         finally:
             influxd.stop()
     sample = events(20_000, "bench.encoder")
     ours = cpu_per_point(encoder.encode_all, [sample]) / len(sample)
     theirs = cpu_per_point(point_line, sample)
-    assert encoder.encode_all(sample)[0] == [point_line(e) for e in sample]
+    assert encoder.encode_all(sample)[0] == [point_line(e).encode() for e in sample]
 
-    direct_rate, sink_rate = n / direct_seconds, n / sink_seconds
-    version = subprocess.run(["influxd", "version"], capture_output=True, text=True, check=False).stdout.split()[1]
-    rows = [
-        ("direct: pre-built line protocol POSTs", direct_rate, direct_seconds, landed[0], 1.0),
-        ("numbatd: NDJSON over TCP -> influxdb sink", sink_rate, sink_seconds, landed[1], sink_rate / direct_rate),
-    ]
-    print(f"{n} points, batches of {BATCH}, InfluxDB {version}")
-    print(f"{'path':44} {'points/s':>10} {'seconds':>8} {'landed':>8} {'vs direct':>10}")
-    for label, rate, seconds, count, ratio in rows:
-        print(f"{label:44} {rate:10,.0f} {seconds:8.2f} {count:8} {ratio:9.2f}x")
+    print_runs(n, directs, sinks, "InfluxDB on CPU 1, clients on CPU 0" if pinned else "not pinned")
     print()
     print(f"{'encoder, CPU per point':44} {'us':>10} {'vs Point':>10}")
     print(f"{'influxdb-client Point.to_line_protocol()':44} {theirs:10.2f} {'1.0x':>10}")

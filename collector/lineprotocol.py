@@ -11,10 +11,14 @@ that is not written.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -23,7 +27,9 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 #: Event keys that are never tags: they are the measurement, the value and the time.
 RESERVED = frozenset({"name", "value", "time"})
-CACHE_LIMIT = 100_000
+CACHE_LIMIT = 100_000  #: series remembered
+SHAPE_LIMIT = 10_000  #: key sets remembered
+_EXACT = 2**53  #: integers a float holds exactly, so written alike either way
 
 
 def escape_measurement(name: str) -> str:
@@ -95,8 +101,11 @@ class LineEncoder:
         self._not_tags = RESERVED | self.fields
         self._skip = skip or (lambda name: False)
         self._admit = admit or (lambda name, series: True)
-        # (name, *keys, *values) of the other fields -> the admitted series they make
-        self._admitted: dict[tuple[Any, ...], str] = {}
+        #: Plain lines need no configured fields, and integers written as floats.
+        self._general = bool(self.fields) or not integers_as_floats
+        # the keys of events (in order) -> how to find the admitted series they make
+        self._shapes: dict[tuple[str, ...], _Shape | None] = {}
+        self._cached = 0
         self._field_keys: dict[str, str] = {}
 
     def encode(self, event: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -116,53 +125,70 @@ class LineEncoder:
         time = event.get("time")
         return series, (f"{series} {fields} {time}" if time.__class__ is int else f"{series} {fields}")
 
-    def encode_all(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[str], dict[str, int]]:
-        """Lines for the events worth writing, and how many were left out, by reason."""
-        lines: list[str] = []
-        append = lines.append
+    def encode_all(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[bytes], dict[str, int]]:
+        """Lines for the events worth writing, in order, and how many were left out, by reason.
+
+        An event of a known series whose value and time are plain numbers costs a lookup:
+        its line is the series' cached prefix, and the numbers of a whole run of such
+        events are formatted by one ``orjson.dumps`` call. Anything else takes the slow
+        path, which checks it (skip, cardinality guard) and teaches the cache.
+        """
+        lines: list[bytes] = []
         left_out = {"skipped": 0, "no line": 0, "cardinality": 0}
-        admitted = self._admitted
-        general = bool(self.fields) or not self.integers_as_floats
-        for event in events:
-            rest = dict(event)
-            name = rest.pop("name")
-            value = rest.pop("value", None)
-            time = rest.pop("time", None)
-            try:
-                key: tuple[Any, ...] | None = (name, *rest, *rest.values())
-                series = admitted.get(key)  # type: ignore[arg-type]
-            except TypeError:  # a list or an object among the fields: never cached
-                series, key = None, None
-            if series is None or general:
-                line = self._encode_new(event, name, rest, key, left_out)
+        if self._general:
+            for event in events:
+                line = self._encode_new(event, left_out)
                 if line is not None:
-                    append(line)
-                continue
-            if value.__class__ is float and value - value == 0:  # finite; float_text(), inlined
-                text = repr(value)
-                if text.endswith(".0"):
-                    text = text[:-2]
-            elif value.__class__ is int and -(10**16) < value < 10**16:
-                text = str(value)  # what the float would print, without its ".0"
-            else:
-                encoded = self.encode(event)
-                if encoded is None:
-                    left_out["no line"] += 1
-                else:
-                    append(encoded[1])
-                continue
-            append(f"{series} value={text} {time}" if time.__class__ is int else f"{series} value={text}")
+                    lines.append(line.encode())
+            return lines, left_out
+        prefixes: list[bytes] = []  # the run of known series: each line's "<series> value="
+        numbers: list[tuple[Any, ...]] = []  # and its (value, time)
+        shapes = self._shapes
+        size, get, known = -1, _no_shape.get, _no_shape.prefixes  # the shape of the last event
+        for event in events:
+            prefix = None
+            if len(event) == size:
+                try:
+                    got = get(event)
+                    prefix = known.get(got[2:])
+                except (KeyError, TypeError):  # other keys, as many; a value that cannot be hashed
+                    pass
+            if prefix is None and (shape := shapes.get(tuple(event))) is not None:
+                size, get, known = shape.size, shape.get, shape.prefixes
+                with contextlib.suppress(TypeError):
+                    got = get(event)
+                    prefix = known.get(got[2:])
+            if prefix is not None:
+                value = got[0]
+                kind = value.__class__
+                if (kind is float or (kind is int and -_EXACT < value < _EXACT)) and got[1].__class__ is int:
+                    prefixes.append(prefix)
+                    numbers.append(got[:2])
+                    continue
+            if prefixes:
+                lines += _format_run(prefixes, numbers, left_out)
+                prefixes, numbers = [], []
+            line = self._encode_new(event, left_out)
+            if line is not None:
+                lines.append(line.encode())
+        if prefixes:
+            lines += _format_run(prefixes, numbers, left_out)
         return lines, left_out
 
-    def _encode_new(
-        self,
-        event: Mapping[str, Any],
-        name: str,
-        rest: dict[str, Any],
-        key: tuple[Any, ...] | None,
-        left_out: dict[str, int],
-    ) -> str | None:
-        """The slow path: a series not seen (or not cacheable), checked and remembered."""
+    def _learn_shape(self, event: Mapping[str, Any]) -> _Shape | None:
+        """How events with these keys are looked up: which of their values make the series."""
+        keys = tuple(event)
+        if "name" not in event or "value" not in event or "time" not in event or len(self._shapes) >= SHAPE_LIMIT:
+            return None
+        only = self.tags
+        identity = [key for key in keys if key not in self._not_tags and (not only or key in only)]
+        shape = self._shapes[keys] = _Shape(itemgetter("value", "time", "name", *identity), len(keys))
+        return shape
+
+    def _encode_new(self, event: Mapping[str, Any], left_out: dict[str, int]) -> str | None:
+        """The slow path: an event not known to the cache, checked, and remembered when
+        its series can be."""
+        name = event["name"]
         if self._skip(name):
             left_out["skipped"] += 1
             return None
@@ -174,9 +200,22 @@ class LineEncoder:
         if not self._admit(name, series):
             left_out["cardinality"] += 1
             return None
-        if key is not None and len(self._admitted) < CACHE_LIMIT and _cacheable(rest):
-            self._admitted[key] = series
+        if not self._general and self._cached < CACHE_LIMIT:
+            self._remember_series(event, series)
         return line
+
+    def _remember_series(self, event: Mapping[str, Any], series: str) -> None:
+        shape = self._shapes.get(tuple(event)) or self._learn_shape(event)
+        if shape is None:
+            return
+        identity = shape.get(event)[2:]
+        try:
+            hash(identity)
+        except TypeError:  # a list or an object among the values: never cached
+            return
+        if _cacheable(identity) and identity not in shape.prefixes:
+            shape.prefixes[identity] = f"{series} value=".encode()
+            self._cached += 1
 
     def _tag_items(self, rest: dict[str, Any]) -> list[tuple[str, str]]:
         only = self.tags
@@ -222,10 +261,56 @@ class LineEncoder:
 _TAGGABLE = frozenset({str, int, float, bool})
 
 
-def _cacheable(rest: dict[str, Any]) -> bool:
+class _Shape:
+    """Events with one set of keys: ``get`` takes (value, time, name, *tag candidates)
+    from such an event, and ``prefixes`` maps (name, *tag candidates) to the admitted
+    series' line prefix."""
+
+    __slots__ = ("get", "prefixes", "size")
+
+    def __init__(self, get: Callable[[Mapping[str, Any]], tuple[Any, ...]], size: int) -> None:
+        self.get = get
+        self.size = size
+        self.prefixes: dict[tuple[Any, ...], bytes] = {}
+
+
+_no_shape = _Shape(lambda event: (), -1)
+
+
+def _cacheable(identity: tuple[Any, ...]) -> bool:
     """True == 1 == 1.0 as dict keys, yet a tag True is written "true" and 1 is "1": a
     series whose non-text values include 0 or 1 is not cached, so none can be confused."""
-    return not any(value in (0, 1) for value in rest.values() if value.__class__ is not str)
+    return not any(value in (0, 1) for value in identity if value.__class__ is not str)
+
+
+def _format_run(prefixes: list[bytes], numbers: list[tuple[Any, ...]], left_out: dict[str, int]) -> list[bytes]:
+    """The lines of a run of known series: prefix, value as Point writes it, time.
+
+    orjson writes the shortest round-trip digits, as ``repr`` does, so its text is
+    Point's but for whole floats ("1.0", where Point writes "1": the ``.0`` before a
+    comma is cut), non-finite values (``null``) and the notation of very large or small
+    magnitudes (exponents; orjson writes 1e-5 as "0.00001"): runs that contain any of
+    these are written number by number instead.
+    """
+    try:
+        text = orjson.dumps(numbers)
+    except orjson.JSONEncodeError:  # a time beyond 64 bits
+        text = b"e"
+    if b"e" in text or b"null" in text or b"0.0000" in text:
+        return _format_each(prefixes, numbers, left_out)
+    tails = text[2:-2].replace(b".0,", b",").replace(b",", b" ").split(b"] [")
+    return list(map(bytes.__add__, prefixes, tails))
+
+
+def _format_each(prefixes: list[bytes], numbers: list[tuple[Any, ...]], left_out: dict[str, int]) -> list[bytes]:
+    lines = []
+    for prefix, (value, time) in zip(prefixes, numbers, strict=True):
+        number = float(value)
+        if math.isfinite(number):
+            lines.append(b"%s%s %d" % (prefix, float_text(number).encode(), time))
+        else:
+            left_out["no line"] += 1  # Point leaves a non-finite field out: no field, no line
+    return lines
 
 
 def _series(name: str, tags: list[tuple[str, str]]) -> str:

@@ -44,6 +44,7 @@ class SinkQueue:
             return
         if self.overflow == "block":
             while self._events and self._events + len(batch) > self.capacity:
+                self._readers.unpark_all()  # a reader lingering for more: take what there is
                 await self._writers.park()
                 if self._closed:
                     raise QueueClosed
@@ -86,9 +87,11 @@ class SinkQueue:
             if self._closed:
                 return None
             await self._readers.park()
-        if linger > 0 and self._events < max_events and not self._closed:
+        # Linger for a fuller batch, but not while a producer waits for room: what it
+        # waits for is this very get, and the batch could never fill.
+        if linger > 0 and self._events < max_events and not self._closed and not self._writers:
             with trio.move_on_after(linger):
-                while self._events < max_events and not self._closed:
+                while self._events < max_events and not self._closed and not self._writers:
                     await self._readers.park()
         taken = self._batches.popleft()
         if self._batches and len(taken) + len(self._batches[0]) <= max_events:

@@ -120,7 +120,7 @@ class InfluxSink(RemoteSink):
                 self.stats.skipped("heartbeat" if reason == "skipped" else reason, count)
         size = self.options.batch_size
         chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
-        return [("\n".join(chunk).encode(), len(chunk)) for chunk in chunks]
+        return [(b"\n".join(chunk), len(chunk)) for chunk in chunks]
 
     def _admit(self, measurement: str, series: str) -> bool:
         if self._guard.admit(measurement, series):

@@ -99,7 +99,7 @@ def test_encode_all_is_encode_with_skip_and_admission(events, limit) -> None:
             left_out["cardinality"] += 1
             continue
         known.add(encoded[0])
-        expected.append(encoded[1])
+        expected.append(encoded[1].encode())
     for _ in range(2):  # and again, now mostly from the cache: the guard remembers, so the same
         assert encoder.encode_all(events) == (expected, left_out)
 
@@ -147,3 +147,45 @@ def test_our_decoder_reads_back_what_the_encoder_writes(name, value, tags) -> No
     assert batch.rejections == [], encoded[1]
     tags_kept = {k: v for k, v in tags.items() if k not in RESERVED}
     assert batch.events == [{"name": name, "value": value, "time": 1_700_000_000_000, **tags_kept}]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.floats(),
+                st.floats(min_value=1e-7, max_value=1e-3),  # where orjson's notation and repr's part
+                st.integers(min_value=-(2**60), max_value=2**60).map(float),  # whole floats
+                st.integers(min_value=-(2**60), max_value=2**60),
+            ),
+            st.one_of(st.integers(min_value=0, max_value=2**62), st.integers(min_value=2**64, max_value=2**70)),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["web-1", "with space", 'quote"d']),
+)
+def test_runs_of_known_series_are_written_as_point_writes_them(numbers, host) -> None:
+    """Known series are formatted a run at a time (orjson writes the numbers): every float
+    notation, whole floats, non-finite values, large integers and times beyond 64 bits."""
+    encoder = LineEncoder()
+    events = [{"name": "m", "value": value, "time": time, "host": host} for value, time in numbers]
+    expected = [point_for(event).encode() for event in events]
+    for _ in range(2):  # first teaching the cache, then from it
+        lines, left_out = encoder.encode_all(events)
+        assert lines == [line for line in expected if line]
+        assert left_out["no line"] == expected.count(b"")
+
+
+def test_events_of_several_shapes_keep_their_order() -> None:
+    encoder = LineEncoder()
+    events = [
+        {"name": "a", "value": 1.5, "time": 1, "host": "h"},
+        {"name": "b", "time": 2, "value": 2, "region": "r", "host": "h"},
+        {"name": "a", "value": 3, "time": 3, "dc": "x"},
+        {"name": "heartbeat", "value": 1, "time": 4},
+        {"name": "a", "value": 4.25, "time": 5, "host": "h"},
+    ]
+    expected = [point_for(event).encode() for event in events]
+    for _ in range(3):
+        assert encoder.encode_all(events)[0] == expected

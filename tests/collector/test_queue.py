@@ -83,3 +83,37 @@ def test_close_lets_readers_drain_then_ends_them_and_refuses_writers() -> None:
         raise AssertionError("put after close must raise")
 
     trio.run(main)
+
+
+def test_a_lingering_get_takes_what_there_is_when_a_producer_waits_for_room() -> None:
+    async def main() -> None:
+        queue = SinkQueue(5, "block")
+        await queue.put(batch(1, 2, 3))
+
+        async def producer() -> None:
+            await queue.put(batch(4, 5, 6))  # 3 + 3 > 5: waits for the get below
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(producer)
+            await trio.sleep(0.01)
+            with trio.fail_after(1):  # not the 30 s linger: the batch can never reach 5
+                assert values(await queue.get(5, linger=30)) == [1, 2, 3]
+        assert values(await queue.get(5)) == [4, 5, 6]
+
+    trio.run(main)
+
+
+def test_a_get_lingers_for_a_fuller_batch_while_nobody_waits() -> None:
+    async def main() -> None:
+        queue = SinkQueue(10, "block")
+        await queue.put(batch(1))
+
+        async def later() -> None:
+            await trio.sleep(0.05)
+            await queue.put(batch(2, 3))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(later)
+            assert values(await queue.get(3, linger=5)) == [1, 2, 3]
+
+    trio.run(main)
