@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
 
-from log_parser.bulk import tally_buffer  # noqa: E402
+from log_parser.bulk import BulkCounter, tally_buffer  # noqa: E402
 from log_parser.counting import Tally  # noqa: E402
 from log_parser.formats import CombinedParser  # noqa: E402
 
@@ -67,15 +67,16 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
 def ours(path: Path) -> tuple[float, Tally]:
     started = time.perf_counter()
     tally = Tally()
+    counter = BulkCounter()
     with open(path, "rb") as log:
         rest = b""
         while block := log.read(CHUNK):
             data = rest + block
             cut = data.rfind(b"\n") + 1
-            tally_buffer(data[:cut], tally)
+            counter.count(data[:cut], tally)
             rest = data[cut:]
         if rest:
-            tally_buffer(rest, tally)
+            counter.count(rest, tally)
     return time.perf_counter() - started, tally
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
-from .bulk import tally_buffer
+from .bulk import BulkCounter
 from .counting import Tally, tally_lines
 from .formats import PARSERS, LineParser, detect_format
 from .records import ParseError
@@ -42,10 +42,11 @@ def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = 
         head = list(_take(text, 50))
         parser = parser_for(format_name, head)
         if parser.name == "combined" and rejects is None:
-            tally_buffer("".join(head).encode(), tally)
+            counter = BulkCounter()
+            counter.count("".join(head).encode(), tally)
             while chunk := text.read(CHUNK_CHARACTERS):
                 chunk += text.readline()  # whole lines only
-                tally_buffer(chunk.encode(), tally)
+                counter.count(chunk.encode(), tally)
             return tally
         tally_lines(head, parser, tally, rejects)
         tally_lines(text, parser, tally, rejects)
