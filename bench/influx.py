@@ -111,7 +111,7 @@ def through_numbatd(influxd: Influxd, workdir: Path, payload: bytes, count: int)
         workdir,
         f'state_dir = "{workdir}/state"\n[[listeners]]\nurl = "tcp://127.0.0.1:{port}"\n'
         f'[[sinks]]\ntype = "influxdb"\napi = "v1"\nurl = "{influxd.url}"\ndatabase = "sink"\n'
-        f'batch_size = {BATCH}\nflush_interval = 0.05\nmax_in_flight = 4\nqueue_size = 20000\noverflow = "block"\n',
+        f'batch_size = {BATCH}\nflush_interval = 0.05\nqueue_size = 20000\noverflow = "block"\n',
     ).start()
     try:
         influxd_before, numbatd_before = cpu_seconds(influxd.process.pid), cpu_seconds(daemon.process.pid)
