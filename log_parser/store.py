@@ -14,6 +14,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
@@ -35,6 +36,16 @@ CREATE TABLE IF NOT EXISTS backfill (
 CREATE INDEX IF NOT EXISTS backfill_by_package ON backfill (package, day);
 CREATE TABLE IF NOT EXISTS backfilled_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS packages (package TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backfill_objects (
+    object TEXT PRIMARY KEY,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    selection TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    downloads INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    finished TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE VIEW IF NOT EXISTS counts AS
     SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
     UNION ALL
@@ -43,6 +54,20 @@ CREATE VIEW IF NOT EXISTS counts AS
 
 #: (package, version, day) -> downloads
 DayCounts = Mapping[tuple[str, str, dt.date], int]
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """What a backfill read of one object: the version it read (etag and size), the
+    selection its counts were limited to ("" for none), and its figures. A rerun skips an
+    object whose record matches what the listing shows."""
+
+    etag: str
+    size: int
+    selection: str = ""
+    lines: int = 0
+    downloads: int = 0
+    rejected: int = 0
 
 
 def day_of(epoch_seconds: int) -> dt.date:
@@ -80,11 +105,27 @@ class Store:
             )
             db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[1],) for row in rows})
 
-    def replace_object(self, name: str, counts: DayCounts) -> None:
+    def replace_object(self, name: str, counts: DayCounts, record: ObjectRecord | None = None) -> None:
         """The counts of one backfilled log object, replacing any earlier run's, and its
-        days marked as backfilled: from now on they are answered from backfill rows."""
+        days marked as backfilled: from now on they are answered from backfill rows.
+        ``record`` is written in the same transaction, so an object is either wholly
+        recorded, counts and record, or not at all (whenever the process dies)."""
         rows = [(name, day.isoformat(), package, version, n) for (package, version, day), n in counts.items() if n]
         with self._transaction() as db:
+            if record is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO backfill_objects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        record.etag,
+                        record.size,
+                        record.selection,
+                        record.lines,
+                        record.downloads,
+                        record.rejected,
+                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    ),
+                )
             db.execute("DELETE FROM backfill WHERE object = ?", (name,))
             db.executemany("INSERT INTO backfill VALUES (?, ?, ?, ?, ?)", rows)
             db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", {(row[1],) for row in rows})
@@ -114,6 +155,13 @@ class Store:
 
     def objects(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT DISTINCT object FROM backfill")}
+
+    def object_records(self) -> dict[str, ObjectRecord]:
+        """The objects a backfill finished, by name."""
+        rows = self._db.execute(
+            "SELECT object, etag, size, selection, lines, downloads, rejected FROM backfill_objects"
+        ).fetchall()
+        return {row[0]: ObjectRecord(*row[1:]) for row in rows}
 
 
 def to_day_counts(minute_counts: Iterable[tuple[tuple[str, str, int], int]]) -> dict[tuple[str, str, dt.date], int]:

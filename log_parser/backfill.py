@@ -1,0 +1,364 @@
+"""Backfill: re-count historical log objects into the downloads store.
+
+The parts, each with one job:
+
+- :func:`plan` (pure) chooses the objects to read: those under the prefix, in the date
+  range (by the dates their names carry), and not already finished in the same version
+  (etag and size) with the same selection. That one rule makes a rerun skip what is
+  done, take up an object that arrived late, and redo one that changed.
+- :func:`process_object` is the worker: it streams one object (gunzipped on the fly, a
+  bounded chunk at a time), tallies it and returns its day counts and figures. It never
+  raises for a bad object: the failure comes back named in its result.
+- Executors run workers: in this process, in a local process pool, or on a Dask cluster
+  (``cluster.py``),
+  a bounded number of objects in flight; results come back as objects finish.
+- :class:`Backfill` is the shell: it lists, plans, runs, and alone writes to the store,
+  one transaction per object (its counts replace its earlier ones, and its record says it
+  is done). Killed at any point, the store holds whole objects only, so a rerun finishes
+  the job with exactly the totals of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import multiprocessing
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .reading import ChunkReader, tally_stream
+from .sources import ObjectInfo, Source, date_in_name, list_objects, stream_object
+from .store import ObjectRecord, Store, to_day_counts
+
+#: Bytes asked of the store per read, and the read buffer in front of gzip.
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A date range, both ends included; either end may be open."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def __bool__(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def contains(self, day: dt.date) -> bool:
+        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+    def key(self) -> str:
+        """How the selection is recorded with an object whose counts it limited."""
+        if not self:
+            return ""
+        return f"{self.since or ''}..{self.until or ''}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One object to read. ``window``: keep only the days in it, for an object whose name
+    carries no date (its contents decide)."""
+
+    source: Source
+    object: ObjectInfo
+    format: str = "auto"
+    window: Selection = Selection()
+
+
+@dataclass
+class ObjectResult:
+    name: str
+    record: ObjectRecord
+    counts: dict[tuple[str, str, dt.date], int] = field(default_factory=dict)
+    requests: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    bytes_read: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def lines(self) -> int:
+        return self.record.lines
+
+
+@dataclass(frozen=True)
+class Plan:
+    listed: int
+    todo: list[Task]
+    already_done: int
+    out_of_range: int
+
+
+def plan(
+    source: Source,
+    listed: Iterable[ObjectInfo],
+    records: Mapping[str, ObjectRecord],
+    selection: Selection = Selection(),
+    format_name: str = "auto",
+) -> Plan:
+    """The tasks of a run. Pure: the listing and the store's records come in."""
+    todo: list[Task] = []
+    count = done = out_of_range = 0
+    for info in listed:
+        count += 1
+        day = date_in_name(info.name)
+        if day is not None and not selection.contains(day):
+            out_of_range += 1
+            continue
+        window = selection if day is None else Selection()
+        record = records.get(info.name)
+        if record is not None and (record.etag, record.size, record.selection) == (info.etag, info.size, window.key()):
+            done += 1
+            continue
+        todo.append(Task(source, info, format_name, window))
+    return Plan(count, todo, done, out_of_range)
+
+
+def process_object(task: Task) -> ObjectResult:
+    """Stream, gunzip and tally one object (the worker; runs in any process). Whatever
+    goes wrong with this object is returned, named, instead of raised: the others go on."""
+    started = time.perf_counter()
+    info = task.object
+    reader = None
+    try:
+        reader = ChunkReader(stream_object(task.source, info, CHUNK_BYTES))
+        tally = tally_stream(io.BufferedReader(reader, CHUNK_BYTES), task.format)
+    except Exception as exc:  # one object's failure, whatever it is, is reported, not fatal
+        return ObjectResult(
+            info.name,
+            ObjectRecord(info.etag, info.size, task.window.key()),
+            bytes_read=reader.bytes_read if reader else 0,
+            seconds=time.perf_counter() - started,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    counts = to_day_counts(tally.downloads.items())
+    if task.window:
+        counts = {key: n for key, n in counts.items() if task.window.contains(key[2])}
+    rejected = sum(tally.rejected.values())
+    return ObjectResult(
+        info.name,
+        ObjectRecord(
+            info.etag,
+            info.size,
+            task.window.key(),
+            lines=tally.requests + rejected,
+            downloads=sum(counts.values()),
+            rejected=rejected,
+        ),
+        counts=counts,
+        requests=tally.requests,
+        rejected=dict(tally.rejected),
+        bytes_read=reader.bytes_read,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# -- executors ----------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs tasks, yields their results as they finish (in any order)."""
+
+    description: str
+
+    def run(self, tasks: list[Task]) -> Iterator[ObjectResult]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcess:
+    """One worker: this process; nothing to start, nothing to pickle."""
+
+    description = "1 worker (in process)"
+
+    def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
+        return map(process_object, tasks)
+
+    def close(self) -> None:
+        pass
+
+
+class LocalPool:
+    """A pool of worker processes on this machine, at most twice their number of objects
+    in flight, so that memory is bounded however many objects there are."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.description = f"{workers} worker processes"
+        # fork: workers start at once with the code already imported (spawn would import
+        # numbat and libcloud again in each); the parent has no threads at this point.
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts
+        )
+
+    def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
+        return _windowed(tasks, lambda task: self._pool.submit(process_object, task), 2 * self.workers)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _windowed(tasks: list[Task], submit: Callable[[Task], Future[ObjectResult]], limit: int) -> Iterator[ObjectResult]:
+    pending = iter(tasks)
+    in_flight = {submit(task): task for task in take(pending, limit)}
+    while in_flight:
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            task = in_flight.pop(future)
+            yield result_of(future, task)
+            for more in take(pending, 1):
+                in_flight[submit(more)] = more
+
+
+def result_of(future: Any, task: Task) -> ObjectResult:
+    """The worker's result, or a failure naming the object when the worker itself died."""
+    try:
+        result: ObjectResult = future.result()
+    except Exception as exc:
+        info = task.object
+        return ObjectResult(
+            info.name, ObjectRecord(info.etag, info.size, task.window.key()), error=f"{type(exc).__name__}: {exc}"
+        )
+    return result
+
+
+def take(iterator: Iterator[Task], count: int) -> list[Task]:
+    return [task for _, task in zip(range(count), iterator, strict=False)]
+
+
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops the run in good order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# -- the shell ----------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    source: str
+    executor: str
+    listed: int = 0
+    selected: int = 0
+    already_done: int = 0
+    out_of_range: int = 0
+    processed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    lines: int = 0
+    requests: int = 0
+    downloads: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "executor": self.executor,
+            "listed": self.listed,
+            "selected": self.selected,
+            "already_done": self.already_done,
+            "out_of_range": self.out_of_range,
+            "processed": self.processed,
+            "failed": [{"object": name, "error": error} for name, error in sorted(self.failed.items())],
+            "lines": self.lines,
+            "requests": self.requests,
+            "downloads": self.downloads,
+            "rejected": dict(self.rejected),
+            "bytes_read": self.bytes_read,
+            "seconds": round(self.seconds, 3),
+            "lines_per_second": round(self.lines_per_second),
+            "interrupted": self.interrupted,
+        }
+
+    def line(self) -> str:
+        status = f"{len(self.failed)} FAILED" if self.failed else "none failed"
+        if self.interrupted:
+            status += ", interrupted (run again to finish)"
+        return (
+            f"backfill: {self.processed} objects read, {self.already_done} already done, "
+            f"{self.out_of_range} out of range, {status}; {self.lines:,} lines, {self.downloads:,} downloads, "
+            f"{self.lines_per_second:,.0f} lines/s in {self.seconds:.1f} s"
+        )
+
+
+class ProgressSink(Protocol):
+    def start(self, objects: int, total_bytes: int) -> None: ...
+
+    def advance(self, result: ObjectResult) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, objects: int, total_bytes: int) -> None:
+        pass
+
+    def advance(self, result: ObjectResult) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class Backfill:
+    def __init__(
+        self,
+        source: Source,
+        store: Store,
+        executor: Executor,
+        *,
+        selection: Selection = Selection(),
+        format_name: str = "auto",
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.executor = executor
+        self.selection = selection
+        self.format_name = format_name
+        self.progress = progress or NoProgress()
+
+    def run(self) -> Summary:
+        """List, plan, run and record. KeyboardInterrupt stops it between objects: what
+        is recorded is whole, and the summary says it was interrupted."""
+        started = time.perf_counter()
+        summary = Summary(self.source.describe(), self.executor.description)
+        the_plan = plan(
+            self.source, list_objects(self.source), self.store.object_records(), self.selection, self.format_name
+        )
+        summary.listed, summary.selected = the_plan.listed, len(the_plan.todo)
+        summary.already_done, summary.out_of_range = the_plan.already_done, the_plan.out_of_range
+        self.progress.start(len(the_plan.todo), sum(task.object.size for task in the_plan.todo))
+        try:
+            for result in self.executor.run(the_plan.todo):
+                self._record(result, summary)
+                self.progress.advance(result)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            self.progress.finish()
+            summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _record(self, result: ObjectResult, summary: Summary) -> None:
+        summary.bytes_read += result.bytes_read
+        if result.error is not None:
+            summary.failed[result.name] = result.error
+            return
+        self.store.replace_object(result.name, result.counts, result.record)
+        summary.processed += 1
+        summary.lines += result.lines
+        summary.requests += result.requests
+        summary.downloads += result.record.downloads
+        summary.rejected.update(result.rejected)
