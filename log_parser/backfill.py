@@ -20,10 +20,13 @@ The parts, each with one job:
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import io
 import multiprocessing
+import os
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +40,8 @@ from .store import ObjectRecord, Store, to_day_counts
 
 #: Bytes asked of the store per read, and the read buffer in front of gzip.
 CHUNK_BYTES = 1 << 20
+#: linux/prctl.h
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -193,7 +198,7 @@ class LocalPool:
         # fork: workers start at once with the code already imported (spawn would import
         # numbat and libcloud again in each); the parent has no threads at this point.
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )
 
     def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
@@ -231,9 +236,16 @@ def take(iterator: Iterator[Task], count: int) -> list[Task]:
     return [task for _, task in zip(range(count), iterator, strict=False)]
 
 
-def _ignore_interrupts() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops the run in good order."""
+def _init_worker() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops the run in good order; and on
+    Linux they ask the kernel to end them when the parent dies, so that a backfill killed
+    with SIGKILL leaves no workers behind (they would wait for work forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before the request took hold
+            os._exit(1)
 
 
 # -- the shell ----------------------------------------------------------------------------

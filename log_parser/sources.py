@@ -119,19 +119,23 @@ class ObjectInfo:
 
 def parse_source(url: str, credentials: Credentials | None = None) -> Source:
     """``url`` as a :class:`Source` (see the module's docstring for the forms)."""
-    parts = urlsplit(url)
+    # The scheme by hand: urlsplit refuses the underscore of libcloud's provider names.
+    scheme, has_scheme, rest = url.partition("://")
+    if not has_scheme:
+        scheme, rest = "", url
+    parts = urlsplit(f"x://{rest}")
     query = dict(parse_qsl(parts.query))
     creds = credentials if credentials is not None else Credentials()
-    if parts.scheme in ("", "file"):
-        folder = Path(unquote(parts.path if parts.scheme else url)).expanduser().resolve()
+    if scheme in ("", "file"):
+        folder = Path(unquote(parts.path) if scheme else url).expanduser().resolve()
         if folder == folder.parent:
             raise SourceError("a local source must be a folder below the root, not / itself")
-        return Source("local", container=folder.name, base_path=str(folder.parent), prefix=query.get("prefix", ""))
+        return Source("local", container=folder.name, base_path=str(folder.parent))
     container = unquote(parts.netloc)
     if not container:
         raise SourceError(f"{url}: the URL names no bucket or container")
     prefix = unquote(parts.path).lstrip("/")
-    if parts.scheme == "s3":
+    if scheme == "s3":
         endpoint = query.pop("endpoint", None)
         if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
             raise SourceError(f"{url}: endpoint must be http://host:port or https://host:port")
@@ -139,8 +143,8 @@ def parse_source(url: str, credentials: Credentials | None = None) -> Source:
         if query:
             raise SourceError(f"{url}: unknown option(s) {', '.join(sorted(query))}; s3 takes endpoint and region")
         return Source("s3", container, prefix, endpoint=endpoint, region=region, credentials=creds)
-    if parts.scheme.startswith("libcloud+"):
-        provider = parts.scheme.removeprefix("libcloud+")
+    if scheme.startswith("libcloud+"):
+        provider = scheme.removeprefix("libcloud+").replace("-", "_")
         return Source(provider, container, prefix, options=tuple(sorted(query.items())), credentials=creds)
     raise SourceError(f"{url}: use a folder, file://, s3:// or libcloud+PROVIDER:// URL")
 

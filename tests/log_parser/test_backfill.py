@@ -1,0 +1,216 @@
+"""numbat-logs backfill from a local folder (libcloud's local driver), run as the command:
+totals against a reference count, reruns, late objects, live counts replaced, a corrupt
+object, date ranges, and kill -9 then resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from log_parser.store import Store
+
+from ..waiting import wait_for
+from .backfill_data import (
+    FIRST_DAY,
+    all_lines,
+    generate,
+    gzipped,
+    object_lines,
+    object_name,
+    reference_count,
+    store_counts,
+    write_folder,
+)
+
+
+def backfill(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "log_parser", "backfill", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def summary_of(result: subprocess.CompletedProcess[str]) -> dict:
+    return json.loads(result.stdout)
+
+
+def dump(db: Path, *tables: str) -> dict[str, list[tuple]]:
+    with sqlite3.connect(db) as connection:
+        return {table: sorted(connection.execute(f"SELECT * FROM {table}")) for table in tables}
+
+
+def test_counts_equal_the_reference_with_one_and_two_workers(tmp_path) -> None:
+    objects = generate(12, 1500)
+    write_folder(tmp_path / "logs", objects)
+    reference = reference_count(all_lines(objects))
+    summary_file = tmp_path / "summary.json"
+    two = backfill(str(tmp_path / "logs"), "--db", str(tmp_path / "two.sqlite"), "--summary", str(summary_file))
+    assert two.returncode == 0, two.stderr
+    assert two.stdout == ""  # the summary went to the file
+    summary = json.loads(summary_file.read_text())
+    assert (summary["listed"], summary["processed"], summary["failed"]) == (12, 12, [])
+    assert summary["lines"] == 12 * 1500
+    assert summary["downloads"] == sum(reference.values())
+    assert summary["rejected"]["not a combined or common log line"] == sum(
+        line.startswith("garbage") for line in all_lines(objects)
+    )
+    assert "backfill: 12 objects read" in two.stderr  # the one-line summary
+    assert store_counts(tmp_path / "two.sqlite") == reference
+
+    one = backfill(f"file://{tmp_path / 'logs'}", "--db", str(tmp_path / "one.sqlite"), "--workers", "1")
+    assert one.returncode == 0, one.stderr
+    assert summary_of(one)["executor"] == "1 worker (in process)"
+    assert store_counts(tmp_path / "one.sqlite") == reference
+
+
+def test_rerun_changes_nothing_and_a_late_object_adds_only_itself(tmp_path) -> None:
+    objects = generate(9, 1000)
+    write_folder(tmp_path / "logs", objects)
+    db = tmp_path / "d.sqlite"
+    tables = ("backfill", "backfilled_days", "backfill_objects", "packages")
+    assert backfill(str(tmp_path / "logs"), "--db", str(db)).returncode == 0
+    before = dump(db, *tables)
+
+    again = backfill(str(tmp_path / "logs"), "--db", str(db))
+    assert again.returncode == 0, again.stderr
+    assert (summary_of(again)["processed"], summary_of(again)["already_done"]) == (0, 9)
+    assert dump(db, *tables) == before
+
+    # CloudFront delivers up to a day late: an object for the first day's last hour
+    late = object_name(FIRST_DAY, 23, 999)
+    objects[late] = object_lines(999, FIRST_DAY, 23, 1000)
+    write_folder(tmp_path / "logs", {late: objects[late]})
+    with_late = backfill(str(tmp_path / "logs"), "--db", str(db))
+    assert with_late.returncode == 0, with_late.stderr
+    assert (summary_of(with_late)["processed"], summary_of(with_late)["already_done"]) == (1, 9)
+    assert store_counts(db) == reference_count(all_lines(objects))
+    after = dump(db, "backfill_objects")["backfill_objects"]
+    assert [row for row in after if row[0] != late] == before["backfill_objects"]  # the others untouched
+
+
+def test_backfilled_days_replace_live_counts(tmp_path) -> None:
+    objects = generate(6, 1000)
+    write_folder(tmp_path / "logs", objects)
+    db = tmp_path / "d.sqlite"
+    day_before = FIRST_DAY - dt.timedelta(days=1)
+    store = Store(db)
+    store.add_live({("lodash", "4.17.21", FIRST_DAY): 100_000, ("lodash", "4.17.21", day_before): 7})
+    store.close()
+    assert backfill(str(tmp_path / "logs"), "--db", str(db)).returncode == 0
+    reference = reference_count(all_lines(objects))
+    store = Store(db, read_only=True)
+    try:
+        backfilled = sum(n for (package, _, day), n in reference.items() if package == "lodash" and day == FIRST_DAY)
+        assert store.daily("lodash", FIRST_DAY, FIRST_DAY) == {FIRST_DAY: backfilled}  # not 100,000 more
+        assert store.daily("lodash", day_before, day_before) == {day_before: 7}  # a day no backfill covered
+    finally:
+        store.close()
+
+
+def test_a_corrupt_object_is_named_and_the_others_are_recorded(tmp_path) -> None:
+    objects = generate(6, 1000)
+    folder = tmp_path / "logs"
+    write_folder(folder, objects)
+    broken = object_name(FIRST_DAY, 5, 500)
+    whole = gzipped(object_lines(500, FIRST_DAY, 5, 1000))
+    (folder / broken).write_bytes(whole[: len(whole) // 2])  # cut short, as by a failed upload
+    db = tmp_path / "d.sqlite"
+    result = backfill(str(folder), "--db", str(db))
+    assert result.returncode == 1
+    assert f"failed: {broken}" in result.stderr
+    summary = summary_of(result)
+    assert [failure["object"] for failure in summary["failed"]] == [broken]
+    assert summary["processed"] == 6
+    assert store_counts(db) == reference_count(all_lines(objects))
+
+    (folder / broken).write_bytes(whole)  # uploaded again, whole: the next run takes it up
+    objects[broken] = object_lines(500, FIRST_DAY, 5, 1000)
+    fixed = backfill(str(folder), "--db", str(db))
+    assert fixed.returncode == 0, fixed.stderr
+    assert (summary_of(fixed)["processed"], summary_of(fixed)["already_done"]) == (1, 6)
+    assert store_counts(db) == reference_count(all_lines(objects))
+
+
+def test_date_range_by_object_names_and_by_contents(tmp_path) -> None:
+    objects = generate(9, 800)  # three days
+    folder = tmp_path / "logs"
+    write_folder(folder, objects)
+    # an object whose name has no date: its contents decide, line by line
+    undated = [line for lines in objects.values() for line in lines[:50]]
+    (folder / "misc").mkdir()
+    (folder / "misc" / "access.log.gz").write_bytes(gzip.compress(("\n".join(undated) + "\n").encode()))
+    middle = FIRST_DAY + dt.timedelta(days=1)
+    db = tmp_path / "d.sqlite"
+    result = backfill(str(folder), "--db", str(db), "--since", str(middle), "--until", str(middle))
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result)
+    assert (summary["listed"], summary["processed"], summary["out_of_range"]) == (10, 4, 6)
+    selected = [line for name, lines in objects.items() if f"/{middle:%Y/%m/%d}/" in name for line in lines]
+    expected = reference_count(selected + undated)
+    assert store_counts(db) == Counter({key: n for key, n in expected.items() if key[2] == middle})
+
+    only_cdn = backfill(str(folder), "--db", str(tmp_path / "p.sqlite"), "--prefix", f"cdn/{FIRST_DAY:%Y/%m/%d}/")
+    assert summary_of(only_cdn)["listed"] == 3
+
+
+def test_bad_sources_exit_2(tmp_path) -> None:
+    missing = backfill(str(tmp_path / "nowhere"), "--db", str(tmp_path / "d.sqlite"))
+    assert missing.returncode == 2
+    assert "nowhere" in missing.stderr
+    no_keys = subprocess.run(
+        [sys.executable, "-m", "log_parser", "backfill", "s3://bucket/logs/", "--db", str(tmp_path / "d.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={key: value for key, value in os.environ.items() if "AWS" not in key and "NUMBAT" not in key},
+    )
+    assert no_keys.returncode == 2
+    assert "key and a secret" in no_keys.stderr
+
+
+def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
+    objects = generate(40, 2500, seed=3)
+    write_folder(tmp_path / "logs", objects)
+    db = tmp_path / "d.sqlite"
+    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db), "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def recorded() -> int:
+        if not db.exists():
+            return 0
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+                return connection.execute("SELECT count(*) FROM backfill_objects").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return 0
+
+    try:
+        assert wait_for(lambda: recorded() >= 4, 60, interval=0.005)
+        workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    done_at_kill = recorded()
+    assert 4 <= done_at_kill < 40, "the run finished before it was killed: make it longer"
+    # the pool's workers follow their parent (PR_SET_PDEATHSIG), none is left behind
+    assert workers
+    assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10)
+
+    rerun = backfill(str(tmp_path / "logs"), "--db", str(db), "--workers", "2")
+    assert rerun.returncode == 0, rerun.stderr
+    assert summary_of(rerun)["processed"] == 40 - done_at_kill
+    assert store_counts(db) == reference_count(all_lines(objects))
+
+    uninterrupted = tmp_path / "u.sqlite"
+    assert backfill(str(tmp_path / "logs"), "--db", str(uninterrupted), "--workers", "2").returncode == 0
+    assert dump(db, "backfill", "backfilled_days") == dump(uninterrupted, "backfill", "backfilled_days")

@@ -1,0 +1,126 @@
+"""Backfill sources and planning, the pure parts: URLs, credentials, dates in object names,
+which objects a run reads, the progress line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+
+from log_parser.backfill import Selection, plan
+from log_parser.progress import render
+from log_parser.reading import ChunkReader
+from log_parser.sources import Credentials, ObjectInfo, SourceError, date_in_name, load_credentials, parse_source
+from log_parser.store import ObjectRecord
+
+
+def test_a_folder_is_the_local_drivers_container(tmp_path) -> None:
+    folder = tmp_path / "logs"
+    for url in (str(folder), f"file://{folder}"):
+        source = parse_source(url)
+        assert (source.kind, source.base_path, source.container, source.prefix) == ("local", str(tmp_path), "logs", "")
+    assert parse_source(str(folder)).with_prefix("cdn/2026/").prefix == "cdn/2026/"
+
+
+def test_s3_urls() -> None:
+    creds = Credentials("k", "s")
+    aws = parse_source("s3://logs-bucket/cdn/2026/?region=eu-west-1", creds)
+    assert (aws.kind, aws.container, aws.prefix, aws.endpoint, aws.region) == (
+        "s3",
+        "logs-bucket",
+        "cdn/2026/",
+        None,
+        "eu-west-1",
+    )
+    local = parse_source("s3://b/p?endpoint=http://127.0.0.1:8333", creds)
+    assert (local.endpoint, local.region, local.credentials) == ("http://127.0.0.1:8333", "us-east-1", creds)
+    driver = local.driver()
+    assert (driver.connection.host, driver.connection.port, driver.connection.secure) == ("127.0.0.1", 8333, False)
+    assert "s" not in repr(local.credentials).replace("Credentials", "")  # the secret is never printed
+    with pytest.raises(SourceError, match="unknown option"):
+        parse_source("s3://b/p?endpont=http://x")
+    with pytest.raises(SourceError, match="http://host:port"):
+        parse_source("s3://b/p?endpoint=127.0.0.1:8333")
+    with pytest.raises(SourceError, match="key and a secret"):
+        parse_source("s3://b/p").driver()
+    with pytest.raises(SourceError, match="no bucket"):
+        parse_source("s3:///p")
+
+
+def test_other_libcloud_drivers_by_name() -> None:
+    source = parse_source("libcloud+google_storage://bucket/logs/?project=x", Credentials("k", "s"))
+    assert (source.kind, source.container, source.prefix, source.options) == (
+        "google_storage",
+        "bucket",
+        "logs/",
+        (("project", "x"),),
+    )
+    with pytest.raises(SourceError, match="no libcloud storage driver"):
+        parse_source("libcloud+no_such_cloud://bucket/").driver()
+    with pytest.raises(SourceError, match="use a folder"):
+        parse_source("ftp://host/logs")
+
+
+def test_credentials_from_a_file_or_the_environment(tmp_path) -> None:
+    file = tmp_path / "creds.toml"
+    file.write_text('key = "AK"\nsecret = "SK"\n')
+    assert load_credentials(file, {"AWS_ACCESS_KEY_ID": "other"}) == Credentials("AK", "SK")
+    environ = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "NUMBAT_STORAGE_KEY": "n"}
+    assert load_credentials(None, environ) == Credentials("n", "b")
+    assert load_credentials(None, {}) == Credentials()
+    file.write_text('key = "AK"\nsecrets = "SK"\n')
+    with pytest.raises(SourceError, match="unknown key"):
+        load_credentials(file)
+
+
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("cdn/E2EXAMPLE.2026-11-20-13.a1b2c3d4.gz", dt.date(2026, 11, 20)),
+        ("fastly/2026/11/20/00-15.log.gz", dt.date(2026, 11, 20)),
+        ("logs/year=2026/month=11/day=7/part-0.gz", dt.date(2026, 11, 7)),
+        ("archive/2025-01-01/2026-11-20.log", dt.date(2026, 11, 20)),  # the most specific, last
+        ("cdn/access.log.1.gz", None),
+        ("cdn/2026-13-45.log", None),  # not a date
+        ("cdn/12026-11-20.log", None),  # no date inside a longer number
+    ],
+)
+def test_dates_in_object_names(name: str, day: dt.date | None) -> None:
+    assert date_in_name(name) == day
+
+
+def test_plan_skips_done_objects_and_redoes_changed_ones() -> None:
+    source = parse_source("/tmp/logs")
+    listed = [
+        ObjectInfo("cdn/2026/11/19/a.gz", 10, "e1"),  # out of range
+        ObjectInfo("cdn/2026/11/20/b.gz", 10, "e2"),  # done, same version
+        ObjectInfo("cdn/2026/11/20/c.gz", 12, "e3"),  # done, but it changed since
+        ObjectInfo("cdn/2026/11/21/d.gz", 10, "e4"),  # new (arrived late)
+        ObjectInfo("cdn/undated.gz", 10, "e5"),  # no date: read, its days limited to the range
+    ]
+    records = {"cdn/2026/11/20/b.gz": ObjectRecord("e2", 10), "cdn/2026/11/20/c.gz": ObjectRecord("e3", 10)}
+    selection = Selection(dt.date(2026, 11, 20), dt.date(2026, 11, 21))
+    result = plan(source, listed, records, selection)
+    assert (result.listed, result.already_done, result.out_of_range) == (5, 1, 1)
+    assert [task.object.name for task in result.todo] == ["cdn/2026/11/20/c.gz", "cdn/2026/11/21/d.gz", "cdn/undated.gz"]
+    assert [task.window for task in result.todo] == [Selection(), Selection(), selection]
+    # an undated object done under another range is redone under this one
+    records["cdn/undated.gz"] = ObjectRecord("e5", 10, "2026-11-01..")
+    assert "cdn/undated.gz" in [task.object.name for task in plan(source, listed, records, selection).todo]
+    records["cdn/undated.gz"] = ObjectRecord("e5", 10, selection.key())
+    assert "cdn/undated.gz" not in [task.object.name for task in plan(source, listed, records, selection).todo]
+
+
+def test_chunk_reader_serves_reads_across_chunk_boundaries() -> None:
+    chunks = [b"ab", b"", b"cdefg", b"h"]
+    reader = io.BufferedReader(ChunkReader(chunks), buffer_size=3)
+    assert reader.read(4) == b"abcd"
+    assert reader.read() == b"efgh"
+    assert reader.read() == b""
+
+
+def test_progress_line() -> None:
+    line = render(10, 40, failed=1, lines=2_500_000, elapsed=2.0, bytes_done=25, bytes_total=100)
+    assert line == f"[{'#' * 6}{'-' * 18}] 10/40 objects  1 failed  2,500,000 lines  1,250,000 lines/s  ETA 0:00:06"
+    assert render(0, 40, failed=0, lines=0, elapsed=0.0, bytes_done=0, bytes_total=100).endswith("ETA ?")
