@@ -54,13 +54,8 @@ class SeaweedFS:
         identity = {"name": "numbat", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
         identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
         self.config.write_text(json.dumps({"identities": [identity]}))
-        self.ports = dict(
-            zip(
-                ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc", "admin_grpc"],
-                free_ports(9),
-                strict=True,
-            )
-        )
+        names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc", "admin")
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,7 +71,7 @@ class SeaweedFS:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             "-admin.ui=false",
-            f"-admin.port.grpc={p['admin_grpc']}",
+            f"-admin.port.grpc={p['admin']}",
             "-webdav=false",
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master_grpc']}",

@@ -179,8 +179,8 @@ def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
     objects = generate(40, 2500, seed=3)
     write_folder(tmp_path / "logs", objects)
     db = tmp_path / "d.sqlite"
-    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db), "--workers", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
+    process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def recorded() -> int:
         if not db.exists():

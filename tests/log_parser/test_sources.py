@@ -103,7 +103,11 @@ def test_plan_skips_done_objects_and_redoes_changed_ones() -> None:
     selection = Selection(dt.date(2026, 11, 20), dt.date(2026, 11, 21))
     result = plan(source, listed, records, selection)
     assert (result.listed, result.already_done, result.out_of_range) == (5, 1, 1)
-    assert [task.object.name for task in result.todo] == ["cdn/2026/11/20/c.gz", "cdn/2026/11/21/d.gz", "cdn/undated.gz"]
+    assert [task.object.name for task in result.todo] == [
+        "cdn/2026/11/20/c.gz",
+        "cdn/2026/11/21/d.gz",
+        "cdn/undated.gz",
+    ]
     assert [task.window for task in result.todo] == [Selection(), Selection(), selection]
     # an undated object done under another range is redone under this one
     records["cdn/undated.gz"] = ObjectRecord("e5", 10, "2026-11-01..")
