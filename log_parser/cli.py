@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = backfill.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:port)")
+    backfill.add_argument(
+        "--connect-timeout", type=float, default=30.0, help="seconds to reach the Dask scheduler (default 30)"
+    )
     backfill.add_argument("--credentials", type=Path, help="TOML file with key, secret (and token) for the store")
     backfill.add_argument("--summary", type=Path, help="write the JSON summary here instead of to standard output")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
@@ -162,7 +165,7 @@ def backfill(args: argparse.Namespace) -> int:
         if args.scheduler:
             from .cluster import DaskCluster  # noqa: PLC0415 - Dask is optional, loaded only when asked for
 
-            executor = DaskCluster(args.scheduler)
+            executor = DaskCluster(args.scheduler, args.connect_timeout)
         elif args.workers == 1:
             executor = InProcess()
         else:

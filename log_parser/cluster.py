@@ -26,7 +26,7 @@ class DaskCluster:
     def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
         pending = iter(tasks)
         in_flight: dict[object, Task] = {}
-        finished = as_completed()
+        finished = as_completed(loop=self._client.loop)
 
         def submit(task: Task) -> None:
             future = self._client.submit(process_object, task, pure=False)
