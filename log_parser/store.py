@@ -10,6 +10,7 @@ late adds only its own rows.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -70,18 +71,27 @@ class ObjectRecord:
     rejected: int = 0
 
 
+EPOCH = dt.date(1970, 1, 1)
+
+
 def day_of(epoch_seconds: int) -> dt.date:
     return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).date()
 
 
 class Store:
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, sync_every_commit: bool = True) -> None:
+        """``sync_every_commit=False`` skips the fsync at each commit (SQLite's
+        ``synchronous = NORMAL`` in WAL mode): a crash of the process still loses nothing
+        committed, a power cut may lose the last commits. The backfill uses it: an object
+        lost that way takes its record with it, and the next run redoes it."""
         self.path = str(path)
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode = WAL")  # readers (the API) never block the writer
+            if not sync_every_commit:
+                self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -110,26 +120,29 @@ class Store:
         days marked as backfilled: from now on they are answered from backfill rows.
         ``record`` is written in the same transaction, so an object is either wholly
         recorded, counts and record, or not at all (whenever the process dies)."""
-        rows = [(name, day.isoformat(), package, version, n) for (package, version, day), n in counts.items() if n]
+        self.replace_objects([(name, counts, record)])
+
+    def replace_objects(self, objects: Iterable[tuple[str, DayCounts, ObjectRecord | None]]) -> None:
+        """:meth:`replace_object` for several objects in one transaction: whole objects
+        still, all of them or none, at a fraction of the cost of a commit each."""
+        finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._transaction() as db:
-            if record is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO backfill_objects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        record.etag,
-                        record.size,
-                        record.selection,
-                        record.lines,
-                        record.downloads,
-                        record.rejected,
-                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    ),
+            for name, counts, record in objects:
+                # (package, day, version) order is the table's own: a third faster to insert
+                rows = sorted(
+                    (package, day.isoformat(), version, n, name) for (package, version, day), n in counts.items() if n
                 )
-            db.execute("DELETE FROM backfill WHERE object = ?", (name,))
-            db.executemany("INSERT INTO backfill VALUES (?, ?, ?, ?, ?)", rows)
-            db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", {(row[1],) for row in rows})
-            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[2],) for row in rows})
+                if record is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO backfill_objects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (name, *dataclasses.astuple(record), finished),
+                    )
+                db.execute("DELETE FROM backfill WHERE object = ?", (name,))
+                db.executemany(
+                    "INSERT INTO backfill (package, day, version, count, object) VALUES (?, ?, ?, ?, ?)", rows
+                )
+                db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", {(row[1],) for row in rows})
+                db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[0],) for row in rows})
 
     # -- reading -------------------------------------------------------------------------
 
@@ -167,7 +180,12 @@ class Store:
 def to_day_counts(minute_counts: Iterable[tuple[tuple[str, str, int], int]]) -> dict[tuple[str, str, dt.date], int]:
     """Fold (package, version, minute) counts into (package, version, day)."""
     days: dict[tuple[str, str, dt.date], int] = {}
+    dates: dict[int, dt.date] = {}  # a date made once per day, not once per count
     for (package, version, minute), n in minute_counts:
-        key = (package, version, day_of(minute))
+        number = minute // 86400
+        day = dates.get(number)
+        if day is None:
+            day = dates[number] = EPOCH + dt.timedelta(days=number)
+        key = (package, version, day)
         days[key] = days.get(key, 0) + n
     return days
