@@ -8,13 +8,18 @@ import datetime as dt
 import gzip
 import json
 import os
+import pty
 import signal
 import sqlite3
 import subprocess
 import sys
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
+from log_parser import reading
+from log_parser.backfill import Task, process_object
+from log_parser.sources import list_objects, parse_source
 from log_parser.store import Store
 
 from ..waiting import wait_for
@@ -214,3 +219,65 @@ def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
     uninterrupted = tmp_path / "u.sqlite"
     assert backfill(str(tmp_path / "logs"), "--db", str(uninterrupted), "--workers", "2").returncode == 0
     assert dump(db, "backfill", "backfilled_days") == dump(uninterrupted, "backfill", "backfilled_days")
+
+
+def test_an_object_is_streamed_not_held_in_memory(tmp_path, monkeypatch) -> None:
+    """Memory follows the chunk size, not the object's: with 1 MB chunks (8 MB by
+    default), a 34 MB log (gzipped to little) is counted in a few MB."""
+    monkeypatch.setattr(reading, "CHUNK_CHARACTERS", 1 << 20)
+    line = b'198.51.100.7 - - [18/Nov/2026:10:00:00 +0000] "GET /lodash/-/lodash-4.17.21.tgz HTTP/1.1" 200 318961 "-" "npm/10"\n'
+    copies = 300_000
+    name = "cdn/2026/11/18/big.gz"
+    (tmp_path / "logs" / "cdn" / "2026" / "11" / "18").mkdir(parents=True)
+    with gzip.open(tmp_path / "logs" / name, "wb", compresslevel=1) as out:
+        for _ in range(copies // 1000):
+            out.write(line * 1000)
+    source = parse_source(str(tmp_path / "logs"))
+    [info] = list_objects(source)
+    tracemalloc.start()
+    try:
+        result = process_object(Task(source, info))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.error is None
+    assert result.counts == {("lodash", "4.17.21", FIRST_DAY): copies}
+    assert peak < 8_000_000, f"peak {peak:,} bytes for a {len(line) * copies:,}-byte log"
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path) -> None:
+    write_folder(tmp_path / "logs", generate(4, 200))
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(tmp_path / "d.sqlite")],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    shown = b""
+    try:
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:  # EIO: the terminal's other side closed
+                break
+            if not data:
+                break
+            shown += data
+        assert process.wait(30) == 0
+    finally:
+        os.close(main)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.stdout is not None
+    assert json.loads(process.stdout.read())["processed"] == 4
+    text = shown.decode()
+    assert "\r[" in text
+    assert "] 4/4 objects" in text
+    assert "lines/s  ETA" in text
+    assert "backfill: 4 objects read" in text  # the summary line after the bar
+    # not on a terminal: no bar, only the summary line
+    piped = backfill(str(tmp_path / "logs"), "--db", str(tmp_path / "e.sqlite"))
+    assert "\r" not in piped.stderr
+    assert piped.stderr.startswith("backfill: 4 objects read")
