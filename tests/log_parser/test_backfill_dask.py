@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from distributed import Client, LocalCluster
 
-from .backfill_data import all_lines, generate, reference_count, store_counts, write_folder
+from .backfill_data import all_lines, generate, gzipped, reference_count, store_counts, write_folder
 from .test_backfill import backfill, dump, summary_of
+from .test_backfill_s3 import backfill_s3, upload
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,19 @@ def test_dask_reports_a_corrupt_object_by_name(cluster, tmp_path) -> None:
     assert result.returncode == 1
     assert "failed: cdn/broken.gz" in result.stderr
     assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
+
+
+def test_dask_reads_s3_as_the_pool_does(cluster, seaweedfs, bucket, tmp_path) -> None:
+    objects = generate(6, 1000, seed=13)
+    upload(seaweedfs, bucket, {name: gzipped(lines) for name, lines in objects.items()})
+    url = f"s3://{bucket}/?endpoint={seaweedfs.endpoint}"
+    on_dask = backfill_s3(url, "--db", str(tmp_path / "dask.sqlite"), "--scheduler", cluster.scheduler_address)
+    assert on_dask.returncode == 0, on_dask.stderr
+    pool = backfill_s3(url, "--db", str(tmp_path / "pool.sqlite"), "--workers", "2")
+    assert pool.returncode == 0, pool.stderr
+    assert store_counts(tmp_path / "dask.sqlite") == reference_count(all_lines(objects))
+    tables = ("backfill", "backfilled_days")
+    assert dump(tmp_path / "dask.sqlite", *tables) == dump(tmp_path / "pool.sqlite", *tables)
 
 
 def test_an_unreachable_scheduler_exits_2(tmp_path) -> None:

@@ -10,10 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from log_parser.sources import Credentials, parse_source
 
@@ -29,15 +25,6 @@ from .backfill_data import (
 )
 from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedFS
 from .test_backfill import dump, summary_of
-
-
-@pytest.fixture
-def bucket(seaweedfs: SeaweedFS) -> Iterator[str]:
-    """A new, empty bucket on the session's server."""
-    name = f"logs-{uuid.uuid4().hex[:12]}"
-    driver = parse_source(f"s3://{name}/?endpoint={seaweedfs.endpoint}", Credentials(ACCESS_KEY, SECRET_KEY)).driver()
-    driver.create_container(name)
-    return name
 
 
 def upload(seaweedfs: SeaweedFS, bucket: str, objects: dict[str, bytes]) -> None:
