@@ -105,3 +105,30 @@ def store_counts(db: Path) -> Counter[tuple[str, str, dt.date]]:
 
 def all_lines(objects: dict[str, list[str]]) -> list[str]:
     return [line for lines in objects.values() for line in lines]
+
+
+W3C_HEADER = (
+    "#Version: 1.0\n"
+    "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+    "cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol "
+    "cs-bytes time-taken\n"
+)
+COMBINED = re.compile(
+    r'^(\S+) - - \[(\d\d)/(\w{3})/(\d{4}):(\d\d:\d\d:\d\d) \+0000\] "(\w+) (\S+) HTTP/1\.1" (\d+) (\d+) '
+)
+
+
+def as_cloudfront(lines: list[str]) -> str:
+    """The same requests as a CloudFront (W3C) log; a line that is not a request stays."""
+    out = [W3C_HEADER]
+    for line in lines:
+        match = COMBINED.match(line)
+        if match is None:
+            out.append(line + "\n")
+            continue
+        ip, day, month, year, clock, method, path, status, size = match.groups()
+        date = f"{year}-{MONTHS.index(month) + 1:02}-{day}"
+        fields = [date, clock, "AMS50-C1", size, ip, method, "d1.cloudfront.net", path.replace("@", "%40"), status]
+        fields += ["-", "npm/10.2.4", "-", "-", "Hit", "id==", "registry.example", "https", "180", "0.010"]
+        out.append("\t".join(fields) + "\n")
+    return "".join(out)

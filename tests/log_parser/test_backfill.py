@@ -26,6 +26,7 @@ from ..waiting import wait_for
 from .backfill_data import (
     FIRST_DAY,
     all_lines,
+    as_cloudfront,
     generate,
     gzipped,
     object_lines,
@@ -281,3 +282,16 @@ def test_progress_bar_on_a_terminal_only(tmp_path) -> None:
     piped = backfill(str(tmp_path / "logs"), "--db", str(tmp_path / "e.sqlite"))
     assert "\r" not in piped.stderr
     assert piped.stderr.startswith("backfill: 4 objects read")
+
+
+def test_each_object_in_its_own_format(tmp_path) -> None:
+    """CloudFront (W3C) and combined objects side by side, each format told by its lines."""
+    objects = generate(4, 800, seed=21)
+    folder = tmp_path / "logs"
+    write_folder(folder, dict(list(objects.items())[:2]))
+    for name, lines in list(objects.items())[2:]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(gzip.compress(as_cloudfront(lines).encode()))
+    result = backfill(str(folder), "--db", str(tmp_path / "d.sqlite"))
+    assert result.returncode == 0, result.stderr
+    assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
