@@ -18,6 +18,7 @@ A :class:`Source` is a frozen, picklable value: the parent lists with it, and ea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -70,7 +71,7 @@ class Source:
         return f"{self.kind}://{self.container}/{self.prefix}{where}"
 
     def with_prefix(self, more: str) -> Source:
-        return Source(**{**self.__dict__, "prefix": self.prefix + more})
+        return dataclasses.replace(self, prefix=self.prefix + more)
 
     def driver(self) -> StorageDriver:
         if self.kind == "local":
@@ -89,19 +90,28 @@ class Source:
                 secure, port = True, 443
                 host = REGION_TO_HOST_MAP.get(self.region, f"s3.{self.region}.amazonaws.com")
             return S3CompatibleDriver(key, secret, secure=secure, host=host, port=port, region=self.region, token=token)
+        return self._other_driver(key, secret, token)
+
+    def _other_driver(self, key: str | None, secret: str | None, token: str | None) -> StorageDriver:
+        """Any libcloud storage driver: query options as its keyword arguments, ``port``
+        a number and ``secure`` a truth as libcloud wants them."""
         kwargs: dict[str, Any] = dict(self.options)
-        for name in ("secure",):
-            if name in kwargs:
-                kwargs[name] = kwargs[name].lower() in ("1", "true", "yes")
-        if "port" in kwargs:
-            kwargs["port"] = int(kwargs["port"])
-        if token:
-            kwargs["token"] = token
         try:
+            if "port" in kwargs:
+                kwargs["port"] = int(kwargs["port"])
+            if "secure" in kwargs:
+                kwargs["secure"] = kwargs["secure"].lower() in ("1", "true", "yes")
+            if token:
+                kwargs["token"] = token
             driver_class = get_driver(self.kind)
         except AttributeError as exc:
             raise SourceError(f"no libcloud storage driver named {self.kind!r}") from exc
-        return driver_class(key, secret, **kwargs)
+        except ValueError as exc:
+            raise SourceError(f"port must be a number: {exc}") from exc
+        try:
+            return driver_class(key, secret, **kwargs)
+        except TypeError as exc:
+            raise SourceError(f"libcloud's {self.kind} driver refused the options: {exc}") from exc
 
     def open_container(self) -> tuple[StorageDriver, Container]:
         driver = self.driver()
@@ -137,8 +147,8 @@ def parse_source(url: str, credentials: Credentials | None = None) -> Source:
     prefix = unquote(parts.path).lstrip("/")
     if scheme == "s3":
         endpoint = query.pop("endpoint", None)
-        if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
-            raise SourceError(f"{url}: endpoint must be http://host:port or https://host:port")
+        if endpoint is not None and not _is_endpoint(endpoint):
+            raise SourceError(f"{url}: endpoint must be http://host[:port] or https://host[:port]")
         region = query.pop("region", "us-east-1")
         if query:
             raise SourceError(f"{url}: unknown option(s) {', '.join(sorted(query))}; s3 takes endpoint and region")
@@ -147,6 +157,15 @@ def parse_source(url: str, credentials: Credentials | None = None) -> Source:
         provider = scheme.removeprefix("libcloud+").replace("-", "_")
         return Source(provider, container, prefix, options=tuple(sorted(query.items())), credentials=creds)
     raise SourceError(f"{url}: use a folder, file://, s3:// or libcloud+PROVIDER:// URL")
+
+
+def _is_endpoint(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def load_credentials(path: Path | None, environ: Mapping[str, str] = os.environ) -> Credentials:

@@ -40,8 +40,9 @@ def test_s3_urls() -> None:
     assert "s" not in repr(local.credentials).replace("Credentials", "")  # the secret is never printed
     with pytest.raises(SourceError, match="unknown option"):
         parse_source("s3://b/p?endpont=http://x")
-    with pytest.raises(SourceError, match="http://host:port"):
-        parse_source("s3://b/p?endpoint=127.0.0.1:8333")
+    for endpoint in ("127.0.0.1:8333", "http://127.0.0.1:port", "http://"):
+        with pytest.raises(SourceError, match="http://host"):
+            parse_source(f"s3://b/p?endpoint={endpoint}")
     with pytest.raises(SourceError, match="key and a secret"):
         parse_source("s3://b/p").driver()
     with pytest.raises(SourceError, match="no bucket"):
@@ -58,6 +59,10 @@ def test_other_libcloud_drivers_by_name() -> None:
     )
     with pytest.raises(SourceError, match="no libcloud storage driver"):
         parse_source("libcloud+no_such_cloud://bucket/").driver()
+    with pytest.raises(SourceError, match="port must be a number"):
+        parse_source("libcloud+minio://bucket/?host=h&port=http", Credentials("k", "s")).driver()
+    minio = parse_source("libcloud+minio://bucket/?host=127.0.0.1&port=9000&secure=false", Credentials("k", "s"))
+    assert (minio.driver().connection.port, minio.driver().connection.secure) == (9000, False)
     with pytest.raises(SourceError, match="use a folder"):
         parse_source("ftp://host/logs")
 
