@@ -31,7 +31,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -214,15 +214,22 @@ class LocalPool:
 
 
 def _windowed(tasks: list[Task], submit: Callable[[Task], Future[ObjectResult]], limit: int) -> Iterator[ObjectResult]:
+    """At most ``limit`` tasks in flight; results as they finish. Once the pool is broken
+    (a worker was killed), every task not yet finished comes back as a failure."""
     pending = iter(tasks)
-    in_flight = {submit(task): task for task in take(pending, limit)}
+    in_flight: dict[Future[ObjectResult], Task] = {}
+    for task in take(pending, limit):
+        in_flight[submit(task)] = task
     while in_flight:
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         for future in done:
-            task = in_flight.pop(future)
-            yield result_of(future, task)
-            for more in take(pending, 1):
-                in_flight[submit(more)] = more
+            yield result_of(future, in_flight.pop(future))
+            for task in take(pending, 1):
+                try:
+                    in_flight[submit(task)] = task
+                except BrokenExecutor as exc:
+                    yield failure(task, exc)
+                    yield from (failure(rest, exc) for rest in pending)
 
 
 def result_of(future: Any, task: Task) -> ObjectResult:
@@ -230,11 +237,15 @@ def result_of(future: Any, task: Task) -> ObjectResult:
     try:
         result: ObjectResult = future.result()
     except Exception as exc:
-        info = task.object
-        return ObjectResult(
-            info.name, ObjectRecord(info.etag, info.size, task.window.key()), error=f"{type(exc).__name__}: {exc}"
-        )
+        return failure(task, exc)
     return result
+
+
+def failure(task: Task, exc: BaseException) -> ObjectResult:
+    info = task.object
+    return ObjectResult(
+        info.name, ObjectRecord(info.etag, info.size, task.window.key()), error=f"{type(exc).__name__}: {exc}"
+    )
 
 
 def take(iterator: Iterator[Task], count: int) -> list[Task]:
@@ -242,10 +253,12 @@ def take(iterator: Iterator[Task], count: int) -> list[Task]:
 
 
 def _init_worker() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops the run in good order; and on
-    Linux they ask the kernel to end them when the parent dies, so that a backfill killed
-    with SIGKILL leaves no workers behind (they would wait for work forever)."""
+    """Pool workers leave Ctrl-C to the parent, which stops the run in good order, and
+    die of SIGTERM (the pool's own way to end them; forked, they would have the parent's
+    handler). On Linux they also ask the kernel to end them when the parent dies, so that
+    a backfill killed with SIGKILL leaves no workers behind (waiting for work forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

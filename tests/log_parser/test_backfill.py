@@ -295,3 +295,36 @@ def test_each_object_in_its_own_format(tmp_path) -> None:
     result = backfill(str(folder), "--db", str(tmp_path / "d.sqlite"))
     assert result.returncode == 0, result.stderr
     assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
+
+
+def test_a_killed_worker_fails_its_objects_by_name_and_a_rerun_finishes(tmp_path) -> None:
+    objects = generate(30, 2500, seed=4)
+    write_folder(tmp_path / "logs", objects)
+    db = tmp_path / "d.sqlite"
+    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
+    process = subprocess.Popen(
+        [*command, "--workers", "2", "--summary", str(tmp_path / "s.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    try:
+        assert wait_for(lambda: len(children.read_text().split()) == 2, 30, interval=0.005)
+        os.kill(int(children.read_text().split()[0]), signal.SIGKILL)  # as the OOM killer would
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["failed"]
+    assert summary["processed"] + len(summary["failed"]) == 30
+    assert all(f"failed: {failure['object']}" in stderr for failure in summary["failed"])
+
+    rerun = backfill(str(tmp_path / "logs"), "--db", str(db))
+    assert rerun.returncode == 0, rerun.stderr
+    assert summary_of(rerun)["processed"] == len(summary["failed"])
+    assert store_counts(db) == reference_count(all_lines(objects))
