@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from .reading import ChunkReader, tally_stream
 from .sources import ObjectInfo, Source, date_in_name, list_objects, stream_object
-from .store import ObjectRecord, Store, to_day_counts
+from .store import ObjectRecord, ObjectRows, Store, object_rows, to_day_counts
 
 #: Bytes asked of the store per read, and the read buffer in front of gzip.
 CHUNK_BYTES = 1 << 20
@@ -84,7 +84,7 @@ class Task:
 class ObjectResult:
     name: str
     record: ObjectRecord
-    counts: dict[tuple[str, str, dt.date], int] = field(default_factory=dict)
+    rows: ObjectRows = field(default_factory=list)  #: made here, in the worker: the parent only writes
     requests: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
@@ -160,7 +160,7 @@ def process_object(task: Task) -> ObjectResult:
             downloads=sum(counts.values()),
             rejected=rejected,
         ),
-        counts=counts,
+        rows=object_rows(counts),
         requests=tally.requests,
         rejected=dict(tally.rejected),
         bytes_read=reader.bytes_read,
@@ -395,7 +395,7 @@ class Backfill:
         """Whole objects in one transaction: a crash keeps all of them or none."""
         if not batch:
             return
-        self.store.replace_objects((result.name, result.counts, result.record) for result in batch)
+        self.store.replace_objects((result.name, result.rows, result.record) for result in batch)
         for result in batch:
             summary.processed += 1
             summary.lines += result.lines
