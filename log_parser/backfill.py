@@ -82,7 +82,7 @@ class Task:
 
 @dataclass
 class ObjectResult:
-    name: str
+    name: str  #: the object's key in the store (see Source.object_key)
     record: ObjectRecord
     rows: ObjectRows = field(default_factory=list)  #: made here, in the worker: the parent only writes
     requests: int = 0
@@ -121,7 +121,7 @@ def plan(
             out_of_range += 1
             continue
         window = selection if day is None else Selection()
-        record = records.get(info.name)
+        record = records.get(source.object_key(info.name))
         if record is not None and (record.etag, record.size, record.selection) == (info.etag, info.size, window.key()):
             done += 1
             continue
@@ -140,7 +140,7 @@ def process_object(task: Task) -> ObjectResult:
         tally = tally_stream(io.BufferedReader(reader, CHUNK_BYTES), task.format)
     except Exception as exc:  # one object's failure, whatever it is, is reported, not fatal
         return ObjectResult(
-            info.name,
+            task.source.object_key(info.name),
             ObjectRecord(info.etag, info.size, task.window.key()),
             bytes_read=reader.bytes_read if reader else 0,
             seconds=time.perf_counter() - started,
@@ -151,7 +151,7 @@ def process_object(task: Task) -> ObjectResult:
         counts = {key: n for key, n in counts.items() if task.window.contains(key[2])}
     rejected = sum(tally.rejected.values())
     return ObjectResult(
-        info.name,
+        task.source.object_key(info.name),
         ObjectRecord(
             info.etag,
             info.size,
@@ -244,7 +244,9 @@ def result_of(future: Any, task: Task) -> ObjectResult:
 def failure(task: Task, exc: BaseException) -> ObjectResult:
     info = task.object
     return ObjectResult(
-        info.name, ObjectRecord(info.etag, info.size, task.window.key()), error=f"{type(exc).__name__}: {exc}"
+        task.source.object_key(info.name),
+        ObjectRecord(info.etag, info.size, task.window.key()),
+        error=f"{type(exc).__name__}: {exc}",
     )
 
 

@@ -70,6 +70,14 @@ class Source:
         where = f" at {self.endpoint}" if self.endpoint else ""
         return f"{self.kind}://{self.container}/{self.prefix}{where}"
 
+    def object_key(self, name: str) -> str:
+        """An object as the store knows it: its name qualified by the folder, bucket or
+        container, so that two sources' objects of the same name are never taken for one
+        another."""
+        if self.kind == "local":
+            return f"{(Path(self.base_path) / self.container).as_uri()}/{name}"
+        return f"{self.kind}://{self.container}/{name}"
+
     def with_prefix(self, more: str) -> Source:
         return dataclasses.replace(self, prefix=self.prefix + more)
 

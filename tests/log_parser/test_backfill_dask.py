@@ -54,7 +54,7 @@ def test_dask_reports_a_corrupt_object_by_name(cluster, tmp_path) -> None:
         str(tmp_path / "logs"), "--db", str(tmp_path / "d.sqlite"), "--scheduler", cluster.scheduler_address
     )
     assert result.returncode == 1
-    assert "failed: cdn/broken.gz" in result.stderr
+    assert f"failed: {(tmp_path / 'logs').as_uri()}/cdn/broken.gz: " in result.stderr
     assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
 
 

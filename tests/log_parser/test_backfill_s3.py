@@ -58,7 +58,11 @@ def test_s3_backfill_equals_the_reference_and_the_local_run(seaweedfs, bucket, t
     local_db = tmp_path / "local.sqlite"
     local = backfill_s3(str(tmp_path / "logs"), "--db", str(local_db), "--prefix", "cdn/")
     assert local.returncode == 0, local.stderr
-    assert dump(db, "backfill", "backfilled_days") == dump(local_db, "backfill", "backfilled_days")
+    s3_rows = [(key.removeprefix(f"s3://{bucket}/"), *rest) for key, *rest in dump(db, "backfill")["backfill"]]
+    local_prefix = f"{(tmp_path / 'logs').as_uri()}/"
+    local_rows = [(key.removeprefix(local_prefix), *rest) for key, *rest in dump(local_db, "backfill")["backfill"]]
+    assert s3_rows == local_rows
+    assert s3_rows[0][0].startswith("cdn/")
 
     rerun = backfill_s3(f"s3://{bucket}/cdn/?endpoint={seaweedfs.endpoint}", "--db", str(db))
     assert (summary_of(rerun)["processed"], summary_of(rerun)["already_done"]) == (0, 10)
@@ -90,6 +94,6 @@ def test_s3_corrupt_object_is_named_and_the_others_are_recorded(seaweedfs, bucke
     db = tmp_path / "d.sqlite"
     result = backfill_s3(f"s3://{bucket}/?endpoint={seaweedfs.endpoint}", "--db", str(db))
     assert result.returncode == 1
-    assert f"failed: {broken}" in result.stderr
-    assert [failure["object"] for failure in summary_of(result)["failed"]] == [broken]
+    assert f"failed: s3://{bucket}/{broken}: " in result.stderr
+    assert [failure["object"] for failure in summary_of(result)["failed"]] == [f"s3://{bucket}/{broken}"]
     assert store_counts(db) == reference_count(all_lines(objects))

@@ -104,7 +104,9 @@ def test_plan_skips_done_objects_and_redoes_changed_ones() -> None:
         ObjectInfo("cdn/2026/11/21/d.gz", 10, "e4"),  # new (arrived late)
         ObjectInfo("cdn/undated.gz", 10, "e5"),  # no date: read, its days limited to the range
     ]
-    records = {"cdn/2026/11/20/b.gz": ObjectRecord("e2", 10), "cdn/2026/11/20/c.gz": ObjectRecord("e3", 10)}
+    key = source.object_key
+    assert key("cdn/2026/11/20/b.gz") == "file:///tmp/logs/cdn/2026/11/20/b.gz"
+    records = {key("cdn/2026/11/20/b.gz"): ObjectRecord("e2", 10), key("cdn/2026/11/20/c.gz"): ObjectRecord("e3", 10)}
     selection = Selection(dt.date(2026, 11, 20), dt.date(2026, 11, 21))
     result = plan(source, listed, records, selection)
     assert (result.listed, result.already_done, result.out_of_range) == (5, 1, 1)
@@ -115,9 +117,11 @@ def test_plan_skips_done_objects_and_redoes_changed_ones() -> None:
     ]
     assert [task.window for task in result.todo] == [Selection(), Selection(), selection]
     # an undated object done under another range is redone under this one
-    records["cdn/undated.gz"] = ObjectRecord("e5", 10, "2026-11-01..")
+    records[key("cdn/undated.gz")] = ObjectRecord("e5", 10, "2026-11-01..")
     assert "cdn/undated.gz" in [task.object.name for task in plan(source, listed, records, selection).todo]
-    records["cdn/undated.gz"] = ObjectRecord("e5", 10, selection.key())
+    records[key("cdn/undated.gz")] = ObjectRecord("e5", 10, selection.key())
+    other_folder = parse_source("/tmp/other-logs")  # the same names elsewhere are other objects
+    assert len(plan(other_folder, listed, records, selection).todo) == 4
     assert "cdn/undated.gz" not in [task.object.name for task in plan(source, listed, records, selection).todo]
 
 
