@@ -45,6 +45,8 @@ CHUNK_BYTES = 1 << 20
 #: seconds apart: a commit per object would cost the parent more than its workers' reading.
 MAX_BATCH = 32
 COMMIT_INTERVAL = 0.5
+#: Objects in flight per worker (queued or being read).
+IN_FLIGHT_PER_WORKER = 4
 #: linux/prctl.h
 PR_SET_PDEATHSIG = 1
 
@@ -194,8 +196,9 @@ class InProcess:
 
 
 class LocalPool:
-    """A pool of worker processes on this machine, at most twice their number of objects
-    in flight, so that memory is bounded however many objects there are."""
+    """A pool of worker processes on this machine, at most ``IN_FLIGHT_PER_WORKER``
+    objects each in flight: enough that the workers keep busy while the parent writes a
+    batch, few enough that memory is bounded however many objects there are."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -207,7 +210,9 @@ class LocalPool:
         )
 
     def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
-        return _windowed(tasks, lambda task: self._pool.submit(process_object, task), 2 * self.workers)
+        return _windowed(
+            tasks, lambda task: self._pool.submit(process_object, task), IN_FLIGHT_PER_WORKER * self.workers
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

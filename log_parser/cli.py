@@ -159,7 +159,7 @@ def backfill(args: argparse.Namespace) -> int:
     # From here Ctrl-C and SIGTERM stop the run between objects; what is recorded stays.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _interrupt)
-    store = Store(args.db, sync_every_commit=False)  # an object lost to a power cut is redone by the next run
+    store = Store(args.db, bulk_writer=True)
     executor: Executor
     try:
         if args.scheduler:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from distributed import Client, as_completed
 
-from .backfill import ObjectResult, Task, process_object, result_of, take
+from .backfill import IN_FLIGHT_PER_WORKER, ObjectResult, Task, process_object, result_of, take
 
 
 class DaskCluster:
@@ -21,7 +21,7 @@ class DaskCluster:
         self._client = Client(address, timeout=timeout, set_as_default=False)
         workers = len(self._client.scheduler_info().get("workers", {}))
         self.description = f"Dask cluster at {address} ({workers} workers)"
-        self._in_flight = max(2 * sum(self._client.nthreads().values()), 2)
+        self._in_flight = IN_FLIGHT_PER_WORKER * max(sum(self._client.nthreads().values()), 1)
 
     def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
         pending = iter(tasks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO
 
@@ -14,15 +14,21 @@ from .formats import PARSERS, LineParser, detect_format
 from .records import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
-CHUNK_CHARACTERS = 8 << 20
+CHUNK_BYTES = 8 << 20
+HEAD_LINES = 50  #: lines that decide the format
+
+
+def open_log_bytes(source: BinaryIO) -> BinaryIO:
+    """The bytes of a log stream, gunzipped when it starts with gzip's magic bytes."""
+    buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[type-var]
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    return buffered
 
 
 def open_log(source: BinaryIO) -> TextIO:
     """Text lines of a log stream, gunzipped when it starts with gzip's magic bytes."""
-    buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[type-var]
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8", errors="replace")
-    return io.TextIOWrapper(buffered, encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(open_log_bytes(source), encoding="utf-8", errors="replace")
 
 
 def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
@@ -43,20 +49,25 @@ def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = 
 def tally_stream(raw: BinaryIO, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
     """Every line of one (possibly gzipped) log stream, tallied, a bounded chunk at a
     time. Combined logs, unless their rejected lines are wanted one by one, go through
-    the bulk counter."""
+    the bulk counter, as bytes: decoding them to text and back cost a fifth of the time."""
     tally = Tally()
-    with open_log(raw) as text:
-        head = list(_take(text, 50))
-        parser = parser_for(format_name, head)
+    with open_log_bytes(raw) as data:
+        head = b"".join(line for line in (data.readline() for _ in range(HEAD_LINES)) if line)
+        head_lines = _text(head).readlines()
+        parser = parser_for(format_name, head_lines)
         if parser.name == "combined" and rejects is None:
-            tally_buffer("".join(head).encode(), tally)
-            while chunk := text.read(CHUNK_CHARACTERS):
-                chunk += text.readline()  # whole lines only
-                tally_buffer(chunk.encode(), tally)
+            tally_buffer(head, tally)
+            while chunk := data.read(CHUNK_BYTES):
+                chunk += data.readline()  # whole lines only
+                tally_buffer(chunk, tally)
             return tally
-        tally_lines(head, parser, tally, rejects)
-        tally_lines(text, parser, tally, rejects)
+        tally_lines(head_lines, parser, tally, rejects)
+        tally_lines(_text(data), parser, tally, rejects)
     return tally
+
+
+def _text(data: bytes | BinaryIO) -> TextIO:
+    return io.TextIOWrapper(io.BytesIO(data) if isinstance(data, bytes) else data, encoding="utf-8", errors="replace")
 
 
 class ChunkReader(io.RawIOBase):
@@ -82,11 +93,3 @@ class ChunkReader(io.RawIOBase):
         self._pending = self._pending[size:]
         self.bytes_read += size
         return size
-
-
-def _take(lines: Iterator[str] | TextIO, count: int) -> Iterator[str]:
-    for _ in range(count):
-        line = next(lines, None)
-        if line is None:
-            return
-        yield line

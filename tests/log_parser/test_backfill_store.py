@@ -12,7 +12,7 @@ DAY = dt.date(2026, 11, 20)
 
 
 def test_objects_are_written_whole_or_not_at_all(tmp_path) -> None:
-    store = Store(tmp_path / "d.sqlite", sync_every_commit=False)
+    store = Store(tmp_path / "d.sqlite", bulk_writer=True)
     good = ("a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10, lines=5, downloads=3))
     bad = ("b.gz", [("left-pad", DAY.isoformat(), "1.3.0")], ObjectRecord("e2", 10))  # a row missing its count
 

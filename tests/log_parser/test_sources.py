@@ -1,18 +1,23 @@
-"""Backfill sources and planning, the pure parts: URLs, credentials, dates in object names,
-which objects a run reads, the progress line."""
+"""Backfill sources and planning, the parts without a server: URLs, credentials, dates in
+object names, which objects a run reads, reading a stream, the progress line."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
+from collections import Counter
 
 import pytest
 
 from log_parser.backfill import Selection, plan
+from log_parser.counting import Tally
 from log_parser.progress import render
-from log_parser.reading import ChunkReader
+from log_parser.reading import ChunkReader, tally_stream
 from log_parser.sources import Credentials, ObjectInfo, SourceError, date_in_name, load_credentials, parse_source
-from log_parser.store import ObjectRecord
+from log_parser.store import ObjectRecord, to_day_counts
+
+from .backfill_data import as_cloudfront, generate, reference_count
 
 
 def test_a_folder_is_the_local_drivers_container(tmp_path) -> None:
@@ -137,3 +142,19 @@ def test_progress_line() -> None:
     line = render(10, 40, failed=1, lines=2_500_000, elapsed=2.0, bytes_done=25, bytes_total=100)
     assert line == f"[{'#' * 6}{'-' * 18}] 10/40 objects  1 failed  2,500,000 lines  1,250,000 lines/s  ETA 0:00:06"
     assert render(0, 40, failed=0, lines=0, elapsed=0.0, bytes_done=0, bytes_total=100).endswith("ETA ?")
+
+
+def test_a_stream_counts_the_same_gzipped_or_not_and_with_crlf_line_ends() -> None:
+    lines = generate(1, 300, seed=31).popitem()[1]
+    combined = ("\n".join(lines) + "\n").encode()
+    cloudfront = as_cloudfront(lines).encode()
+    expected = reference_count(lines)
+    for data in (combined, cloudfront):
+        for variant in (data, data.replace(b"\n", b"\r\n"), gzip.compress(data)):
+            tally = tally_stream(io.BytesIO(variant))
+            assert reference_count_of(tally) == expected
+            assert tally.requests + sum(tally.rejected.values()) == 300
+
+
+def reference_count_of(tally: Tally) -> Counter[tuple[str, str, dt.date]]:
+    return Counter(to_day_counts(tally.downloads.items()))
