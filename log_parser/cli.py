@@ -150,6 +150,9 @@ def count(args: argparse.Namespace) -> int:
 def backfill(args: argparse.Namespace) -> int:
     """Exit status 0 when every selected object was recorded, 1 when any failed (named
     on standard error) or the run was interrupted, 2 for a source that cannot be used."""
+    if args.since and args.until and args.since > args.until:
+        print(f"numbat-logs: --since {args.since} is after --until {args.until}", file=sys.stderr)
+        return 2
     try:
         source = parse_source(args.source, load_credentials(args.credentials)).with_prefix(args.prefix)
         source.driver()  # bad options and missing credentials show here, before any work

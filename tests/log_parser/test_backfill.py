@@ -168,6 +168,9 @@ def test_date_range_by_object_names_and_by_contents(tmp_path) -> None:
 
 
 def test_bad_sources_exit_2(tmp_path) -> None:
+    reversed_range = backfill(str(tmp_path), "--since", "2026-11-20", "--until", "2026-11-19")
+    assert reversed_range.returncode == 2
+    assert "is after --until" in reversed_range.stderr
     missing = backfill(str(tmp_path / "nowhere"), "--db", str(tmp_path / "d.sqlite"))
     assert missing.returncode == 2
     assert "nowhere" in missing.stderr
