@@ -41,12 +41,15 @@ from .store import ObjectRecord, ObjectRows, Store, object_rows, to_day_counts
 
 #: Bytes asked of the store per read, and the read buffer in front of gzip.
 CHUNK_BYTES = 1 << 20
-#: Objects are committed together, whole, at most this many at once or this many
-#: seconds apart: a commit per object would cost the parent more than its workers' reading.
+#: Objects are committed together, whole, up to this many at once or this many seconds
+#: apart: each commit writes every index page its rows touched, so a commit per object
+#: costs the parent about twice as much. The last few objects are committed one by one
+#: as they come, while the workers still read, so that little is left to write at the end.
 MAX_BATCH = 32
 COMMIT_INTERVAL = 0.5
+TAIL = 4
 #: Objects in flight per worker (queued or being read).
-IN_FLIGHT_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 8
 #: linux/prctl.h
 PR_SET_PDEATHSIG = 1
 
@@ -379,14 +382,17 @@ class Backfill:
         self.progress.start(len(the_plan.todo), sum(task.object.size for task in the_plan.todo))
         batch: list[ObjectResult] = []
         last_commit = time.monotonic()
+        to_come = len(the_plan.todo)
         try:
             for result in self.executor.run(the_plan.todo):
+                to_come -= 1
                 if result.error is None:
                     batch.append(result)
                 else:
                     summary.failed[result.name] = result.error
                     summary.bytes_read += result.bytes_read
-                if batch and (len(batch) >= MAX_BATCH or time.monotonic() - last_commit >= COMMIT_INTERVAL):
+                due = len(batch) >= MAX_BATCH or time.monotonic() - last_commit >= COMMIT_INTERVAL
+                if batch and (due or to_come < TAIL):
                     self._commit(batch, summary)
                     last_commit = time.monotonic()
                 self.progress.advance(result)
