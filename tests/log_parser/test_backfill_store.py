@@ -24,6 +24,9 @@ def test_objects_are_written_whole_or_not_at_all(tmp_path) -> None:
 
     store.replace_objects([good])
     assert store.object_records() == {"a.gz": ObjectRecord("e1", 10, lines=5, downloads=3)}
+    assert store.objects() == {"a.gz"}
+    # rows name their object by a short id, not by its (long) name
+    assert store._db.execute("SELECT DISTINCT object FROM backfill").fetchall() == [("1",)]
     assert store.daily("lodash", DAY, DAY) == {DAY: 3}
     assert store.known("lodash")
 
