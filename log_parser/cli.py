@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from libcloud.common.types import LibcloudError
 
 from .api import create_app
-from .backfill import Backfill, Executor, InProcess, LocalPool, Selection
+from .backfill import Backfill, Executor, InProcess, LocalPool, Selection, Summary
 from .formats import PARSERS
 from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
 from .progress import TerminalProgress
@@ -162,19 +163,16 @@ def backfill(args: argparse.Namespace) -> int:
     # From here Ctrl-C and SIGTERM stop the run between objects; what is recorded stays.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _interrupt)
-    store = Store(args.db, bulk_writer=True)
-    executor: Executor
     try:
-        if args.scheduler:
-            from .cluster import DaskCluster  # noqa: PLC0415 - Dask is optional, loaded only when asked for
-
-            executor = DaskCluster(args.scheduler, args.connect_timeout)
-        elif args.workers == 1:
-            executor = InProcess()
-        else:
-            executor = LocalPool(args.workers)
+        store = Store(args.db, bulk_writer=True)
+    except sqlite3.Error as exc:
+        print(f"numbat-logs: {args.db}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        executor = _executor(args)
     except (OSError, ValueError) as exc:
-        print(f"numbat-logs: cannot use {args.scheduler}: {exc}", file=sys.stderr)
+        where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else "a pool of worker processes"
+        print(f"numbat-logs: cannot use {where}: {exc}", file=sys.stderr)
         store.close()
         return 2
     progress = None if args.no_progress or not sys.stderr.isatty() else TerminalProgress(sys.stderr)
@@ -191,18 +189,35 @@ def backfill(args: argparse.Namespace) -> int:
     except (OSError, LibcloudError) as exc:  # the listing failed: nothing was done
         print(f"numbat-logs: {source.describe()}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while listing: nothing was done
+        print("numbat-logs: interrupted before any object was read", file=sys.stderr)
+        return 1
     finally:
         executor.close()
         store.close()
+    _report(summary, args.summary)
+    return 1 if summary.failed or summary.interrupted else 0
+
+
+def _executor(args: argparse.Namespace) -> Executor:
+    if args.scheduler:
+        from .cluster import DaskCluster  # noqa: PLC0415 - Dask is optional, loaded only when asked for
+
+        return DaskCluster(args.scheduler, args.connect_timeout)
+    return InProcess() if args.workers == 1 else LocalPool(args.workers)
+
+
+def _report(summary: Summary, json_file: Path | None) -> None:
+    """The JSON summary to standard output or ``json_file``; the one-line summary and
+    every failed object to standard error."""
     document = orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2).decode()
-    if args.summary:
-        args.summary.write_text(document + "\n", encoding="utf-8")
+    if json_file:
+        json_file.write_text(document + "\n", encoding="utf-8")
     else:
         print(document)
     print(summary.line(), file=sys.stderr)
     for name, error in sorted(summary.failed.items()):
         print(f"numbat-logs: failed: {name}: {error}", file=sys.stderr)
-    return 1 if summary.failed or summary.interrupted else 0
 
 
 def _day(text: str) -> dt.date:

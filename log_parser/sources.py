@@ -1,8 +1,8 @@
 """Where a backfill reads log objects: a URL, turned into a libcloud driver, a container
 and a prefix; the objects listed; the dates their names carry.
 
-Sources (the URL's parsing and the date rules are pure; only ``driver()`` and
-``list_objects()`` do I/O):
+Sources (the URL's parsing and the date rules are pure; ``driver()``, ``list_objects()``
+and ``stream_object()`` do the I/O):
 
 - ``/path/to/folder``, ``file:///path/to/folder`` — a local folder (libcloud's local
   driver: the folder's parent is the driver's base path, the folder its container);
