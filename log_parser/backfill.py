@@ -206,16 +206,27 @@ class LocalPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.description = f"{workers} worker processes"
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         # fork: workers start at once with the code already imported (spawn would import
         # numbat and libcloud again in each); the parent has no threads at this point.
-        self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
+        return ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )
 
     def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
-        return _windowed(
-            tasks, lambda task: self._pool.submit(process_object, task), IN_FLIGHT_PER_WORKER * self.workers
-        )
+        return _windowed(tasks, self._submit, IN_FLIGHT_PER_WORKER * self.workers)
+
+    def _submit(self, task: Task) -> Future[ObjectResult]:
+        try:
+            return self._pool.submit(process_object, task)
+        except BrokenExecutor:
+            # A worker was killed (the OOM killer, a signal): the objects in flight come
+            # back failed, by name, and a new pool takes the rest.
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(process_object, task)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

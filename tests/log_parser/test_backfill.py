@@ -309,7 +309,7 @@ def test_each_object_in_its_own_format(tmp_path) -> None:
     assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
 
 
-def test_a_killed_worker_fails_its_objects_by_name_and_a_rerun_finishes(tmp_path) -> None:
+def test_a_killed_worker_fails_the_objects_in_flight_by_name_and_the_others_go_on(tmp_path) -> None:
     objects = generate(30, 2500, seed=4)
     write_folder(tmp_path / "logs", objects)
     db = tmp_path / "d.sqlite"
@@ -332,7 +332,8 @@ def test_a_killed_worker_fails_its_objects_by_name_and_a_rerun_finishes(tmp_path
     assert process.returncode == 1
     assert "Traceback" not in stderr
     summary = json.loads((tmp_path / "s.json").read_text())
-    assert summary["failed"]
+    # the objects in flight then failed (at most 8 a worker); a new pool read the others
+    assert 1 <= len(summary["failed"]) <= 16
     assert summary["processed"] + len(summary["failed"]) == 30
     assert all(f"failed: {failure['object']}" in stderr for failure in summary["failed"])
 
