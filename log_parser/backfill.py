@@ -306,6 +306,7 @@ class Summary:
     rejected: Counter[str] = field(default_factory=Counter)
     bytes_read: int = 0
     seconds: float = 0.0
+    worker_seconds: float = 0.0  #: spent reading objects, all workers together
     interrupted: bool = False
 
     @property
@@ -328,6 +329,7 @@ class Summary:
             "rejected": dict(self.rejected),
             "bytes_read": self.bytes_read,
             "seconds": round(self.seconds, 3),
+            "worker_seconds": round(self.worker_seconds, 3),
             "lines_per_second": round(self.lines_per_second),
             "interrupted": self.interrupted,
         }
@@ -397,6 +399,7 @@ class Backfill:
         try:
             for result in self.executor.run(the_plan.todo):
                 to_come -= 1
+                summary.worker_seconds += result.seconds
                 if result.error is None:
                     batch.append(result)
                 else:

@@ -76,6 +76,7 @@ def test_counts_equal_the_reference_with_one_and_two_workers(tmp_path) -> None:
         line.startswith("garbage") for line in all_lines(objects)
     )
     assert "backfill: 12 objects read" in two.stderr  # the one-line summary
+    assert 0 < summary["worker_seconds"] < 2 * summary["seconds"]
     assert store_counts(tmp_path / "two.sqlite") == reference
 
     one = backfill(f"file://{tmp_path / 'logs'}", "--db", str(tmp_path / "one.sqlite"), "--workers", "1")
