@@ -60,6 +60,17 @@ def dump(db: Path, *tables: str) -> dict[str, list[tuple]]:
         return {table: sorted(connection.execute(DUMPS.get(table, f"SELECT * FROM {table}"))) for table in tables}
 
 
+def recorded(db: Path) -> int:
+    """Objects the store holds as done, read as the API would, while a backfill writes."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            return connection.execute("SELECT count(*) FROM backfill_objects WHERE etag IS NOT NULL").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
+
+
 def test_counts_equal_the_reference_with_one_and_two_workers(tmp_path) -> None:
     objects = generate(12, 1500)
     write_folder(tmp_path / "logs", objects)
@@ -201,17 +212,8 @@ def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
     command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
     process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def recorded() -> int:
-        if not db.exists():
-            return 0
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-                return connection.execute("SELECT count(*) FROM backfill_objects").fetchone()[0]
-        except sqlite3.OperationalError:  # the schema is not there yet
-            return 0
-
     try:
-        assert wait_for(lambda: recorded() >= 4, 60, interval=0.005)
+        assert wait_for(lambda: recorded(db) >= 4, 60, interval=0.005)
         workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
@@ -219,7 +221,7 @@ def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-    done_at_kill = recorded()
+    done_at_kill = recorded(db)
     assert 4 <= done_at_kill < 40, "the run finished before it was killed: make it longer"
     # the pool's workers follow their parent (PR_SET_PDEATHSIG), none is left behind
     assert workers
@@ -341,4 +343,31 @@ def test_a_killed_worker_fails_the_objects_in_flight_by_name_and_the_others_go_o
     rerun = backfill(str(tmp_path / "logs"), "--db", str(db))
     assert rerun.returncode == 0, rerun.stderr
     assert summary_of(rerun)["processed"] == len(summary["failed"])
+    assert store_counts(db) == reference_count(all_lines(objects))
+
+
+def test_sigterm_stops_between_objects_and_keeps_what_was_read(tmp_path) -> None:
+    objects = generate(30, 2500, seed=5)
+    write_folder(tmp_path / "logs", objects)
+    db = tmp_path / "d.sqlite"
+    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
+    process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: recorded(db) >= 1, 60, interval=0.005)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    assert "interrupted (run again to finish)" in stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"]
+    assert summary["processed"] == recorded(db) < 30
+
+    rerun = backfill(str(tmp_path / "logs"), "--db", str(db))
+    assert rerun.returncode == 0, rerun.stderr
+    assert summary_of(rerun)["processed"] == 30 - summary["processed"]
     assert store_counts(db) == reference_count(all_lines(objects))
