@@ -34,6 +34,7 @@ from libcloud.common.aws import AWSRequestSignerAlgorithmV4
 from libcloud.storage.base import Container, Object, StorageDriver
 from libcloud.storage.drivers.s3 import REGION_TO_HOST_MAP, BaseS3StorageDriver, S3SignatureV4Connection
 from libcloud.storage.providers import get_driver
+from libcloud.storage.types import Provider
 
 #: Environment variables read for credentials, most specific first.
 KEY_VARIABLES = ("NUMBAT_STORAGE_KEY", "AWS_ACCESS_KEY_ID")
@@ -54,7 +55,7 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  #: "local", "s3" or a libcloud provider name
+    kind: str  #: "folder", "s3" or "libcloud+PROVIDER"
     container: str
     prefix: str = ""
     base_path: str = ""  #: local: the folder holding the container
@@ -65,16 +66,21 @@ class Source:
 
     def describe(self) -> str:
         """The source without credentials, for summaries and logs."""
-        if self.kind == "local":
+        if self.kind == "folder":
             return str(Path(self.base_path) / self.container / self.prefix)
         where = f" at {self.endpoint}" if self.endpoint else ""
         return f"{self.kind}://{self.container}/{self.prefix}{where}"
+
+    @property
+    def provider(self) -> str:
+        """A libcloud+PROVIDER source's libcloud provider name."""
+        return self.kind.removeprefix("libcloud+")
 
     def object_key(self, name: str) -> str:
         """An object as the store knows it: its name qualified by the folder, bucket or
         container, so that two sources' objects of the same name are never taken for one
         another."""
-        if self.kind == "local":
+        if self.kind == "folder":
             return f"{(Path(self.base_path) / self.container).as_uri()}/{name}"
         return f"{self.kind}://{self.container}/{name}"
 
@@ -82,8 +88,8 @@ class Source:
         return dataclasses.replace(self, prefix=self.prefix + more)
 
     def driver(self) -> StorageDriver:
-        if self.kind == "local":
-            return get_driver("local")(self.base_path)
+        if self.kind == "folder":
+            return get_driver(Provider.LOCAL)(self.base_path)
         key, secret, token = self.credentials.key, self.credentials.secret, self.credentials.token
         if self.kind == "s3":
             if not key or not secret:
@@ -111,15 +117,15 @@ class Source:
                 kwargs["secure"] = kwargs["secure"].lower() in ("1", "true", "yes")
             if token:
                 kwargs["token"] = token
-            driver_class = get_driver(self.kind)
+            driver_class = get_driver(self.provider)
         except AttributeError as exc:
-            raise SourceError(f"no libcloud storage driver named {self.kind!r}") from exc
+            raise SourceError(f"no libcloud storage driver named {self.provider!r}") from exc
         except ValueError as exc:
             raise SourceError(f"port must be a number: {exc}") from exc
         try:
             return driver_class(key, secret, **kwargs)
         except TypeError as exc:
-            raise SourceError(f"libcloud's {self.kind} driver refused the options: {exc}") from exc
+            raise SourceError(f"libcloud's {self.provider} driver refused the options: {exc}") from exc
 
     def open_container(self) -> tuple[StorageDriver, Container]:
         driver = self.driver()
@@ -148,7 +154,7 @@ def parse_source(url: str, credentials: Credentials | None = None) -> Source:
         folder = Path(unquote(parts.path) if scheme else url).expanduser().resolve()
         if folder == folder.parent:
             raise SourceError("a local source must be a folder below the root, not / itself")
-        return Source("local", container=folder.name, base_path=str(folder.parent))
+        return Source("folder", container=folder.name, base_path=str(folder.parent))
     container = unquote(parts.netloc)
     if not container:
         raise SourceError(f"{url}: the URL names no bucket or container")
@@ -163,7 +169,9 @@ def parse_source(url: str, credentials: Credentials | None = None) -> Source:
         return Source("s3", container, prefix, endpoint=endpoint, region=region, credentials=creds)
     if scheme.startswith("libcloud+"):
         provider = scheme.removeprefix("libcloud+").replace("-", "_")
-        return Source(provider, container, prefix, options=tuple(sorted(query.items())), credentials=creds)
+        return Source(
+            f"libcloud+{provider}", container, prefix, options=tuple(sorted(query.items())), credentials=creds
+        )
     raise SourceError(f"{url}: use a folder, file://, s3:// or libcloud+PROVIDER:// URL")
 
 

@@ -371,3 +371,28 @@ def test_sigterm_stops_between_objects_and_keeps_what_was_read(tmp_path) -> None
     assert rerun.returncode == 0, rerun.stderr
     assert summary_of(rerun)["processed"] == 30 - summary["processed"]
     assert store_counts(db) == reference_count(all_lines(objects))
+
+
+def test_any_libcloud_driver_by_name(tmp_path) -> None:
+    """The generic path, with a real driver: libcloud's local one by its provider name
+    (its key is the folder holding the container)."""
+    objects = generate(3, 300, seed=9)
+    write_folder(tmp_path / "logs", objects)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "log_parser",
+            "backfill",
+            "libcloud+local://logs/cdn/",
+            "--db",
+            str(tmp_path / "d.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NUMBAT_STORAGE_KEY": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert summary_of(result)["processed"] == 3
+    assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))

@@ -24,7 +24,7 @@ def test_a_folder_is_the_local_drivers_container(tmp_path) -> None:
     folder = tmp_path / "logs"
     for url in (str(folder), f"file://{folder}"):
         source = parse_source(url)
-        assert (source.kind, source.base_path, source.container, source.prefix) == ("local", str(tmp_path), "logs", "")
+        assert (source.kind, source.base_path, source.container, source.prefix) == ("folder", str(tmp_path), "logs", "")
     assert parse_source(str(folder)).with_prefix("cdn/2026/").prefix == "cdn/2026/"
 
 
@@ -57,11 +57,13 @@ def test_s3_urls() -> None:
 def test_other_libcloud_drivers_by_name() -> None:
     source = parse_source("libcloud+google_storage://bucket/logs/?project=x", Credentials("k", "s"))
     assert (source.kind, source.container, source.prefix, source.options) == (
-        "google_storage",
+        "libcloud+google_storage",
         "bucket",
         "logs/",
         (("project", "x"),),
     )
+    # libcloud's own s3 and local drivers stay libcloud's, apart from ours
+    assert [parse_source(f"libcloud+{name}://c/").kind for name in ("s3", "local")] == ["libcloud+s3", "libcloud+local"]
     with pytest.raises(SourceError, match="no libcloud storage driver"):
         parse_source("libcloud+no_such_cloud://bucket/").driver()
     with pytest.raises(SourceError, match="port must be a number"):
