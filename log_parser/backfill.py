@@ -222,8 +222,8 @@ class LocalPool:
         try:
             return self._pool.submit(process_object, task)
         except BrokenExecutor:
-            # A worker was killed (the OOM killer, a signal): the objects in flight come
-            # back failed, by name, and a new pool takes the rest.
+            # A worker was killed (the OOM killer, a signal): the objects then in flight
+            # come back failed and are tried again (once) in a new pool, with the rest.
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = self._new_pool()
             return self._pool.submit(process_object, task)
@@ -233,21 +233,29 @@ class LocalPool:
 
 
 def _windowed(tasks: list[Task], submit: Callable[[Task], Future[ObjectResult]], limit: int) -> Iterator[ObjectResult]:
-    """At most ``limit`` tasks in flight; results as they finish. Once the pool is broken
-    (a worker was killed), every task not yet finished comes back as a failure."""
+    """At most ``limit`` tasks in flight; results as they finish. A task lost with its
+    pool (a worker was killed) is tried once more, so one killed worker costs nothing and
+    an object that kills its worker twice fails, by name."""
     pending = iter(tasks)
     in_flight: dict[Future[ObjectResult], Task] = {}
+    retried: set[int] = set()
     for task in take(pending, limit):
         in_flight[submit(task)] = task
     while in_flight:
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         for future in done:
-            yield result_of(future, in_flight.pop(future))
-            for task in take(pending, 1):
+            task = in_flight.pop(future)
+            if isinstance(future.exception(), BrokenExecutor) and id(task) not in retried:
+                retried.add(id(task))
+                next_tasks = [task]
+            else:
+                yield result_of(future, task)
+                next_tasks = take(pending, 1)
+            for more in next_tasks:
                 try:
-                    in_flight[submit(task)] = task
+                    in_flight[submit(more)] = more
                 except BrokenExecutor as exc:
-                    yield failure(task, exc)
+                    yield failure(more, exc)
                     yield from (failure(rest, exc) for rest in pending)
 
 
