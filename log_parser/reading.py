@@ -26,11 +26,6 @@ def open_log_bytes(source: BinaryIO) -> BinaryIO:
     return buffered
 
 
-def open_log(source: BinaryIO) -> TextIO:
-    """Text lines of a log stream, gunzipped when it starts with gzip's magic bytes."""
-    return io.TextIOWrapper(open_log_bytes(source), encoding="utf-8", errors="replace")
-
-
 def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
     if format_name == "auto":
         detected = detect_format(first_lines)
