@@ -40,7 +40,7 @@ from .sources import ObjectInfo, Source, date_in_name, list_objects, stream_obje
 from .store import ObjectRecord, ObjectRows, Store, object_rows, to_day_counts
 
 #: Bytes asked of the store per read, and the read buffer in front of gzip.
-CHUNK_BYTES = 1 << 20
+READ_BYTES = 1 << 20
 #: Objects are committed together, whole, up to this many at once or this many seconds
 #: apart: each commit writes every index page its rows touched, so a commit per object
 #: costs the parent about twice as much. The last few objects are committed one by one
@@ -141,8 +141,8 @@ def process_object(task: Task) -> ObjectResult:
     info = task.object
     reader = None
     try:
-        reader = ChunkReader(stream_object(task.source, info, CHUNK_BYTES))
-        tally = tally_stream(io.BufferedReader(reader, CHUNK_BYTES), task.format)
+        reader = ChunkReader(stream_object(task.source, info, READ_BYTES))
+        tally = tally_stream(io.BufferedReader(reader, READ_BYTES), task.format)
     except Exception as exc:  # one object's failure, whatever it is, is reported, not fatal
         return ObjectResult(
             task.source.object_key(info.name),
