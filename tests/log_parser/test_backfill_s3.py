@@ -1,8 +1,8 @@
 """numbat-logs backfill from a real S3-compatible server (SeaweedFS on 127.0.0.1).
 
-libcloud's own S3 driver cannot list this server's buckets (SeaweedFS answers 501 to the
-``Version=2006-03-01`` parameter libcloud adds); these tests go through our driver, which
-sends no such parameter, for listing and streaming alike.
+libcloud's own S3 driver cannot list this server's buckets (SeaweedFS 4.48 answers 501 to
+the ``Version=2006-03-01`` parameter libcloud adds); these tests go through our driver,
+which sends no such parameter, for listing and streaming alike.
 """
 
 from __future__ import annotations
