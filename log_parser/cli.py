@@ -189,8 +189,8 @@ def backfill(args: argparse.Namespace) -> int:
     except (OSError, LibcloudError) as exc:  # the listing failed: nothing was done
         print(f"numbat-logs: {source.describe()}: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # while listing: nothing was done
-        print("numbat-logs: interrupted before any object was read", file=sys.stderr)
+    except KeyboardInterrupt:  # while listing, or a second time while saving the last objects
+        print("numbat-logs: interrupted; what the store holds is whole objects: run again to finish", file=sys.stderr)
         return 1
     finally:
         executor.close()
