@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from .reading import ChunkReader, tally_stream
 from .sources import ObjectInfo, Source, date_in_name, list_objects, stream_object
-from .store import ObjectRecord, ObjectRows, Store, object_rows, to_day_counts
+from .store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows, to_day_counts
 
 #: Bytes asked of the store per read, and the read buffer in front of gzip.
 READ_BYTES = 1 << 20
@@ -76,13 +76,15 @@ class Selection:
 
 @dataclass(frozen=True)
 class Task:
-    """One object to read. ``window``: keep only the days in it, for an object whose name
-    carries no date (its contents decide)."""
+    """One object to read. ``day``: the date its name carries, the day it vouches for.
+    ``window``: keep only the days in it, for an object whose name carries no date (its
+    contents decide)."""
 
     source: Source
     object: ObjectInfo
     format: str = "auto"
     window: Selection = Selection()
+    day: dt.date | None = None
 
 
 @dataclass
@@ -90,6 +92,7 @@ class ObjectResult:
     name: str  #: the object's key in the store (see Source.object_key)
     record: ObjectRecord
     rows: ObjectRows = field(default_factory=list)  #: made here, in the worker: the parent only writes
+    days: tuple[str, ...] | None = None  #: the days it vouches for (see BackfilledObject)
     requests: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
@@ -130,7 +133,7 @@ def plan(
         if record is not None and (record.etag, record.size, record.selection) == (info.etag, info.size, window.key()):
             done += 1
             continue
-        todo.append(Task(source, info, format_name, window))
+        todo.append(Task(source, info, format_name, window, day))
     return Plan(count, todo, done, out_of_range)
 
 
@@ -166,6 +169,7 @@ def process_object(task: Task) -> ObjectResult:
             rejected=rejected,
         ),
         rows=object_rows(counts),
+        days=None if task.day is None else (task.day.isoformat(),),
         requests=tally.requests,
         rejected=dict(tally.rejected),
         bytes_read=reader.bytes_read,
@@ -430,7 +434,7 @@ class Backfill:
         """Whole objects in one transaction: a crash keeps all of them or none."""
         if not batch:
             return
-        self.store.replace_objects((result.name, result.rows, result.record) for result in batch)
+        self.store.replace_objects(BackfilledObject(r.name, r.rows, r.record, r.days) for r in batch)
         for result in batch:
             summary.processed += 1
             summary.lines += result.lines

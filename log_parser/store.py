@@ -2,10 +2,10 @@
 
 Two kinds of rows: ``live`` counts, added to as the live parser flushes, and
 ``backfill`` counts, one set per log object a backfill processed. A day that a backfill
-has covered is answered from the backfill rows only, so backfilled counts replace the
-provisional live ones instead of adding to them; reprocessing an object replaces that
-object's rows, so running a backfill twice changes nothing, and an object that arrives
-late adds only its own rows.
+has covered is answered from the backfill rows only, and a day it has not from the live
+rows only, so backfilled counts replace the provisional live ones instead of adding to
+them; reprocessing an object replaces that object's rows, so running a backfill twice
+changes nothing, and an object that arrives late adds only its own rows.
 """
 
 from __future__ import annotations
@@ -49,10 +49,11 @@ CREATE TABLE IF NOT EXISTS backfill_objects (
     rejected INTEGER,
     finished TEXT
 );
-CREATE VIEW IF NOT EXISTS counts AS
+DROP VIEW IF EXISTS counts;
+CREATE VIEW counts AS
     SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
     UNION ALL
-    SELECT day, package, version, count FROM backfill;
+    SELECT day, package, version, count FROM backfill WHERE day IN (SELECT day FROM backfilled_days);
 """
 
 #: The page cache of a bulk writer, MiB.
@@ -129,16 +130,17 @@ class Store:
         days marked as backfilled: from now on they are answered from backfill rows.
         ``record`` is written in the same transaction, so an object is either wholly
         recorded, counts and record, or not at all (whenever the process dies)."""
-        self.replace_objects([(name, object_rows(counts), record)])
+        self.replace_objects([BackfilledObject(name, object_rows(counts), record)])
 
-    def replace_objects(self, objects: Iterable[tuple[str, ObjectRows, ObjectRecord | None]]) -> None:
+    def replace_objects(self, objects: Iterable[BackfilledObject]) -> None:
         """:meth:`replace_object` for several objects, their rows made by
         :func:`object_rows` (in the backfill's workers), in one transaction: whole objects
         still, all of them or none, at a fraction of the cost of a commit each."""
         finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         written: set[str] = set()
         with self._transaction() as db:
-            for name, rows, record in objects:
+            for item in objects:
+                name, rows, record = item.name, item.rows, item.record
                 db.execute("INSERT OR IGNORE INTO backfill_objects (object) VALUES (?)", (name,))
                 (number,) = db.execute("SELECT id FROM backfill_objects WHERE object = ?", (name,)).fetchone()
                 if record is not None:
@@ -155,7 +157,8 @@ class Store:
                     "INSERT INTO backfill (package, day, version, count, object) VALUES (?, ?, ?, ?, ?)",
                     [(*row, key) for row in rows],
                 )
-                db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", {(row[1],) for row in rows})
+                days = {row[1] for row in rows} if item.days is None else set(item.days)
+                db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", [(day,) for day in days])
                 new_packages = {row[0] for row in rows} - self._packages_written - written
                 db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", [(package,) for package in new_packages])
                 written |= new_packages
@@ -202,6 +205,19 @@ class Store:
 
 #: An object's backfill rows: (package, day as YYYY-MM-DD, version, count), sorted.
 ObjectRows = list[tuple[str, str, str, int]]
+
+
+@dataclass(frozen=True)
+class BackfilledObject:
+    """One object's rows for :meth:`Store.replace_objects`. ``days`` (YYYY-MM-DD) are the
+    days it vouches for, marked as backfilled; None for every day it has rows for. An
+    hourly CDN log names its day but holds a few lines of the next one: vouching for that
+    next day would hide its live counts behind those few lines."""
+
+    name: str
+    rows: ObjectRows
+    record: ObjectRecord | None = None
+    days: tuple[str, ...] | None = None
 
 
 def object_rows(counts: DayCounts) -> ObjectRows:

@@ -412,3 +412,27 @@ def test_an_object_that_kills_its_worker_twice_fails_by_name(tmp_path, monkeypat
     assert "BrokenProcessPool" in summary.failed[source.object_key("cdn/poison.gz")]
     assert summary.processed == 10
     assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
+
+
+def test_lines_past_midnight_wait_for_their_own_day(tmp_path) -> None:
+    """The last hour's object of a day holds lines of the next one (CDN logs spill over):
+    until that day is backfilled, it is answered from its live counts."""
+    first_day = {object_name(FIRST_DAY, hour, hour): object_lines(hour, FIRST_DAY, hour, 400) for hour in (22, 23)}
+    next_day = FIRST_DAY + dt.timedelta(days=1)
+    second_day = {object_name(next_day, 0, 100): object_lines(100, next_day, 0, 400)}
+    assert any(key[2] == next_day for key in reference_count(all_lines(first_day))), "no line past midnight"
+    db = tmp_path / "d.sqlite"
+    store = Store(db)
+    store.add_live({("lodash", "4.17.21", next_day): 12_345})
+    store.close()
+    write_folder(tmp_path / "logs", first_day)
+    assert backfill(str(tmp_path / "logs"), "--db", str(db)).returncode == 0
+    counts = store_counts(db)
+    assert {key: n for key, n in counts.items() if key[2] == FIRST_DAY} == {
+        key: n for key, n in reference_count(all_lines(first_day)).items() if key[2] == FIRST_DAY
+    }
+    assert {key: n for key, n in counts.items() if key[2] == next_day} == {("lodash", "4.17.21", next_day): 12_345}
+
+    write_folder(tmp_path / "logs", second_day)  # the next day's objects: now it is backfilled
+    assert backfill(str(tmp_path / "logs"), "--db", str(db)).returncode == 0
+    assert store_counts(db) == reference_count(all_lines(first_day | second_day))

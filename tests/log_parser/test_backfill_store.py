@@ -6,15 +6,17 @@ import datetime as dt
 
 import pytest
 
-from log_parser.store import ObjectRecord, Store, object_rows
+from log_parser.store import BackfilledObject, ObjectRecord, Store, object_rows
 
 DAY = dt.date(2026, 11, 20)
 
 
 def test_objects_are_written_whole_or_not_at_all(tmp_path) -> None:
     store = Store(tmp_path / "d.sqlite", bulk_writer=True)
-    good = ("a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10, lines=5, downloads=3))
-    bad = ("b.gz", [("left-pad", DAY.isoformat(), "1.3.0")], ObjectRecord("e2", 10))  # a row missing its count
+    good = BackfilledObject(
+        "a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10, lines=5, downloads=3)
+    )
+    bad = BackfilledObject("b.gz", [("left-pad", DAY.isoformat(), "1.3.0")], ObjectRecord("e2", 10))  # type: ignore[list-item]
 
     with pytest.raises(Exception, match="binding"):
         store.replace_objects([good, bad])
@@ -43,3 +45,19 @@ def test_object_rows_are_in_the_tables_order() -> None:
         ("a", "2026-11-20", "2.0.0", 2),
         ("b", "2026-11-20", "1.0.0", 1),
     ]
+
+
+def test_an_object_vouches_for_its_own_day_only(tmp_path) -> None:
+    """An hourly log of one day holds a few lines of the next: they wait, counted, until
+    the next day is backfilled, and never hide its live counts meanwhile."""
+    store = Store(tmp_path / "d.sqlite", bulk_writer=True)
+    next_day = DAY + dt.timedelta(days=1)
+    store.add_live({("lodash", "4.17.21", DAY): 1000, ("lodash", "4.17.21", next_day): 50})
+    last_hour = object_rows({("lodash", "4.17.21", DAY): 10, ("lodash", "4.17.21", next_day): 2})
+    store.replace_objects([BackfilledObject("E.2026-11-20-23.gz", last_hour, days=(DAY.isoformat(),))])
+    assert store.daily("lodash", DAY, next_day) == {DAY: 10, next_day: 50}
+
+    first_hour = object_rows({("lodash", "4.17.21", next_day): 30})
+    store.replace_objects([BackfilledObject("E.2026-11-21-00.gz", first_hour, days=(next_day.isoformat(),))])
+    assert store.daily("lodash", DAY, next_day) == {DAY: 10, next_day: 32}
+    store.close()
