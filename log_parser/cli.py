@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,12 +15,16 @@ import orjson
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
+from libcloud.common.types import LibcloudError
 
 from .api import create_app
+from .backfill import Backfill, Executor, InProcess, LocalPool, Selection, Summary
 from .formats import PARSERS
 from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
+from .progress import TerminalProgress
 from .reading import tally_file
 from .records import ParseError
+from .sources import SourceError, load_credentials, parse_source
 from .store import Store, to_day_counts
 
 DEFAULT_DB = "downloads.sqlite"
@@ -47,6 +54,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--emit-uri", help="send operational figures to this numbat collector (e.g. udp://127.0.0.1:3333)"
     )
 
+    backfill = commands.add_parser(
+        "backfill", help="re-count historical log objects from object storage into the downloads store"
+    )
+    backfill.add_argument(
+        "source", help="a folder, file:///folder, s3://bucket/prefix[?endpoint=URL&region=R] or libcloud+PROVIDER://..."
+    )
+    backfill.add_argument("--prefix", default="", help="only objects whose names start with this (after the URL's)")
+    backfill.add_argument("--since", type=_day, help="first day (YYYY-MM-DD) to count, included")
+    backfill.add_argument("--until", type=_day, help="last day (YYYY-MM-DD) to count, included")
+    backfill.add_argument("--format", default="auto", choices=["auto", *PARSERS])
+    backfill.add_argument("--db", default=DEFAULT_DB)
+    where = backfill.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:port)")
+    backfill.add_argument(
+        "--connect-timeout", type=float, default=30.0, help="seconds to reach the Dask scheduler (default 30)"
+    )
+    backfill.add_argument("--credentials", type=Path, help="TOML file with key, secret (and token) for the store")
+    backfill.add_argument("--summary", type=Path, help="write the JSON summary here instead of to standard output")
+    backfill.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+
     serve = commands.add_parser("serve", help="the npm-compatible downloads API")
     serve.add_argument("--db", default=DEFAULT_DB)
     serve.add_argument("--listen", default=DEFAULT_LISTEN, help=f"host:port (default {DEFAULT_LISTEN})")
@@ -63,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return count(args)
     if args.command == "live":
         return live(args)
+    if args.command == "backfill":
+        return backfill(args)
     return serve(args)
 
 
@@ -116,6 +146,95 @@ def count(args: argparse.Namespace) -> int:
         if rejects is not None:
             rejects.close()
     return 1 if failed else 0
+
+
+def backfill(args: argparse.Namespace) -> int:
+    """Exit status 0 when every selected object was recorded, 1 when any failed (named
+    on standard error) or the run was interrupted, 2 for a source that cannot be used."""
+    if args.since and args.until and args.since > args.until:
+        print(f"numbat-logs: --since {args.since} is after --until {args.until}", file=sys.stderr)
+        return 2
+    try:
+        source = parse_source(args.source, load_credentials(args.credentials)).with_prefix(args.prefix)
+        source.driver()  # bad options and missing credentials show here, before any work
+    except (SourceError, LibcloudError) as exc:
+        print(f"numbat-logs: {exc}", file=sys.stderr)
+        return 2
+    # From here Ctrl-C and SIGTERM stop the run between objects; what is recorded stays.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _interrupt)
+    try:
+        store = Store(args.db, bulk_writer=True)
+    except sqlite3.Error as exc:
+        print(f"numbat-logs: {args.db}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        executor = _executor(args)
+    except (OSError, ValueError) as exc:
+        where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else "a pool of worker processes"
+        print(f"numbat-logs: cannot use {where}: {exc}", file=sys.stderr)
+        store.close()
+        return 2
+    progress = None if args.no_progress or not sys.stderr.isatty() else TerminalProgress(sys.stderr)
+    job = Backfill(
+        source,
+        store,
+        executor,
+        selection=Selection(args.since, args.until),
+        format_name=args.format,
+        progress=progress,
+    )
+    try:
+        summary = job.run()
+    except (OSError, LibcloudError) as exc:  # the listing failed: nothing was done
+        print(f"numbat-logs: {source.describe()}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # while listing, or a second time while saving the last objects
+        print("numbat-logs: interrupted; what the store holds is whole objects: run again to finish", file=sys.stderr)
+        return 1
+    finally:
+        executor.close()
+        store.close()
+    _report(summary, args.summary)
+    return 1 if summary.failed or summary.interrupted else 0
+
+
+def _executor(args: argparse.Namespace) -> Executor:
+    if args.scheduler:
+        from .cluster import DaskCluster  # noqa: PLC0415 - Dask is optional, loaded only when asked for
+
+        return DaskCluster(args.scheduler, args.connect_timeout)
+    return InProcess() if args.workers == 1 else LocalPool(args.workers)
+
+
+def _report(summary: Summary, json_file: Path | None) -> None:
+    """The JSON summary to standard output or ``json_file``; the one-line summary and
+    every failed object to standard error."""
+    document = orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2).decode()
+    if json_file:
+        json_file.write_text(document + "\n", encoding="utf-8")
+    else:
+        print(document)
+    print(summary.line(), file=sys.stderr)
+    for name, error in sorted(summary.failed.items()):
+        print(f"numbat-logs: failed: {name}: {error}", file=sys.stderr)
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0: {text!r}")
+    return int(text)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -2,18 +2,20 @@
 
 Two kinds of rows: ``live`` counts, added to as the live parser flushes, and
 ``backfill`` counts, one set per log object a backfill processed. A day that a backfill
-has covered is answered from the backfill rows only, so backfilled counts replace the
-provisional live ones instead of adding to them; reprocessing an object replaces that
-object's rows, so running a backfill twice changes nothing, and an object that arrives
-late adds only its own rows.
+has covered is answered from the backfill rows only, and a day it has not from the live
+rows only, so backfilled counts replace the provisional live ones instead of adding to
+them; reprocessing an object replaces that object's rows, so running a backfill twice
+changes nothing, and an object that arrives late adds only its own rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS live (
     PRIMARY KEY (package, day, version)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS backfill (
-    object TEXT NOT NULL,
+    object TEXT NOT NULL,  -- the object's id in backfill_objects: in every row, so short
     day TEXT NOT NULL,
     package TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -35,14 +37,47 @@ CREATE TABLE IF NOT EXISTS backfill (
 CREATE INDEX IF NOT EXISTS backfill_by_package ON backfill (package, day);
 CREATE TABLE IF NOT EXISTS backfilled_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS packages (package TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE VIEW IF NOT EXISTS counts AS
+CREATE TABLE IF NOT EXISTS backfill_objects (
+    id INTEGER PRIMARY KEY,
+    object TEXT NOT NULL UNIQUE,
+    -- what a backfill read, NULL for an object replaced without a record
+    etag TEXT,
+    size INTEGER,
+    selection TEXT,
+    lines INTEGER,
+    downloads INTEGER,
+    rejected INTEGER,
+    finished TEXT
+);
+DROP VIEW IF EXISTS counts;
+CREATE VIEW counts AS
     SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
     UNION ALL
-    SELECT day, package, version, count FROM backfill;
+    SELECT day, package, version, count FROM backfill WHERE day IN (SELECT day FROM backfilled_days);
 """
+
+#: The page cache of a bulk writer, MiB.
+BULK_CACHE_MIB = 64
 
 #: (package, version, day) -> downloads
 DayCounts = Mapping[tuple[str, str, dt.date], int]
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """What a backfill read of one object: the version it read (etag and size), the
+    selection its counts were limited to ("" for none), and its figures. A rerun skips an
+    object whose record matches what the listing shows."""
+
+    etag: str
+    size: int
+    selection: str = ""
+    lines: int = 0
+    downloads: int = 0
+    rejected: int = 0
+
+
+EPOCH = dt.date(1970, 1, 1)
 
 
 def day_of(epoch_seconds: int) -> dt.date:
@@ -50,14 +85,24 @@ def day_of(epoch_seconds: int) -> dt.date:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, bulk_writer: bool = False) -> None:
+        """``bulk_writer``, for a writer of many rows at once (the backfill): no fsync at
+        each commit (SQLite's ``synchronous = NORMAL`` in WAL mode: a crash of the
+        process still loses nothing committed, a power cut may lose the last commits; an
+        object lost that way takes its record with it and the next run redoes it), and a
+        page cache of ``BULK_CACHE_MIB`` (the index by package takes rows in no order;
+        with SQLite's 2 MiB default, inserting into it costs a third more)."""
         self.path = str(path)
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode = WAL")  # readers (the API) never block the writer
+            if bulk_writer:
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.execute(f"PRAGMA cache_size = -{BULK_CACHE_MIB * 1024}")
             self._db.executescript(SCHEMA)
+        self._packages_written: set[str] = set()
 
     def close(self) -> None:
         self._db.close()
@@ -80,15 +125,44 @@ class Store:
             )
             db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[1],) for row in rows})
 
-    def replace_object(self, name: str, counts: DayCounts) -> None:
+    def replace_object(self, name: str, counts: DayCounts, record: ObjectRecord | None = None) -> None:
         """The counts of one backfilled log object, replacing any earlier run's, and its
-        days marked as backfilled: from now on they are answered from backfill rows."""
-        rows = [(name, day.isoformat(), package, version, n) for (package, version, day), n in counts.items() if n]
+        days marked as backfilled: from now on they are answered from backfill rows.
+        ``record`` is written in the same transaction, so an object is either wholly
+        recorded, counts and record, or not at all (whenever the process dies)."""
+        self.replace_objects([BackfilledObject(name, object_rows(counts), record)])
+
+    def replace_objects(self, objects: Iterable[BackfilledObject]) -> None:
+        """:meth:`replace_object` for several objects, their rows made by
+        :func:`object_rows` (in the backfill's workers), in one transaction: whole objects
+        still, all of them or none, at a fraction of the cost of a commit each."""
+        finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        written: set[str] = set()
         with self._transaction() as db:
-            db.execute("DELETE FROM backfill WHERE object = ?", (name,))
-            db.executemany("INSERT INTO backfill VALUES (?, ?, ?, ?, ?)", rows)
-            db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", {(row[1],) for row in rows})
-            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[2],) for row in rows})
+            for item in objects:
+                name, rows, record = item.name, item.rows, item.record
+                db.execute("INSERT OR IGNORE INTO backfill_objects (object) VALUES (?)", (name,))
+                (number,) = db.execute("SELECT id FROM backfill_objects WHERE object = ?", (name,)).fetchone()
+                if record is not None:
+                    db.execute(
+                        "UPDATE backfill_objects SET etag = ?, size = ?, selection = ?, lines = ?, downloads = ?, "
+                        "rejected = ?, finished = ? WHERE id = ?",
+                        (*dataclasses.astuple(record), finished, number),
+                    )
+                # rows name their object by its id: a long name in every row made the
+                # store a third larger and its writing a third slower
+                key = str(number)
+                db.execute("DELETE FROM backfill WHERE object = ?", (key,))
+                db.executemany(
+                    "INSERT INTO backfill (package, day, version, count, object) VALUES (?, ?, ?, ?, ?)",
+                    [(*row, key) for row in rows],
+                )
+                days = {row[1] for row in rows} if item.days is None else set(item.days)
+                db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", [(day,) for day in days])
+                new_packages = {row[0] for row in rows} - self._packages_written - written
+                db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", [(package,) for package in new_packages])
+                written |= new_packages
+        self._packages_written |= written  # committed, and never deleted: no need to write them again
 
     # -- reading -------------------------------------------------------------------------
 
@@ -113,13 +187,54 @@ class Store:
         return dict(rows)
 
     def objects(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT DISTINCT object FROM backfill")}
+        """The objects that have counts, by name."""
+        rows = self._db.execute(
+            "SELECT object FROM backfill_objects AS o "
+            "WHERE EXISTS (SELECT 1 FROM backfill WHERE object = CAST(o.id AS TEXT))"
+        )
+        return {row[0] for row in rows}
+
+    def object_records(self) -> dict[str, ObjectRecord]:
+        """The objects a backfill finished, by name."""
+        rows = self._db.execute(
+            "SELECT object, etag, size, selection, lines, downloads, rejected FROM backfill_objects "
+            "WHERE etag IS NOT NULL"
+        ).fetchall()
+        return {row[0]: ObjectRecord(*row[1:]) for row in rows}
+
+
+#: An object's backfill rows: (package, day as YYYY-MM-DD, version, count), sorted.
+ObjectRows = list[tuple[str, str, str, int]]
+
+
+@dataclass(frozen=True)
+class BackfilledObject:
+    """One object's rows for :meth:`Store.replace_objects`. ``days`` (YYYY-MM-DD) are the
+    days it vouches for, marked as backfilled; None for every day it has rows for. An
+    hourly CDN log names its day but holds a few lines of the next one: vouching for that
+    next day would hide its live counts behind those few lines."""
+
+    name: str
+    rows: ObjectRows
+    record: ObjectRecord | None = None
+    days: tuple[str, ...] | None = None
+
+
+def object_rows(counts: DayCounts) -> ObjectRows:
+    """The rows of one object's counts, in the table's own (package, day, version) order,
+    which inserts a third faster than any other."""
+    return sorted((package, day.isoformat(), version, n) for (package, version, day), n in counts.items() if n)
 
 
 def to_day_counts(minute_counts: Iterable[tuple[tuple[str, str, int], int]]) -> dict[tuple[str, str, dt.date], int]:
     """Fold (package, version, minute) counts into (package, version, day)."""
     days: dict[tuple[str, str, dt.date], int] = {}
+    dates: dict[int, dt.date] = {}  # a date made once per day, not once per count
     for (package, version, minute), n in minute_counts:
-        key = (package, version, day_of(minute))
+        number = minute // 86400
+        day = dates.get(number)
+        if day is None:
+            day = dates[number] = EPOCH + dt.timedelta(days=number)
+        key = (package, version, day)
         days[key] = days.get(key, 0) + n
     return days

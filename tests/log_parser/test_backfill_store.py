@@ -1,0 +1,63 @@
+"""The store's side of the backfill: whole objects per transaction, and their records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from log_parser.store import BackfilledObject, ObjectRecord, Store, object_rows
+
+DAY = dt.date(2026, 11, 20)
+
+
+def test_objects_are_written_whole_or_not_at_all(tmp_path) -> None:
+    store = Store(tmp_path / "d.sqlite", bulk_writer=True)
+    good = BackfilledObject(
+        "a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10, lines=5, downloads=3)
+    )
+    bad = BackfilledObject("b.gz", [("left-pad", DAY.isoformat(), "1.3.0")], ObjectRecord("e2", 10))  # type: ignore[list-item]
+
+    with pytest.raises(Exception, match="binding"):
+        store.replace_objects([good, bad])
+    assert store.object_records() == {}
+    assert store.daily(None, DAY, DAY) == {}
+    assert not store.known("lodash")  # nothing of the failed transaction, not even in the store's memory
+
+    store.replace_objects([good])
+    assert store.object_records() == {"a.gz": ObjectRecord("e1", 10, lines=5, downloads=3)}
+    assert store.objects() == {"a.gz"}
+    # rows name their object by a short id, not by its (long) name
+    assert store._db.execute("SELECT DISTINCT object FROM backfill").fetchall() == [("1",)]
+    assert store.daily("lodash", DAY, DAY) == {DAY: 3}
+    assert store.known("lodash")
+
+    store.replace_object("a.gz", {("lodash", "4.17.21", DAY): 2}, ObjectRecord("e9", 11))  # the object changed
+    assert store.daily("lodash", DAY, DAY) == {DAY: 2}
+    assert store.object_records()["a.gz"].etag == "e9"
+    store.close()
+
+
+def test_object_rows_are_in_the_tables_order() -> None:
+    counts = {("b", "1.0.0", DAY): 1, ("a", "2.0.0", DAY): 2, ("a", "1.0.0", DAY - dt.timedelta(days=1)): 3}
+    assert object_rows(counts) == [
+        ("a", "2026-11-19", "1.0.0", 3),
+        ("a", "2026-11-20", "2.0.0", 2),
+        ("b", "2026-11-20", "1.0.0", 1),
+    ]
+
+
+def test_an_object_vouches_for_its_own_day_only(tmp_path) -> None:
+    """An hourly log of one day holds a few lines of the next: they wait, counted, until
+    the next day is backfilled, and never hide its live counts meanwhile."""
+    store = Store(tmp_path / "d.sqlite", bulk_writer=True)
+    next_day = DAY + dt.timedelta(days=1)
+    store.add_live({("lodash", "4.17.21", DAY): 1000, ("lodash", "4.17.21", next_day): 50})
+    last_hour = object_rows({("lodash", "4.17.21", DAY): 10, ("lodash", "4.17.21", next_day): 2})
+    store.replace_objects([BackfilledObject("E.2026-11-20-23.gz", last_hour, days=(DAY.isoformat(),))])
+    assert store.daily("lodash", DAY, next_day) == {DAY: 10, next_day: 50}
+
+    first_hour = object_rows({("lodash", "4.17.21", next_day): 30})
+    store.replace_objects([BackfilledObject("E.2026-11-21-00.gz", first_hour, days=(next_day.isoformat(),))])
+    assert store.daily("lodash", DAY, next_day) == {DAY: 10, next_day: 32}
+    store.close()
