@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import os
 import shutil
-import signal
 import subprocess
 import threading
 import urllib.parse
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from ..processes import terminate
 from ..waiting import wait_for
 from .numbatd import free_port
 
@@ -71,13 +70,7 @@ bind-address = "127.0.0.1:{free_port()}"
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
 
     def ping(self) -> bool:

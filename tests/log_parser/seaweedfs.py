@@ -11,9 +11,7 @@ free ports with the rest, so nothing binds a fixed port.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..processes import terminate
 from ..waiting import wait_for
 
 ACCESS_KEY = "numbat-test"
@@ -117,11 +116,5 @@ class SeaweedFS:
             return False
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        terminate(self.process)
         self.process = None

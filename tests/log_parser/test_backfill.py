@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from log_parser import backfill as backfill_module
@@ -42,6 +44,22 @@ def backfill(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [sys.executable, "-m", "log_parser", "backfill", *args], capture_output=True, text=True, timeout=timeout
     )
+
+
+@contextmanager
+def running_backfill(tmp_path: Path, objects: dict[str, list[str]]) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """The objects in a folder, and a backfill of it with two workers running beside the
+    test; killed at the end if the test left it running."""
+    write_folder(tmp_path / "logs", objects)
+    db = tmp_path / "d.sqlite"
+    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
+    process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process, db
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
 
 
 def summary_of(result: subprocess.CompletedProcess[str]) -> dict:
@@ -208,20 +226,11 @@ def test_bad_sources_exit_2(tmp_path) -> None:
 
 def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
     objects = generate(32, 2500, seed=3)
-    write_folder(tmp_path / "logs", objects)
-    db = tmp_path / "d.sqlite"
-    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
-    process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    try:
+    with running_backfill(tmp_path, objects) as (process, db):
         assert wait_for(lambda: recorded(db) >= 4, 60, interval=0.005)
         workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     done_at_kill = recorded(db)
     assert 4 <= done_at_kill < 32, "the run finished before it was killed: make it longer"
     # the pool's workers follow their parent (PR_SET_PDEATHSIG), none is left behind
@@ -315,20 +324,12 @@ def test_each_object_in_its_own_format(tmp_path) -> None:
 
 def test_a_killed_worker_costs_nothing_its_objects_are_read_again(tmp_path) -> None:
     objects = generate(24, 2500, seed=4)
-    write_folder(tmp_path / "logs", objects)
-    db = tmp_path / "d.sqlite"
-    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
-    process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    try:
+    with running_backfill(tmp_path, objects) as (process, db):
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
         assert wait_for(lambda: len(children.read_text().split()) == 2, 30, interval=0.005)
         first_pool = children.read_text().split()
         os.kill(int(first_pool[0]), signal.SIGKILL)  # as the OOM killer would
         stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, stderr
     summary = json.loads(stdout)
     assert (summary["processed"], summary["failed"]) == (24, [])
@@ -338,18 +339,10 @@ def test_a_killed_worker_costs_nothing_its_objects_are_read_again(tmp_path) -> N
 
 def test_sigterm_stops_between_objects_and_keeps_what_was_read(tmp_path) -> None:
     objects = generate(30, 2500, seed=5)
-    write_folder(tmp_path / "logs", objects)
-    db = tmp_path / "d.sqlite"
-    command = [sys.executable, "-m", "log_parser", "backfill", str(tmp_path / "logs"), "--db", str(db)]
-    process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running_backfill(tmp_path, objects) as (process, db):
         assert wait_for(lambda: recorded(db) >= 1, 60, interval=0.005)
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 1
     assert "Traceback" not in stderr
     assert "interrupted (run again to finish)" in stderr
