@@ -147,13 +147,7 @@ def process_object(task: Task) -> ObjectResult:
         reader = ChunkReader(stream_object(task.source, info, READ_BYTES))
         tally = tally_stream(io.BufferedReader(reader, READ_BYTES), task.format)
     except Exception as exc:  # one object's failure, whatever it is, is reported, not fatal
-        return ObjectResult(
-            task.source.object_key(info.name),
-            ObjectRecord(info.etag, info.size, task.window.key()),
-            bytes_read=reader.bytes_read if reader else 0,
-            seconds=time.perf_counter() - started,
-            error=f"{type(exc).__name__}: {exc}",
-        )
+        return failure(task, exc, bytes_read=reader.bytes_read if reader else 0, seconds=time.perf_counter() - started)
     counts = to_day_counts(tally.downloads.items())
     if task.window:
         counts = {key: n for key, n in counts.items() if task.window.contains(key[2])}
@@ -272,11 +266,14 @@ def result_of(future: Any, task: Task) -> ObjectResult:
     return result
 
 
-def failure(task: Task, exc: BaseException) -> ObjectResult:
+def failure(task: Task, exc: BaseException, *, bytes_read: int = 0, seconds: float = 0.0) -> ObjectResult:
+    """The result of an object that could not be counted, naming why."""
     info = task.object
     return ObjectResult(
         task.source.object_key(info.name),
         ObjectRecord(info.etag, info.size, task.window.key()),
+        bytes_read=bytes_read,
+        seconds=seconds,
         error=f"{type(exc).__name__}: {exc}",
     )
 
