@@ -1,86 +1,97 @@
 """Counting a whole buffer of a combined log at once. Sans-I/O.
 
-The line-at-a-time parser costs microseconds a line; a registry's CDN writes millions of
-lines a minute. Here two regular expressions run over the whole buffer: one finds every
-request's status and size (just after its quoted request line), the other the downloads
-(GET, a tarball path, 200) with their minute. Distinct (minute, path) pairs are few, so
-the tarball rule and the time parsing run once per pair, not once per line.
-
-It gives what :class:`~log_parser.formats.CombinedParser` gives, line for line, on logs
-whose lines are well formed or lack a status altogether: when the number of statuses found
-is not the number of lines, or a download's time does not parse, the chunk is counted by
-the parser instead, which also says why each bad line was refused. What it does not check,
-to stay fast, is the fields before the request line of a line that is not a download.
+The compiled :mod:`~log_parser.scanner` reads the buffer; what it hands back is finished
+here: each distinct download path is judged by the tarball rule once (and remembered
+from one buffer to the next: the popular tarballs recur in every buffer of a log), and
+the lines it left alone go through :class:`~log_parser.formats.CombinedParser` one by
+one, which counts them or refuses them with its reason. So a buffer counts exactly as the
+parser would count it line by line, whatever it holds.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from operator import itemgetter
+from typing import IO
 
-import orjson
+import numpy as np
 
+from . import scanner
 from .counting import Tally, tally_lines
-from .formats.base import clf_time
 from .formats.combined import CombinedParser
-from .records import ParseError
 from .tarball import parse_tarball_path
-
-#: Status class digit and size, just after the closing quote of the request line.
-STATUS = re.compile(rb'" (\d)\d\d (\d+|-)')
-#: A download: minute and zone of its time, a tarball path (query allowed); GET; 200.
-DOWNLOAD = re.compile(rb'\[([^\]\n]{17}):\d\d ([^\]\n]*)\] "GET (/[^ "\n]+\.tgz(?:[?#][^ "\n]*)?)(?: [^"\n]*)?" 200 ')
 
 
 class BulkCounter:
-    """Counts buffers one after another. Parsed times and tarball paths are remembered
-    from one buffer to the next: the current minutes and the popular tarballs recur in
-    every buffer of a log."""
+    """Counts buffers one after another, remembering which paths are tarballs of which
+    package (at most ``cache_limit`` paths). Refused lines go to ``rejects`` when given."""
 
-    def __init__(self, cache_limit: int = 100_000) -> None:
+    def __init__(self, cache_limit: int = 100_000, rejects: IO[str] | None = None) -> None:
         self.cache_limit = cache_limit
-        self._times: dict[tuple[bytes, bytes], int] = {}
-        self._packages: dict[bytes, tuple[str, str] | None] = {}
+        self.rejects = rejects
+        self._package_of_path: dict[bytes, int] = {}  #: index into _packages, or -1
+        self._package_ids: dict[tuple[str, str], int] = {}
+        self._packages: list[tuple[str, str]] = []  #: (package, version)
+        self._parser = CombinedParser()
 
     def count(self, buffer: bytes, tally: Tally) -> None:
         """Count every line of ``buffer`` (combined or common format) into ``tally``."""
-        statuses = STATUS.findall(buffer)
-        downloads = self._downloads(buffer) if len(statuses) == _lines(buffer) else None
-        if downloads is None:
-            _count_line_by_line(buffer, tally)
-            return
-        tally.downloads.update(downloads)
-        tally.requests += len(statuses)
-        if not statuses:
-            return
-        for digit, found in Counter(map(itemgetter(0), statuses)).items():
-            tally.by_status_class[f"{digit.decode()}xx"] += found
-        tally.bytes_served += _total(list(map(itemgetter(1), statuses)))
+        figures = scanner.new_figures()
+        scanned = scanner.scan(buffer, figures)
+        tally.requests += int(figures[scanner.REQUESTS])
+        for digit, found in enumerate(figures[scanner.FIRST_CLASS :].tolist()):
+            if found:
+                tally.by_status_class[f"{digit}xx"] += found
+        tally.bytes_served += scanner.bytes_served(figures)
+        if len(scanned.downloads):
+            _add_counts(tally.downloads, self._downloads(buffer, scanned))
+        if len(scanned.odd_lines):
+            lines = (buffer[start:end].decode("utf-8", "replace") for start, end in scanned.odd_lines.tolist())
+            tally_lines(lines, self._parser, tally, self.rejects)
 
-    def _downloads(self, buffer: bytes) -> dict[tuple[str, str, int], int] | None:
-        """Downloads per (package, version, minute), or None when a time does not parse.
-        Times are parsed once per distinct minute and paths once per distinct path."""
-        if len(self._times) > self.cache_limit:
-            self._times.clear()
-        if len(self._packages) > self.cache_limit:
-            self._packages.clear()
-        downloads: dict[tuple[str, str, int], int] = {}
-        times, packages = self._times, self._packages
-        for (minute, zone, path), count in Counter(DOWNLOAD.findall(buffer)).items():
-            time = times.get((minute, zone))
-            if time is None:
-                try:
-                    time = times[(minute, zone)] = clf_time(f"{minute.decode()}:00 {zone.decode()}")
-                except (ParseError, UnicodeDecodeError):
-                    return None
-            found = packages.get(path, _UNSEEN)
-            if found is _UNSEEN:
-                found = packages[path] = parse_tarball_path(path.decode("utf-8", "replace"))
-            if found is not None:
-                key = (found[0], found[1], time)  # type: ignore[index]
-                downloads[key] = downloads.get(key, 0) + count  # a plain dict: Counter's __missing__ is slow
-        return downloads
+    def _downloads(self, buffer: bytes, scanned: scanner.Scanned) -> dict[tuple[str, str, int], int]:
+        """Downloads per (package, version, minute): the scanner's (path, minute) counts,
+        of the paths that are package tarballs, summed where paths name the same tarball
+        (``%40scope``, a query string)."""
+        if len(self._package_of_path) > self.cache_limit:
+            self._package_of_path.clear()
+        package_of_path = np.array(
+            [self._package_of(buffer[start:end]) for start, end in scanned.paths.tolist()], dtype=np.int64
+        )
+        paths, minutes, counts = scanned.downloads.T
+        packages = package_of_path[paths]
+        tarballs = packages >= 0
+        if not tarballs.any():
+            return {}
+        packages, minutes, counts = packages[tarballs], minutes[tarballs], counts[tarballs]
+        order = np.lexsort((minutes, packages))
+        packages, minutes, counts = packages[order], minutes[order], counts[order]
+        firsts = np.flatnonzero(np.diff(packages, prepend=-1) | np.diff(minutes, prepend=-1))
+        names = self._packages
+        return {
+            (*names[package], minute): count
+            for package, minute, count in zip(
+                packages[firsts].tolist(),
+                minutes[firsts].tolist(),
+                np.add.reduceat(counts, firsts).tolist(),
+                strict=True,
+            )
+        }
+
+    def _package_of(self, path: bytes) -> int:
+        found = self._package_of_path.get(path)
+        if found is None:
+            package = parse_tarball_path(path.decode("ascii"))
+            found = -1 if package is None else self._package_ids.setdefault(package, len(self._package_ids))
+            if found == len(self._packages):
+                self._packages.append(package)  # type: ignore[arg-type]
+            self._package_of_path[path] = found
+        return found
+
+
+def _add_counts(counter: dict[tuple[str, str, int], int], more: dict[tuple[str, str, int], int]) -> None:
+    """``counter += more``, at C speed: Counter.update would add one key at a time in Python."""
+    for key in more.keys() & counter.keys():
+        more[key] += counter[key]
+    dict.update(counter, more)
 
 
 def tally_buffer(buffer: bytes, tally: Tally | None = None) -> Tally:
@@ -88,27 +99,3 @@ def tally_buffer(buffer: bytes, tally: Tally | None = None) -> Tally:
     tally = tally if tally is not None else Tally()
     BulkCounter().count(buffer, tally)
     return tally
-
-
-_UNSEEN = object()
-
-
-def _lines(buffer: bytes) -> int:
-    """Lines in ``buffer``; a blank one has no status, so it sends the chunk to the parser."""
-    return buffer.count(b"\n") + (1 if buffer and not buffer.endswith(b"\n") else 0)
-
-
-def _total(sizes: list[bytes]) -> int:
-    """The sum of response sizes ("-" is none): orjson reads them all in one call, unless
-    one is not a JSON number (leading zeros), when int() reads them one by one."""
-    try:
-        return sum(orjson.loads(b"[" + b",".join(sizes).replace(b"-", b"0") + b"]"))
-    except orjson.JSONDecodeError:
-        return sum(int(size) for size in sizes if size != b"-")
-
-
-def _count_line_by_line(buffer: bytes, tally: Tally) -> None:
-    lines = buffer.decode("utf-8", "replace").split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    tally_lines(lines, CombinedParser(), tally)
