@@ -98,6 +98,18 @@ class SelfMetrics:
         self.replayed = Counter(
             "numbat_sink_replayed_events", "Events replayed from a sink's spool to its store.", sink, registry=registry
         )
+        self.delivered = Counter(
+            "numbat_sink_delivered_events",
+            "Events in batches a remote store acknowledged, sent or replayed (points it refused included).",
+            sink,
+            registry=registry,
+        )
+        self.last_delivery = Gauge(
+            "numbat_sink_last_delivery_timestamp_seconds",
+            "When a remote store last acknowledged a batch (Unix time): alert when it falls behind.",
+            sink,
+            registry=registry,
+        )
         self.spool_bytes = Gauge("numbat_sink_spool_bytes", "Size of a sink's spool.", sink, registry=registry)
         self.spool_events = Gauge(
             "numbat_sink_spool_events", "Events in a sink's spool waiting for replay.", sink, registry=registry
@@ -129,6 +141,12 @@ class SinkStats:
         self.dropped_overflow = metrics.dropped.labels(*labels, "overflow").inc
         self.dropped_spool_cap = metrics.dropped.labels(*labels, "spool full").inc
         self.dropped_stopped = metrics.dropped.labels(*labels, "stopped").inc
+        self._delivered = metrics.delivered.labels(*labels)
+        self._last_delivery = metrics.last_delivery.labels(*labels)
+
+    def delivered(self, count: int) -> None:
+        self._delivered.inc(count)
+        self._last_delivery.set_to_current_time()
 
     def skipped(self, reason: str, count: int = 1) -> None:
         self._metrics.skipped.labels(*self._labels, reason).inc(count)

@@ -158,6 +158,7 @@ class RemoteSink(Sink):
                     return
                 await trio.sleep(self._backoff.next_delay())  # no spool: hold on and retry
                 continue
+            self.stats.delivered(count)
             self._came_back()
             return
 
@@ -201,6 +202,7 @@ class RemoteSink(Sink):
             async with self._spool_lock:
                 await trio.to_thread.run_sync(spool.commit, record)
             self.stats.replayed(record.count)
+            self.stats.delivered(record.count)
             self._came_back()
 
     def _count_spool_losses(self, spool: Spool, damaged_before: int) -> None:

@@ -115,6 +115,9 @@ def test_an_outage_mid_stream_loses_nothing(numbatd, influxd, tmp_path) -> None:
     assert wait_for(lambda: daemon.metric("numbat_sink_spool_events") == 0, 30)
     assert daemon.metric("numbat_sink_replayed_events_total") == daemon.metric("numbat_sink_spooled_events_total")
     assert daemon.metric("numbat_sink_dropped_events_total") == 0
+    # each event acknowledged once: sent straight away or replayed from the spool
+    assert daemon.metric("numbat_sink_delivered_events_total") == total
+    assert time.time() - 120 < daemon.metric("numbat_sink_last_delivery_timestamp_seconds") <= time.time()
     assert daemon.stop() == 0
 
 
