@@ -15,13 +15,14 @@ import trio
 
 from emitter import Emitter
 
+from .bulk import BulkCounter
 from .counting import Tally, tally_lines
 from .follow import FileFollower
 from .formats import PARSERS, LineParser, detect_format
 from .store import Store, to_day_counts
 from .syslog import SyslogFramer
 
-LineSink = Callable[[list[str]], Awaitable[None]]
+LineSink = Callable[[list[bytes]], Awaitable[None]]  #: takes lines (or syslog messages), no newline
 
 
 @dataclass
@@ -43,25 +44,37 @@ class Live:
         self.store = Store(options.db)
         self.tally = Tally()
         self.parser: LineParser | None = None if options.format == "auto" else PARSERS[options.format]()
-        self._pending: list[str] = []  # lines waiting for format detection
+        self._pending: list[bytes] = []  # lines waiting for format detection
+        self._bulk = BulkCounter()
         self.emitter = Emitter(options.emit_uri, app=options.app) if options.emit_uri else None
 
-    async def take(self, lines: list[str]) -> None:
+    async def take(self, lines: list[bytes]) -> None:
         if self.parser is None:
             self._pending += lines
-            detected = detect_format(self._pending) if len(self._pending) >= 20 else None
+            detected = detect_format(_texts(self._pending)) if len(self._pending) >= 20 else None
             if detected is None:
                 return
             self.parser, lines, self._pending = PARSERS[detected](), self._pending, []
-        tally_lines(lines, self.parser, self.tally)
+        self._count(lines)
         await trio.lowlevel.checkpoint()
+
+    def _count(self, lines: list[bytes]) -> None:
+        """Combined logs through the compiled bulk counter, when no message holds a
+        newline of its own (octet-counted syslog may); anything else line by line."""
+        assert self.parser is not None
+        if self.parser.name == "combined":
+            buffer = b"\n".join(lines)
+            if buffer.count(b"\n") == len(lines) - 1:
+                self._bulk.count(buffer + b"\n", self.tally)
+                return
+        tally_lines(_texts(lines), self.parser, self.tally)
 
     async def flush(self) -> None:
         if self.parser is None and self._pending:  # too few lines to be sure: take the best guess
-            detected = detect_format(self._pending)
+            detected = detect_format(_texts(self._pending))
             if detected is not None:
                 self.parser = PARSERS[detected]()
-                tally_lines(self._pending, self.parser, self.tally)
+                self._count(self._pending)
             self._pending = []
         tally, self.tally = self.tally, Tally()
         if tally.downloads:
@@ -112,7 +125,7 @@ def follow_file(path: Path, poll_interval: float, from_start: bool) -> Callable[
             while True:
                 lines = await trio.to_thread.run_sync(follower.poll)
                 if lines:
-                    await take([line.decode("utf-8", "replace") for line in lines])
+                    await take(lines)
                 else:
                     await trio.sleep(poll_interval)
         finally:
@@ -125,7 +138,7 @@ def read_stdin() -> Callable[[LineSink], Awaitable[None]]:
     async def source(take: LineSink) -> None:
         stream = trio.wrap_file(sys.stdin.buffer)
         while line := await stream.readline():
-            await take([line.decode("utf-8", "replace").rstrip("\n")])
+            await take([line.rstrip(b"\n")])
 
     return source
 
@@ -142,7 +155,7 @@ def syslog_listener(url: str) -> Callable[[LineSink], Awaitable[None]]:
                 while data := await stream.receive_some(65536):
                     messages = framer.feed(data)
                     if messages:
-                        await take([m.decode("utf-8", "replace") for m in messages])
+                        await take(messages)
 
         await trio.serve_tcp(handle, port, host=host)
 
@@ -152,8 +165,12 @@ def syslog_listener(url: str) -> Callable[[LineSink], Awaitable[None]]:
         with sock:
             while True:
                 data = await sock.recv(65535)
-                await take([m.decode("utf-8", "replace") for m in data.split(b"\n") if m])
+                await take([m for m in data.split(b"\n") if m])
 
     if scheme not in ("tcp", "udp"):
         raise ValueError(f"syslog listener {url!r}: the scheme must be tcp or udp")
     return tcp if scheme == "tcp" else udp
+
+
+def _texts(lines: list[bytes]) -> list[str]:
+    return [line.decode("utf-8", "replace") for line in lines]

@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 
+import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser.counting import Tally
+from log_parser.counting import Tally, tally_lines
 from log_parser.follow import FileFollower
 from log_parser.formats import CombinedParser
+from log_parser.live import Live, LiveOptions
 from log_parser.store import Store
 from log_parser.syslog import SyslogFramer
 
@@ -88,6 +90,22 @@ def test_syslog_framing_never_raises(data) -> None:
 def log_line(minute: int, path: str, status: int = 200) -> str:
     moment = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=minute)
     return f'203.0.113.9 - - [{moment.strftime("%d/%b/%Y:%H:%M:%S")} +0000] "GET {path} HTTP/1.1" {status} 10 "-" "npm"'
+
+
+def test_live_counts_combined_messages_holding_a_newline_as_the_parser_does(tmp_path) -> None:
+    """An octet-counted syslog message may hold a newline: the parser reads it as one
+    line (its expression matches at the start), so the bulk counter must not split it."""
+    good = log_line(1, "/lodash/-/lodash-4.17.21.tgz").encode()
+    batches = [[good, good + b"\nnot a log line", good], [good, b"not a log line", b""]]
+    live = Live(LiveOptions(db=str(tmp_path / "d.sqlite"), format="combined"))
+    reference = Tally()
+    for messages in batches:
+        trio.run(live.take, messages)
+        tally_lines([m.decode() for m in messages], CombinedParser(), reference)
+    got = live.tally
+    assert (got.downloads, got.requests, got.rejected) == (reference.downloads, reference.requests, reference.rejected)
+    assert (got.requests, got.total_downloads, sum(got.rejected.values())) == (4, 4, 1)
+    live.store.close()
 
 
 def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> None:
