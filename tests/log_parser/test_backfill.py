@@ -225,21 +225,25 @@ def test_bad_sources_exit_2(tmp_path) -> None:
 
 
 def test_killed_with_sigkill_then_rerun_gives_exact_totals(tmp_path) -> None:
-    objects = generate(32, 2500, seed=3)
+    # Objects are committed 32 at a time (or every half second): with three times as
+    # many, the kill falls after the first commit and before the last. Eight days keep
+    # every object's hour early enough that no line runs into a day no object names.
+    count = 96
+    objects = generate(count, 2500, days=8, seed=3)
     with running_backfill(tmp_path, objects) as (process, db):
         assert wait_for(lambda: recorded(db) >= 4, 60, interval=0.005)
         workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
     done_at_kill = recorded(db)
-    assert 4 <= done_at_kill < 32, "the run finished before it was killed: make it longer"
+    assert 4 <= done_at_kill < count, "the run finished before it was killed: make it longer"
     # the pool's workers follow their parent (PR_SET_PDEATHSIG), none is left behind
     assert workers
     assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10)
 
     rerun = backfill(str(tmp_path / "logs"), "--db", str(db), "--workers", "2")
     assert rerun.returncode == 0, rerun.stderr
-    assert summary_of(rerun)["processed"] == 32 - done_at_kill
+    assert summary_of(rerun)["processed"] == count - done_at_kill
     assert store_counts(db) == reference_count(all_lines(objects))
 
     uninterrupted = tmp_path / "u.sqlite"
@@ -338,7 +342,8 @@ def test_a_killed_worker_costs_nothing_its_objects_are_read_again(tmp_path) -> N
 
 
 def test_sigterm_stops_between_objects_and_keeps_what_was_read(tmp_path) -> None:
-    objects = generate(30, 2500, seed=5)
+    count = 96  # as in the kill test: the signal falls between the first commit and the last
+    objects = generate(count, 2500, days=8, seed=5)
     with running_backfill(tmp_path, objects) as (process, db):
         assert wait_for(lambda: recorded(db) >= 1, 60, interval=0.005)
         process.send_signal(signal.SIGTERM)
@@ -348,11 +353,11 @@ def test_sigterm_stops_between_objects_and_keeps_what_was_read(tmp_path) -> None
     assert "interrupted (run again to finish)" in stderr
     summary = json.loads(stdout)
     assert summary["interrupted"]
-    assert summary["processed"] == recorded(db) < 30
+    assert summary["processed"] == recorded(db) < count
 
     rerun = backfill(str(tmp_path / "logs"), "--db", str(db))
     assert rerun.returncode == 0, rerun.stderr
-    assert summary_of(rerun)["processed"] == 30 - summary["processed"]
+    assert summary_of(rerun)["processed"] == count - summary["processed"]
     assert store_counts(db) == reference_count(all_lines(objects))
 
 
