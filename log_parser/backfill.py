@@ -41,10 +41,11 @@ from .store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_row
 
 #: Bytes asked of the store per read, and the read buffer in front of gzip.
 READ_BYTES = 1 << 20
-#: Objects are committed together, whole, up to this many at once or this many seconds
-#: apart: each commit writes every index page its rows touched, so a commit per object
-#: costs the parent about twice as much. The last few objects are committed one by one
-#: as they come, while the workers still read, so that little is left to write at the end.
+#: Objects are written as they arrive and committed together, whole, up to this many at
+#: once or this many seconds apart: each commit writes every index page its rows touched,
+#: so a commit per object costs the parent about twice as much. The last few objects are
+#: committed one by one as they come, while the workers still read, so that little is
+#: left to write at the end.
 MAX_BATCH = 32
 COMMIT_INTERVAL = 0.5
 TAIL = 4
@@ -410,6 +411,7 @@ class Backfill:
                 to_come -= 1
                 summary.worker_seconds += result.seconds
                 if result.error is None:
+                    self.store.add_object(BackfilledObject(result.name, result.rows, result.record, result.days))
                     batch.append(result)
                 else:
                     summary.failed[result.name] = result.error
@@ -428,10 +430,11 @@ class Backfill:
         return summary
 
     def _commit(self, batch: list[ObjectResult], summary: Summary) -> None:
-        """Whole objects in one transaction: a crash keeps all of them or none."""
+        """The objects written since the last commit, in one transaction: a crash keeps
+        all of them or none."""
         if not batch:
             return
-        self.store.replace_objects(BackfilledObject(r.name, r.rows, r.record, r.days) for r in batch)
+        self.store.commit()
         for result in batch:
             summary.processed += 1
             summary.lines += result.lines

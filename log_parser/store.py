@@ -103,6 +103,7 @@ class Store:
                 self._db.execute(f"PRAGMA cache_size = -{BULK_CACHE_MIB * 1024}")
             self._db.executescript(SCHEMA)
         self._packages_written: set[str] = set()
+        self._packages_pending: set[str] = set()  #: written in the open transaction
 
     def close(self) -> None:
         self._db.close()
@@ -136,33 +137,67 @@ class Store:
         """:meth:`replace_object` for several objects, their rows made by
         :func:`object_rows` (in the backfill's workers), in one transaction: whole objects
         still, all of them or none, at a fraction of the cost of a commit each."""
-        finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        written: set[str] = set()
-        with self._transaction() as db:
+        try:
             for item in objects:
-                name, rows, record = item.name, item.rows, item.record
-                db.execute("INSERT OR IGNORE INTO backfill_objects (object) VALUES (?)", (name,))
-                (number,) = db.execute("SELECT id FROM backfill_objects WHERE object = ?", (name,)).fetchone()
-                if record is not None:
-                    db.execute(
-                        "UPDATE backfill_objects SET etag = ?, size = ?, selection = ?, lines = ?, downloads = ?, "
-                        "rejected = ?, finished = ? WHERE id = ?",
-                        (*dataclasses.astuple(record), finished, number),
-                    )
-                # rows name their object by its id: a long name in every row made the
-                # store a third larger and its writing a third slower
-                key = str(number)
-                db.execute("DELETE FROM backfill WHERE object = ?", (key,))
-                db.executemany(
-                    "INSERT INTO backfill (package, day, version, count, object) VALUES (?, ?, ?, ?, ?)",
-                    [(*row, key) for row in rows],
-                )
-                days = {row[1] for row in rows} if item.days is None else set(item.days)
-                db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", [(day,) for day in days])
-                new_packages = {row[0] for row in rows} - self._packages_written - written
-                db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", [(package,) for package in new_packages])
-                written |= new_packages
-        self._packages_written |= written  # committed, and never deleted: no need to write them again
+                self.add_object(item)
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def add_object(self, item: BackfilledObject) -> None:
+        """Write one backfilled object (rows, record, its days marked as backfilled) in
+        the open transaction, replacing any earlier run's: none of it is kept before
+        :meth:`commit`, and an error or an interruption inside it keeps nothing of it.
+        The backfill writes each object as it arrives, while its workers read, so that a
+        commit has little left to do, and the last one little to wait for."""
+        db = self._db
+        if not db.in_transaction:
+            db.execute("BEGIN")
+        db.execute("SAVEPOINT one_object")
+        try:
+            new_packages = self._write_object(db, item)
+        except BaseException:
+            db.execute("ROLLBACK TO one_object")
+            db.execute("RELEASE one_object")
+            raise
+        db.execute("RELEASE one_object")
+        self._packages_pending |= new_packages
+
+    def commit(self) -> None:
+        self._db.commit()
+        self._packages_written |= self._packages_pending  # never deleted: no need to write them again
+        self._packages_pending = set()
+
+    def rollback(self) -> None:
+        self._db.rollback()
+        self._packages_pending = set()
+
+    def _write_object(self, db: sqlite3.Connection, item: BackfilledObject) -> set[str]:
+        """The statements of :meth:`add_object`; the packages it wrote for the first time."""
+        name, rows, record = item.name, item.rows, item.record
+        db.execute("INSERT OR IGNORE INTO backfill_objects (object) VALUES (?)", (name,))
+        (number,) = db.execute("SELECT id FROM backfill_objects WHERE object = ?", (name,)).fetchone()
+        if record is not None:
+            finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            db.execute(
+                "UPDATE backfill_objects SET etag = ?, size = ?, selection = ?, lines = ?, downloads = ?, "
+                "rejected = ?, finished = ? WHERE id = ?",
+                (*dataclasses.astuple(record), finished, number),
+            )
+        # rows name their object by its id: a long name in every row made the store a
+        # third larger and its writing a third slower
+        key = str(number)
+        db.execute("DELETE FROM backfill WHERE object = ?", (key,))
+        db.executemany(
+            "INSERT INTO backfill (package, day, version, count, object) VALUES (?, ?, ?, ?, ?)",
+            [(*row, key) for row in rows],
+        )
+        days = {row[1] for row in rows} if item.days is None else set(item.days)
+        db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", [(day,) for day in days])
+        new_packages = {row[0] for row in rows} - self._packages_written - self._packages_pending
+        db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", [(package,) for package in new_packages])
+        return new_packages
 
     # -- reading -------------------------------------------------------------------------
 

@@ -61,3 +61,27 @@ def test_an_object_vouches_for_its_own_day_only(tmp_path) -> None:
     store.replace_objects([BackfilledObject("E.2026-11-21-00.gz", first_hour, days=(next_day.isoformat(),))])
     assert store.daily("lodash", DAY, next_day) == {DAY: 10, next_day: 32}
     store.close()
+
+
+def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its_transaction(tmp_path) -> None:
+    """The backfill writes each object as it arrives and commits several together: one
+    that fails while being written (here a bad row after good ones) is rolled back alone."""
+    store = Store(tmp_path / "d.sqlite", bulk_writer=True)
+    first = BackfilledObject("a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10))
+    broken = BackfilledObject(
+        "b.gz",
+        [("left-pad", DAY.isoformat(), "1.3.0", 4), ("is-number", DAY.isoformat(), "7.0.0")],  # type: ignore[list-item]
+        ObjectRecord("e2", 10),
+    )
+    store.add_object(first)
+    with pytest.raises(Exception, match="binding"):
+        store.add_object(broken)
+    store.commit()
+    assert set(store.object_records()) == {"a.gz"}
+    assert store.daily(None, DAY, DAY) == {DAY: 3}
+    assert (store.known("lodash"), store.known("left-pad")) == (True, False)
+    # and the package of the rolled-back object is written when another object has it
+    store.add_object(BackfilledObject("c.gz", object_rows({("left-pad", "1.3.0", DAY): 1}), ObjectRecord("e3", 10)))
+    store.commit()
+    assert store.known("left-pad")
+    store.close()
