@@ -92,7 +92,7 @@ class Task:
 class ObjectResult:
     name: str  #: the object's key in the store (see Source.object_key)
     record: ObjectRecord
-    rows: ObjectRows = field(default_factory=list)  #: made here, in the worker: the parent only writes
+    rows: ObjectRows = field(default_factory=lambda: ObjectRows.of([]))  #: made in the worker: the parent only writes
     days: tuple[str, ...] | None = None  #: the days it vouches for (see BackfilledObject)
     requests: int = 0
     rejected: dict[str, int] = field(default_factory=dict)

@@ -271,7 +271,7 @@ def test_an_object_is_streamed_not_held_in_memory(tmp_path, monkeypatch) -> None
     finally:
         tracemalloc.stop()
     assert result.error is None
-    assert result.rows == [("lodash", FIRST_DAY.isoformat(), "4.17.21", copies)]
+    assert result.rows.tuples() == [("lodash", FIRST_DAY.isoformat(), "4.17.21", copies)]
     assert peak < 8_000_000, f"peak {peak:,} bytes for a {len(line) * copies:,}-byte log"
 
 

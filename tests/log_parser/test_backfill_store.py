@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import pytest
 
-from log_parser.store import BackfilledObject, ObjectRecord, Store, object_rows
+from log_parser.store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
 
 DAY = dt.date(2026, 11, 20)
 
@@ -16,9 +17,9 @@ def test_objects_are_written_whole_or_not_at_all(tmp_path) -> None:
     good = BackfilledObject(
         "a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10, lines=5, downloads=3)
     )
-    bad = BackfilledObject("b.gz", [("left-pad", DAY.isoformat(), "1.3.0")], ObjectRecord("e2", 10))  # type: ignore[list-item]
+    bad = BackfilledObject("b.gz", ObjectRows.of([("left-pad", DAY.isoformat(), "1.3.0")]), ObjectRecord("e2", 10))  # type: ignore[list-item]
 
-    with pytest.raises(Exception, match="binding"):
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
         store.replace_objects([good, bad])
     assert store.object_records() == {}
     assert store.daily(None, DAY, DAY) == {}
@@ -40,7 +41,7 @@ def test_objects_are_written_whole_or_not_at_all(tmp_path) -> None:
 
 def test_object_rows_are_in_the_tables_order() -> None:
     counts = {("b", "1.0.0", DAY): 1, ("a", "2.0.0", DAY): 2, ("a", "1.0.0", DAY - dt.timedelta(days=1)): 3}
-    assert object_rows(counts) == [
+    assert object_rows(counts).tuples() == [
         ("a", "2026-11-19", "1.0.0", 3),
         ("a", "2026-11-20", "2.0.0", 2),
         ("b", "2026-11-20", "1.0.0", 1),
@@ -70,11 +71,11 @@ def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its
     first = BackfilledObject("a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10))
     broken = BackfilledObject(
         "b.gz",
-        [("left-pad", DAY.isoformat(), "1.3.0", 4), ("is-number", DAY.isoformat(), "7.0.0")],  # type: ignore[list-item]
+        ObjectRows.of([("left-pad", DAY.isoformat(), "1.3.0", 4), ("is-number", DAY.isoformat(), "7.0.0")]),  # type: ignore[list-item]
         ObjectRecord("e2", 10),
     )
     store.add_object(first)
-    with pytest.raises(Exception, match="binding"):
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
         store.add_object(broken)
     store.commit()
     assert set(store.object_records()) == {"a.gz"}
