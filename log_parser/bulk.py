@@ -51,8 +51,10 @@ class BulkCounter:
         """Downloads per (package, version, minute): the scanner's (path, minute) counts,
         of the paths that are package tarballs, summed where paths name the same tarball
         (``%40scope``, a query string)."""
-        if len(self._package_of_path) > self.cache_limit:
+        if len(self._package_of_path) > self.cache_limit:  # ids live for one buffer: all can go
             self._package_of_path.clear()
+            self._package_ids.clear()
+            self._packages.clear()
         package_of_path = np.array(
             [self._package_of(buffer[start:end]) for start, end in scanned.paths.tolist()], dtype=np.int64
         )
