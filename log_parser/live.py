@@ -65,7 +65,7 @@ class Live:
         if self.parser.name == "combined":
             buffer = b"\n".join(lines)
             if buffer.count(b"\n") == len(lines) - 1:
-                self._bulk.count(buffer + b"\n", self.tally)
+                self._bulk.count(buffer, self.tally)  # the last line needs no newline
                 return
         tally_lines(_texts(lines), self.parser, self.tally)
 
