@@ -101,8 +101,10 @@ class LineEncoder:
         self._not_tags = RESERVED | self.fields
         self._skip = skip or (lambda name: False)
         self._admit = admit or (lambda name, series: True)
-        #: Plain lines need no configured fields, and integers written as floats.
-        self._general = bool(self.fields) or not integers_as_floats
+        #: Plain lines, "<series> value=<float> <time>", need no configured fields, and
+        #: integers written as floats.
+        self.plain = not self.fields and integers_as_floats
+        self._general = not self.plain
         # the keys of events (in order) -> how to find the admitted series they make
         self._shapes: dict[tuple[str, ...], _Shape | None] = {}
         self._cached = 0
@@ -186,8 +188,13 @@ class LineEncoder:
         return shape
 
     def _encode_new(self, event: Mapping[str, Any], left_out: dict[str, int]) -> str | None:
-        """The slow path: an event not known to the cache, checked, and remembered when
-        its series can be."""
+        encoded = self.encode_checked(event, left_out)
+        return None if encoded is None else encoded[1]
+
+    def encode_checked(self, event: Mapping[str, Any], left_out: dict[str, int]) -> tuple[str, str] | None:
+        """The slow path: ``(series, line)`` for an event not known to the cache, checked
+        (skip, cardinality guard; what is left out is counted in ``left_out``) and
+        remembered when its series can be."""
         name = event["name"]
         if self._skip(name):
             left_out["skipped"] += 1
@@ -196,13 +203,13 @@ class LineEncoder:
         if encoded is None:
             left_out["no line"] += 1
             return None
-        series, line = encoded
+        series = encoded[0]
         if not self._admit(name, series):
             left_out["cardinality"] += 1
             return None
         if not self._general and self._cached < CACHE_LIMIT:
             self._remember_series(event, series)
-        return line
+        return encoded
 
     def _remember_series(self, event: Mapping[str, Any], series: str) -> None:
         shape = self._shapes.get(tuple(event)) or self._learn_shape(event)

@@ -11,7 +11,7 @@ dropped and counted, the good ones land.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import trio
 
@@ -22,6 +22,9 @@ from ..logs import log
 from ..schema import require
 from .influx_writers import BadPoints, V1Writer, V2Writer, Writer
 from .remote import RemoteSink, SpoolOptions
+
+if TYPE_CHECKING:
+    from ..transcoder import JsonLineTranscoder
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,12 @@ class InfluxSink(RemoteSink):
             skip=None if options.write_heartbeats else is_heartbeat,
             admit=self._admit,
         )
+        # imported here: numba's compiled code loads in a fraction of a second, which
+        # only a daemon that writes to InfluxDB need pay
+        from ..transcoder import JsonLineTranscoder, Lines  # noqa: PLC0415 - numba, loaded only when used
+
+        self._lines_of = Lines.of
+        self._transcoder: JsonLineTranscoder | None = JsonLineTranscoder(self._encoder) if self._encoder.plain else None
         self._writer = self._make_writer(options)
 
     async def close_store(self) -> None:
@@ -114,13 +123,15 @@ class InfluxSink(RemoteSink):
 
     def encode(self, batch: Batch) -> list[tuple[bytes, int]]:
         """Bodies of at most ``batch_size`` lines for the events worth writing."""
-        lines, left_out = self._encoder.encode_all(batch.events)
+        if self._transcoder is not None:
+            lines, left_out = self._transcoder.encode_all(batch.events, batch.raw)
+        else:
+            encoded, left_out = self._encoder.encode_all(batch.events)
+            lines = self._lines_of(encoded)
         for reason, count in left_out.items():
             if count:
                 self.stats.skipped("heartbeat" if reason == "skipped" else reason, count)
-        size = self.options.batch_size
-        chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
-        return [(b"\n".join(chunk), len(chunk)) for chunk in chunks]
+        return lines.chunks(self.options.batch_size)
 
     def _admit(self, measurement: str, series: str) -> bool:
         if self._guard.admit(measurement, series):

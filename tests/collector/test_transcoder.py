@@ -1,0 +1,193 @@
+"""The compiled JSON-to-line-protocol path: the LineEncoder's lines, on any input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.decoders import NumbatDecoder
+from collector.events import Batch
+from collector.lineprotocol import LineEncoder
+from collector.transcoder import JsonLineTranscoder, Lines
+
+
+def admit_at_most(limit: int) -> Callable[[str, str], bool]:
+    """A cardinality guard of ``limit`` series per measurement."""
+    admitted: dict[str, set[str]] = {}
+
+    def admit(name: str, series: str) -> bool:
+        known = admitted.setdefault(name, set())
+        if series in known or len(known) < limit:
+            known.add(series)
+            return True
+        return False
+
+    return admit
+
+
+def skip_heartbeats(name: str) -> bool:
+    return name == "heartbeat"
+
+
+def decoded(lines: list[bytes]) -> Batch:
+    batch = Batch()
+    NumbatDecoder().decode(lines, 1_700_000_000_000, batch)
+    return batch
+
+
+def assert_same_lines(batches: list[Batch], limit: int = 1000, learn: int = 100_000) -> JsonLineTranscoder:
+    """Each batch in turn through a transcoder and through a LineEncoder alike
+    configured: the same body, the same counts of what was left out."""
+    reference = LineEncoder(skip=skip_heartbeats, admit=admit_at_most(limit))
+    transcoder = JsonLineTranscoder(LineEncoder(skip=skip_heartbeats, admit=admit_at_most(limit)), learn)
+    for batch in batches:
+        expected, expected_left_out = reference.encode_all(batch.events)
+        lines, left_out = transcoder.encode_all(batch.events, batch.raw)
+        assert lines.body == b"\n".join(expected)
+        assert len(lines) == len(expected)
+        assert [lines.body[:end].rpartition(b"\n")[2] for end in lines.ends] == expected
+        assert left_out == expected_left_out
+    return transcoder
+
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+names = st.one_of(st.sampled_from(["web.latency", "heartbeat", "#comment", "a b,c", "x\\"]), text.filter(bool))
+tag_values = st.one_of(
+    st.sampled_from(["web-1", "web-2", "", 'a"q', "é", "back\\slash"]),
+    text,
+    st.booleans(),
+    st.none(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+)
+numbers = st.one_of(
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, -1, 0.5, 1.0, -0.0, 1e-4, 1e-5, 1e15, 1e16, 123456789012345, 1234567890123456]),
+)
+events = st.fixed_dictionaries(
+    {"name": names, "value": numbers, "time": st.one_of(st.integers(0, 2**62), st.integers(-5, 5))},
+    optional={
+        "host": tag_values,
+        "route": tag_values,
+        "value2": numbers,
+        "nested": st.lists(st.integers(), max_size=2),
+    },
+)
+
+
+def compact(event: dict) -> bytes:
+    """As orjson writes it, or as json does beyond orjson's 64-bit integers."""
+    try:
+        return orjson.dumps(event)
+    except TypeError:
+        return json.dumps(event, separators=(",", ":")).encode()
+
+
+serializers = st.sampled_from([
+    compact,
+    lambda event: json.dumps(event).encode(),  # spaces after ":" and ","
+    lambda event: json.dumps(event, ensure_ascii=False).encode(),
+    lambda event: json.dumps(event, indent=None, separators=(" ,", " : ")).encode(),
+])  # fmt: skip
+
+
+@given(st.lists(st.lists(st.tuples(events, serializers), max_size=20), max_size=4), st.integers(1, 3))
+def test_any_events_give_the_line_encoders_lines(batches, limit) -> None:
+    assert_same_lines([decoded([dump(event) for event, dump in batch]) for batch in batches], limit)
+
+
+# The value's own digits, as numbat's senders write them: every branch of what Point
+# writes digit for digit (trailing zeros, exponents, tiny numbers, long mantissas).
+number_texts = st.from_regex(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,19})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
+time_texts = st.from_regex(r"-?(0|[1-9][0-9]{0,19})", fullmatch=True)
+
+
+@given(st.lists(st.tuples(number_texts, time_texts, st.sampled_from(["h1", "h2"])), min_size=1, max_size=40))
+def test_number_texts_are_written_as_point_writes_them(rows) -> None:
+    lines = [
+        b'{"name":"m","value":%s,"time":%s,"host":"%s"}' % (v.encode(), t.encode(), h.encode()) for v, t, h in rows
+    ]
+    assert_same_lines([decoded(lines), decoded(lines[::-1])])
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.one_of(st.binary(max_size=60), st.binary(max_size=3).map(lambda b: b'{"name":"m",' + b)), max_size=10)
+)
+def test_arbitrary_bytes_beside_good_lines(junk) -> None:
+    good = b'{"name":"m","value":1.5,"time":5,"host":"h"}'
+    lines = [line for item in junk for line in (good, item.replace(b"\n", b" "))]
+    assert_same_lines([decoded(lines), decoded(lines)])
+
+
+@given(st.data())
+def test_mutated_lines(data) -> None:
+    line = bytearray(b'{"name":"web.latency","value":12.25,"time":1700000000000,"host":"web-1","ok":true}')
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(line) - 1))
+        line[at] = data.draw(st.integers(0, 255).filter(lambda byte: byte != ord("\n")))
+    good = b'{"name":"web.latency","value":1,"time":1700000000000,"host":"web-1","ok":true}'
+    assert_same_lines([decoded([good, bytes(line), good])] * 2)
+
+
+def test_known_series_take_the_compiled_path() -> None:
+    lines = [orjson.dumps({"name": "m", "value": i / 4, "time": i, "host": f"h{i % 3}"}) for i in range(300)]
+    transcoder = assert_same_lines([decoded(lines)])
+    assert len(transcoder) == 3
+
+    def no_slow_path(event: object, left_out: object) -> None:
+        raise AssertionError("a known series went through the LineEncoder")
+
+    transcoder.encoder.encode_checked = no_slow_path  # type: ignore[method-assign]
+    lines, _ = transcoder.encode_all(decoded(lines).events, decoded(lines).raw)
+    assert lines.body.split(b"\n")[5] == b"m,host=h2 value=1.25 5"
+
+
+def test_beyond_its_limit_series_take_the_line_encoders_path() -> None:
+    lines = [orjson.dumps({"name": "m", "value": i, "time": i, "host": f"h{i % 50}"}) for i in range(200)]
+    transcoder = assert_same_lines([decoded(lines), decoded(lines)], learn=7)
+    assert len(transcoder) == 7
+
+
+def test_many_series_grow_the_tables() -> None:
+    lines = [orjson.dumps({"name": "m", "value": i, "time": i, "id": f"{i:05}" * 20}) for i in range(20_000)]
+    transcoder = assert_same_lines([decoded(lines[:10_000]), decoded(lines)], limit=100_000)
+    assert len(transcoder) == 20_000
+
+
+def test_refused_and_skipped_series_are_counted_each_time() -> None:
+    lines = [orjson.dumps({"name": "m", "value": 1, "time": i, "host": f"h{i}"}) for i in range(5)]
+    lines += [b'{"name":"heartbeat","value":1,"time":1}'] * 2
+    transcoder = JsonLineTranscoder(LineEncoder(skip=skip_heartbeats, admit=admit_at_most(2)))
+    for _ in range(2):
+        batch = decoded(lines)
+        written, left_out = transcoder.encode_all(batch.events, batch.raw)
+        assert len(written) == 2
+        assert left_out == {"skipped": 2, "no line": 0, "cardinality": 3}
+
+
+def test_a_line_with_a_newline_is_not_trusted() -> None:
+    events = [{"name": "m", "value": 1, "time": 1}, {"name": "n", "value": 2, "time": 2}]
+    raw: list[bytes | None] = [b'{"name":"m","value":1,"time":1}\n{"name":"x","value":9,"time":9}', None]
+    lines, _ = JsonLineTranscoder(LineEncoder()).encode_all(events, raw)
+    assert lines.body == b"m value=1 1\nn value=2 2"
+
+
+def test_only_plain_lines_can_be_transcoded() -> None:
+    with pytest.raises(ValueError, match="not plain"):
+        JsonLineTranscoder(LineEncoder(fields=["count"]))
+    with pytest.raises(ValueError, match="not plain"):
+        JsonLineTranscoder(LineEncoder(integers_as_floats=False))
+
+
+@given(st.lists(st.binary(max_size=5).map(lambda b: b.replace(b"\n", b"")), max_size=12), st.integers(1, 5))
+def test_chunks_hold_at_most_size_lines_each(lines, size) -> None:
+    chunks = Lines.of(lines).chunks(size)
+    assert [count for _, count in chunks] == [len(lines[i : i + size]) for i in range(0, len(lines), size)]
+    assert [body for body, _ in chunks] == [b"\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
