@@ -1,22 +1,27 @@
-"""Blocking writers for InfluxDB's two write APIs, run in worker threads by the sink.
+"""Writers for InfluxDB's two write APIs.
 
 Each takes a body of line protocol (precision ms) and either succeeds or raises
 :class:`Unavailable` (try again later: connection refused, timeouts, 5xx, auth) or
-:class:`BadPoints` (this body will never be accepted as it is: 400, 413).
+:class:`BadPoints` (this body will never be accepted as it is: 400, 413). The v1 writer
+posts from the event loop itself; influxdb-client's v2 writes block, so they run in a
+worker thread.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from abc import ABC, abstractmethod
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import trio
 import urllib3
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
+from .http_client import HttpClient, RequestFailed
 from .remote import Unavailable
 
 
@@ -44,17 +49,17 @@ class Writer(ABC):
         self._observe = observe
 
     @abstractmethod
-    def _post(self, body: bytes) -> None: ...
+    async def _post(self, body: bytes) -> None: ...
 
-    def write(self, body: bytes) -> None:
+    async def write(self, body: bytes) -> None:
         started = time.perf_counter()
         try:
-            self._post(body)
+            await self._post(body)
         finally:
             if self._observe is not None:
                 self._observe(time.perf_counter() - started)  # type: ignore[operator]
 
-    def close(self) -> None:  # noqa: B027 - optional
+    async def aclose(self) -> None:  # noqa: B027 - optional
         pass
 
 
@@ -67,7 +72,11 @@ class V2Writer(Writer):
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout * 1000), enable_gzip=True)
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
-    def _post(self, body: bytes) -> None:
+    async def _post(self, body: bytes) -> None:
+        # abandon_on_cancel: a stop need not wait out a slow request; the body is spooled
+        await trio.to_thread.run_sync(self._post_blocking, body, abandon_on_cancel=True)
+
+    def _post_blocking(self, body: bytes) -> None:
         try:
             self._api.write(
                 bucket=self.bucket,
@@ -80,7 +89,7 @@ class V2Writer(Writer):
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise Unavailable(repr(exc)) from None
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
 
 
@@ -96,29 +105,30 @@ class V1Writer(Writer):
         username: str,
         password: str,
         timeout: float,
+        max_connections: int = 2,
         observe: object = None,
     ) -> None:
         super().__init__(timeout, observe)
         query = {"db": database, "precision": "ms"}
         if retention_policy:
             query["rp"] = retention_policy
-        self._url = f"{url.rstrip('/')}/write?{urlencode(query)}"
-        self._headers = urllib3.make_headers(basic_auth=f"{username}:{password}") if username else {}
-        self._headers["Content-Type"] = "text/plain; charset=utf-8"
-        self._pool = urllib3.PoolManager(num_pools=1, maxsize=2, retries=False)
+        self._target = f"{urlsplit(url).path.rstrip('/')}/write?{urlencode(query)}"
+        self._headers = [("Content-Type", "text/plain; charset=utf-8")]
+        if username:
+            credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+            self._headers.append(("Authorization", f"Basic {credentials}"))
+        self._client = HttpClient(url, timeout=timeout, max_connections=max_connections)
 
-    def _post(self, body: bytes) -> None:
+    async def _post(self, body: bytes) -> None:
         try:
-            response = self._pool.request(
-                "POST", self._url, body=body, headers=self._headers, timeout=self.timeout, preload_content=True
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Unavailable(repr(exc)) from None
+            response = await self._client.post(self._target, body, self._headers)
+        except RequestFailed as exc:
+            raise Unavailable(str(exc)) from None
         if response.status >= 300:
-            raise classify(response.status, _reason(response.data))
+            raise classify(response.status, _reason(response.body))
 
-    def close(self) -> None:
-        self._pool.clear()
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def _reason(body: object) -> str:

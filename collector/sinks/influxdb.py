@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-import trio
-
 from ..cardinality import SeriesGuard
 from ..events import Batch
 from ..lineprotocol import LineEncoder
@@ -40,7 +38,9 @@ class InfluxOptions:
     username: str = ""
     password: str = ""
     batch_size: int = 5_000  #: points per request
-    max_in_flight: int = 2  #: requests at once, so encoding overlaps InfluxDB's work
+    #: requests at once: InfluxDB always has the next batch while the event loop, busy
+    #: decoding and encoding, gets round to the answer of the last
+    max_in_flight: int = 4
     flush_interval: float = 1.0  #: seconds a smaller batch waits to fill
     timeout: float = 10.0
     retry_base: float = 0.5  #: first retry delay, seconds, doubling and jittered
@@ -98,7 +98,7 @@ class InfluxSink(RemoteSink):
 
     async def close_store(self) -> None:
         if hasattr(self, "_writer"):
-            self._writer.close()
+            await self._writer.aclose()
 
     def _make_writer(self, options: InfluxOptions) -> Writer:
         observe = self.stats.request_seconds.observe
@@ -118,6 +118,7 @@ class InfluxSink(RemoteSink):
             username=options.username,
             password=options.password,
             timeout=options.timeout,
+            max_connections=options.max_in_flight,
             observe=observe,
         )
 
@@ -142,14 +143,10 @@ class InfluxSink(RemoteSink):
         return False
 
     async def deliver(self, body: bytes) -> None:
-        # abandon_on_cancel: a stop need not wait out a slow request; the body is spooled
-        await trio.to_thread.run_sync(self._deliver, body, abandon_on_cancel=True)
-
-    def _deliver(self, body: bytes) -> None:
         """Write ``body``; split what InfluxDB refuses until only the bad points are left
-        out. Runs in a worker thread; Unavailable (the store is away) goes up."""
+        out. Unavailable (the store is away) goes up."""
         try:
-            self._writer.write(body)
+            await self._writer.write(body)
         except BadPoints as exc:
             lines = body.split(b"\n")
             if len(lines) == 1:
@@ -160,5 +157,5 @@ class InfluxSink(RemoteSink):
                 )
                 return
             middle = len(lines) // 2
-            self._deliver(b"\n".join(lines[:middle]))
-            self._deliver(b"\n".join(lines[middle:]))
+            await self.deliver(b"\n".join(lines[:middle]))
+            await self.deliver(b"\n".join(lines[middle:]))
