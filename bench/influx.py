@@ -6,7 +6,9 @@ InfluxDB, and numbatd's line encoder against influxdb-client's Point, in one run
 Needs influxd (Debian's influxdb package; ./run-tests installs it). "direct" posts
 pre-built batches of 5000 lines from this process, one request at a time; "numbatd"
 is events sent over TCP as newline-delimited JSON, decoded, encoded and batched by
-numbatd, timed until InfluxDB answered its sink's last request.
+numbatd, timed until InfluxDB answered its sink's last request. The encoder table
+times, per point, Point, numbatd's LineEncoder on decoded events, and the path the sink
+takes for events of known series: their JSON lines to line protocol, compiled.
 
 On a small machine the kernel tends to run InfluxDB and whoever writes to it over
 loopback on the same CPU, taking turns, which costs the two-process path (numbatd and
@@ -36,7 +38,10 @@ import orjson  # noqa: E402
 import urllib3  # noqa: E402
 from influxdb_client import Point, WritePrecision  # noqa: E402
 
+from collector.decoders import NumbatDecoder  # noqa: E402
+from collector.events import Batch  # noqa: E402
 from collector.lineprotocol import LineEncoder  # noqa: E402
+from collector.transcoder import JsonLineTranscoder  # noqa: E402
 from tests.collector.influxd import Influxd  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
@@ -206,12 +211,18 @@ def main() -> None:
     ours = cpu_per_point(encoder.encode_all, [sample]) / len(sample)
     theirs = cpu_per_point(point_line, sample)
     assert encoder.encode_all(sample)[0] == [point_line(e).encode() for e in sample]
+    batch = Batch()
+    NumbatDecoder().decode([orjson.dumps(event) for event in sample], 0, batch)
+    transcoder = JsonLineTranscoder(LineEncoder())
+    assert transcoder.encode_all(batch.events, batch.raw)[0].body == b"\n".join(encoder.encode_all(sample)[0])
+    transcoded = cpu_per_point(lambda b: transcoder.encode_all(b.events, b.raw), [batch]) / len(sample)
 
     print_runs(n, directs, sinks, "InfluxDB on CPU 1, clients on CPU 0" if pinned else "not pinned")
     print()
     print(f"{'encoder, CPU per point':44} {'us':>10} {'vs Point':>10}")
     print(f"{'influxdb-client Point.to_line_protocol()':44} {theirs:10.2f} {'1.0x':>10}")
     print(f"{'numbat LineEncoder.encode_all()':44} {ours:10.2f} {theirs / ours:9.1f}x")
+    print(f"{'numbat JsonLineTranscoder (sink path)':44} {transcoded:10.2f} {theirs / transcoded:9.1f}x")
 
 
 if __name__ == "__main__":
