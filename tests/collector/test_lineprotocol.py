@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -20,6 +21,20 @@ scalars = st.one_of(
     st.floats(),
     text,
 )
+
+
+def admit_at_most(limit: int) -> Callable[[str, str], bool]:
+    """A cardinality guard of ``limit`` series per measurement."""
+    admitted: dict[str, set[str]] = {}
+
+    def admit(name: str, series: str) -> bool:
+        known = admitted.setdefault(name, set())
+        if series in known or len(known) < limit:
+            known.add(series)
+            return True
+        return False
+
+    return admit
 
 
 def point_for(event: dict, integers_as_floats: bool = True) -> str:
@@ -74,16 +89,7 @@ def test_lines_equal_what_point_writes(name, value, time, extra, integers_as_flo
     st.integers(min_value=1, max_value=4),
 )
 def test_encode_all_is_encode_with_skip_and_admission(events, limit) -> None:
-    admitted: dict[str, set[str]] = {}
-
-    def admit(name: str, series: str) -> bool:
-        known = admitted.setdefault(name, set())
-        if series in known or len(known) < limit:
-            known.add(series)
-            return True
-        return False
-
-    encoder = LineEncoder(skip=lambda name: name == "heartbeat", admit=admit)
+    encoder = LineEncoder(skip=lambda name: name == "heartbeat", admit=admit_at_most(limit))
     reference_admitted: dict[str, set[str]] = {}
     expected, left_out = [], {"skipped": 0, "no line": 0, "cardinality": 0}
     for event in events:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import orjson
 import pytest
@@ -15,19 +14,7 @@ from collector.events import Batch
 from collector.lineprotocol import LineEncoder
 from collector.transcoder import JsonLineTranscoder, Lines
 
-
-def admit_at_most(limit: int) -> Callable[[str, str], bool]:
-    """A cardinality guard of ``limit`` series per measurement."""
-    admitted: dict[str, set[str]] = {}
-
-    def admit(name: str, series: str) -> bool:
-        known = admitted.setdefault(name, set())
-        if series in known or len(known) < limit:
-            known.add(series)
-            return True
-        return False
-
-    return admit
+from .test_lineprotocol import admit_at_most
 
 
 def skip_heartbeats(name: str) -> bool:
