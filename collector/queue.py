@@ -68,12 +68,12 @@ class SinkQueue:
             if cut == len(oldest):
                 self._batches.popleft()
             else:
-                self._batches[0] = Batch(oldest.events[cut:], oldest.raw[cut:])
+                self._batches[0] = oldest.slice(cut)
             self._events -= cut
             excess -= cut
             dropped += cut
         if excess > 0:  # the new batch alone is larger than the queue: keep its newest events
-            batch = Batch(batch.events[excess:], batch.raw[excess:])
+            batch = batch.slice(excess)
             dropped += excess
         if dropped:
             self._on_drop(dropped)
@@ -95,11 +95,9 @@ class SinkQueue:
                     await self._readers.park()
         taken = self._batches.popleft()
         if self._batches and len(taken) + len(self._batches[0]) <= max_events:
-            merged = Batch(list(taken.events), list(taken.raw))
+            merged = taken.slice(0)  # a copy: the batches queued are shared with other sinks
             while self._batches and len(merged) + len(self._batches[0]) <= max_events:
-                more = self._batches.popleft()
-                merged.events += more.events
-                merged.raw += more.raw
+                merged.extend(self._batches.popleft())
             taken = merged
         self._events -= len(taken)
         self._writers.unpark_all()

@@ -1,13 +1,21 @@
-"""What every decoder does, and the helpers they share."""
+"""What every decoder does, and the helpers they share.
+
+The text formats share one number grammar, ASCII only: an optional sign, digits with an
+optional fraction (or a fraction alone), an optional exponent. Python's ``int`` and
+``float`` read more than that (``1_000``, Arabic-Indic digits, ``inf``, whitespace), so
+a text is matched against the grammar before Python converts it. Numbers and times are
+also checked against what every sink can carry, so no sink meets one it cannot write.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from ..events import Batch, Event
+from ..events import TIME_RANGE_MS, Batch, Event
 
 #: Timestamp precisions (InfluxDB's names, 1.x's and 2.x's) as (multiply, divide) to get ms.
 TO_MS: dict[str, tuple[int, int]] = {
@@ -70,19 +78,41 @@ class TextLineDecoder(Decoder):
         """The events of one stripped, non-empty line; DecodeError saying why not."""
 
 
-def parse_number(text: str) -> int | float:
-    """An int when it is written as one, else a finite float; DecodeError otherwise."""
+#: The number grammar of the text formats (statsd, Graphite, line protocol floats).
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Integers kept as integers: every sink writes an int64 exactly.
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def parse_number(text: str, what: str = "value") -> int | float:
+    """An int when it is written as one and fits in 64 bits, else a finite float, as
+    Etsy statsd and carbon read every number; DecodeError otherwise."""
+    if _INTEGER.fullmatch(text):
+        number = int(text)
+        if INT64[0] <= number <= INT64[1]:
+            return number
+    elif not DECIMAL.fullmatch(text):
+        raise DecodeError(f"{what} is not a number")
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        raise DecodeError("value is not a number") from None
-    if not math.isfinite(number):
-        raise DecodeError("value is not finite")
-    return number
+        real = float(text)
+    except OverflowError:  # an integer past float64
+        real = math.inf
+    if not math.isfinite(real):
+        raise DecodeError(f"{what} is not finite")
+    return real
+
+
+def checked_time(ms: int) -> int:
+    """``ms`` if every store can hold that time; DecodeError otherwise."""
+    if not TIME_RANGE_MS[0] <= ms <= TIME_RANGE_MS[1]:
+        raise DecodeError("time out of range")
+    return ms
+
+
+def seconds_to_ms(text: str) -> int:
+    """A timestamp in seconds (statsd's ``|T``, Graphite's third field) in ms."""
+    return checked_time(round(parse_number(text, "time") * 1000))
 
 
 def iso_to_ms(text: str) -> int:
@@ -93,4 +123,4 @@ def iso_to_ms(text: str) -> int:
         raise DecodeError("time is neither ms since the epoch nor an ISO 8601 date") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return round(moment.timestamp() * 1000)
+    return checked_time(round(moment.timestamp() * 1000))

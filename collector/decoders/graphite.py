@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..events import Event
-from .base import DecodeError, TextLineDecoder, parse_number
+from .base import DecodeError, TextLineDecoder, parse_number, seconds_to_ms
 
 
 class GraphiteDecoder(TextLineDecoder):
@@ -22,10 +22,8 @@ def parse_graphite_line(parts: list[str], now_ms: int) -> Event:
     if not path:
         raise DecodeError("no name")
     event: Event = {"name": path, "value": parse_number(parts[1]), "time": now_ms}
-    if len(parts) == 3:
-        seconds = parse_number(parts[2])
-        if seconds != -1:
-            event["time"] = round(seconds * 1000)
+    if len(parts) == 3 and parts[2] != "-1":  # -1: now, as carbon reads it
+        event["time"] = seconds_to_ms(parts[2])
     for tag in tags:
         key, equals, value = tag.partition("=")
         if not equals or not key or not value:

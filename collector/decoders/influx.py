@@ -10,10 +10,11 @@ characters, as InfluxDB stores it. A string field cannot hold a newline
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..events import Event
-from .base import TO_MS, DecodeError, TextLineDecoder
+from .base import DECIMAL, TO_MS, DecodeError, TextLineDecoder, checked_time
 
 _KEY = r"(?:[^,= \\]|\\.)+"
 _FIELD_VALUE = r'(?:"(?:[^"\\]|\\.)*"|[^, "]+)'
@@ -28,7 +29,7 @@ _LINE = re.compile(
 )
 _TAG = re.compile(rf"({_KEY})=({_KEY})")
 _FIELD = re.compile(rf"({_KEY})=({_FIELD_VALUE})")
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _MEASUREMENT_ESCAPE = re.compile(r"\\([, ])")
 _KEY_ESCAPE = re.compile(r"\\([,= ])")
 _STRING_ESCAPE = re.compile(r'\\(["\\])')
@@ -65,7 +66,7 @@ def parse_influx_line(line: str, now_ms: int, to_ms: tuple[int, int] = TO_MS["ns
         raise DecodeError("not line protocol")
     measurement = _MEASUREMENT_ESCAPE.sub(r"\1", match["measurement"])
     timestamp = match["timestamp"]
-    time = now_ms if timestamp is None else int(timestamp) * to_ms[0] // to_ms[1]
+    time = now_ms if timestamp is None else checked_time(int(timestamp) * to_ms[0] // to_ms[1])
     tags = {_KEY_ESCAPE.sub(r"\1", key): _KEY_ESCAPE.sub(r"\1", value) for key, value in _TAG.findall(match["tags"])}
     events = []
     for raw_key, raw_value in _FIELD.findall(match["fields"]):
@@ -88,13 +89,15 @@ def parse_field_value(text: str) -> float | int | bool | str:
     suffix = text[-1]
     if suffix in "iu":
         low, high = INT64 if suffix == "i" else UINT64
-        try:
-            number = int(text[:-1])
-        except ValueError:
-            raise DecodeError("bad integer field") from None
-        if not low <= number <= high or "_" in text:
+        if not _INTEGER.fullmatch(text, 0, len(text) - 1):
+            raise DecodeError("bad integer field")
+        number = int(text[:-1])
+        if not low <= number <= high:
             raise DecodeError("integer field out of range")
         return number
-    if not _FLOAT.fullmatch(text):
+    if not DECIMAL.fullmatch(text):
         raise DecodeError("bad field value")
-    return float(text)
+    real = float(text)
+    if not math.isfinite(real):
+        raise DecodeError("value is not finite")
+    return real

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 
 import orjson
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
 from collector.decoders import DECODERS, GraphiteDecoder, InfluxDecoder, NumbatDecoder, StatsdDecoder
-from collector.events import Batch
+from collector.events import TIME_RANGE_MS, Batch
 from emitter import to_statsd
 
 NOW = 1_700_000_000_000
@@ -36,8 +38,9 @@ def test_numbat_keeps_good_lines_around_bad_ones() -> None:
         "no name",
         "value is not a number",
     ]
-    # the first line passes through untouched; the second was completed, so it is re-encoded
-    assert batch.raw == [b'{"name":"a","value":1,"time":5}', None]
+    # the first line passes through untouched; the second was completed, so it was encoded
+    # again, once, for every sink
+    assert batch.raw == [b'{"name":"a","value":1,"time":5}', orjson.dumps(batch.events[1])]
 
 
 def test_numbat_normalizes_time() -> None:
@@ -89,8 +92,17 @@ def test_statsd_lines(line: bytes, event: dict) -> None:
         (b"x:1|q", "unknown statsd type"),
         (b"x:abc|c", "value is not a number"),
         (b"x:1|c|@2", "sample rate is not in (0, 1]"),
-        (b"_e{5,4}:title|text", "statsd events and service checks are not metrics"),
-        (b"x:nan|g", "value is not finite"),
+        (b"x:nan|g", "value is not a number"),
+        (b"x:1e999|g", "value is not finite"),
+        (b"x:1_000|c", "value is not a number"),
+        ("x:\u0663|c".encode(), "value is not a number"),
+        (b"x:1|c|T99999999999999", "time out of range"),
+        (b"x:1|c|@0.5x", "sample rate is not a number"),
+        (b"x,oops:1|c", "tag is not key=value"),
+        (b"_e{5,9}:title|text", "event title or text is not as long as its header says"),
+        (b"_e{a,4}:title|text", "event header is not _e{title_length,text_length}:"),
+        (b"_sc|check|7", "service check status is not 0, 1, 2 or 3"),
+        (b"_sc|check", "service check is not _sc|name|status"),
     ],
 )
 def test_statsd_rejections(line: bytes, reason: str) -> None:
@@ -259,7 +271,7 @@ scalars = st.one_of(
     value=st.one_of(
         st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False, allow_infinity=False)
     ),
-    time=st.integers(min_value=0, max_value=2**53),
+    time=st.integers(min_value=TIME_RANGE_MS[0], max_value=TIME_RANGE_MS[1]),
     extra=st.dictionaries(st.text(), scalars, max_size=5),
 )
 def test_valid_numbat_events_round_trip(name, value, time, extra) -> None:
@@ -272,3 +284,206 @@ def test_valid_numbat_events_round_trip(name, value, time, extra) -> None:
 def test_iso_time_without_zone_is_utc() -> None:
     batch = decode(NumbatDecoder(), b'{"name":"x","time":"2020-01-01T00:00:00"}')
     assert batch.events[0]["time"] == int(dt.datetime(2020, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+# -- only what every sink can carry -------------------------------------------------
+
+
+def test_numbat_refuses_times_no_store_holds_and_values_that_are_null() -> None:
+    payload = (
+        b'{"name":"good","value":1,"time":1700000000000}\n'
+        b'{"name":"far","value":1,"time":1e30}\n'
+        b'{"name":"far.int","value":1,"time":9223372036854776}\n'
+        b'{"name":"nan","value":null,"time":1700000000000}\n'
+        b'{"name":"ok.too","value":2}\n'
+    )
+    batch = decode(NumbatDecoder(), payload)
+    assert [e["name"] for e in batch.events] == ["good", "ok.too"]
+    assert [r.reason for r in batch.rejections] == [
+        "time out of range",
+        "time out of range",
+        "value is null (NaN or infinite at the sender)",
+    ]
+
+
+def test_numbat_refuses_what_cannot_be_encoded_again_and_passes_deep_lines_as_sent() -> None:
+    deep = b"[" * 300 + b"]" * 300
+    complete = b'{"name":"deep.complete","value":1,"time":5,"x":' + deep + b"}"
+    incomplete = b'{"name":"deep.incomplete","x":' + deep + b"}"
+    batch = decode(NumbatDecoder(), complete + b"\n" + incomplete + b'\n{"name":"next"}')
+    assert [e["name"] for e in batch.events] == ["deep.complete", "next"]
+    assert [r.reason for r in batch.rejections] == ["nested too deeply to encode"]
+    assert batch.json_lines().split(b"\n")[0] == complete  # passed on as it arrived
+
+
+def test_out_of_range_numbers_and_times_in_the_text_formats() -> None:
+    big = "123456789012345678901234567890"
+    statsd = decode(StatsdDecoder(), f"good:1|c\nbad:{big}|c\ngood:1|c".encode())
+    assert [e["value"] for e in statsd.events] == [1, float(big), 1]  # read as statsd reads it: a double
+    graphite = decode(GraphiteDecoder(), f"a {big} 1700000000\nb 1 1e300\nc 1 1700000000".encode())
+    assert [e["name"] for e in graphite.events] == ["a", "c"]
+    assert [r.reason for r in graphite.rejections] == ["time out of range"]
+    influx = decode(InfluxDecoder(precision="s"), b"a value=1 1700000000\nb value=1 1700000000000000000\nc value=1e400")
+    assert [e["name"] for e in influx.events] == ["a"]
+    assert [r.reason for r in influx.rejections] == ["time out of range", "value is not finite"]
+
+
+def test_every_decoded_event_can_be_encoded_by_every_json_sink() -> None:
+    payload = "\n".join(
+        [
+            "x:123456789012345678901234567890|c",
+            "y:18446744073709551616|g",
+            "z:-99999999999999999999|ms",
+            "w:1|c|T1700000000.5",
+        ]
+    ).encode()
+    batch = decode(StatsdDecoder(), payload)
+    assert len(batch.events) == 4
+    assert len(batch.json_lines().splitlines()) == 4
+
+
+# -- the number grammar, fed every character class ------------------------------------
+
+_DECIMAL_CHARACTERS = frozenset("0123456789+-.eE")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def reference_decimal(text: str) -> bool:
+    """Independent of the decoders: ASCII decimal characters only, and a finite float."""
+    if not text or not set(text) <= _DECIMAL_CHARACTERS:
+        return False
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def number_texts(forbidden: str) -> st.SearchStrategy[str]:
+    """Texts near numbers and far from them, with characters of every Unicode category:
+    most are a plain number with one character of any class put somewhere in it."""
+    anything = st.characters(blacklist_categories=("Cs",), blacklist_characters=forbidden)
+    tricky = st.sampled_from(["\u0663", "\u0969", "\uff11", "\u00b2", "_", "\u2007", "\u00a0", "i", "n", "x"])
+    number = st.from_regex(r"\A[+-]?[0-9]{0,4}(\.[0-9]{0,3})?([eE][+-]?[0-9]{1,3})?\Z")
+    one_in = st.tuples(number, st.one_of(anything, tricky), st.integers(0, 8)).map(
+        lambda parts: parts[0][: parts[2]] + parts[1] + parts[0][parts[2] :]
+    )
+    return st.one_of(number.filter(bool), one_in, st.text(anything, min_size=1, max_size=8))
+
+
+@given(text=number_texts(forbidden=":|,\n\r#@"))
+def test_statsd_numbers_follow_the_grammar_exactly(text: str) -> None:
+    batch = decode(StatsdDecoder(), f"x:{text}|ms".encode())
+    assert (len(batch.events) == 1) == reference_decimal(text), batch.rejections
+
+
+@given(text=number_texts(forbidden=" \t\n\r;\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u3000\u202f\u205f"))
+def test_graphite_numbers_follow_the_grammar_exactly(text: str) -> None:
+    if any(character.isspace() for character in text):
+        return  # whitespace separates graphite's fields
+    batch = decode(GraphiteDecoder(), f"x {text} 1700000000".encode())
+    assert (len(batch.events) == 1) == reference_decimal(text), batch.rejections
+
+
+def reference_influx_value(text: str) -> bool:
+    if text in ("t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE"):
+        return True
+    if text[-1:] in ("i", "u"):
+        digits = text[:-1]
+        if not digits or not set(digits) <= set("0123456789+-") or "+" in digits[1:] or "-" in digits[1:]:
+            return False
+        if digits in ("+", "-"):
+            return False
+        number = int(digits)
+        return -(2**63) <= number < 2**63 if text[-1] == "i" else 0 <= number < 2**64
+    return reference_decimal(text)
+
+
+@given(text=number_texts(forbidden=' ,="\\\n\r'))
+def test_line_protocol_numbers_follow_the_grammar_exactly(text: str) -> None:
+    if text.strip() != text or "\t" in text:
+        return  # surrounding blanks belong to the line, not to the value
+    batch = decode(InfluxDecoder(), f"m f={text} 1700000000000000000".encode())
+    assert (len(batch.events) == 1) == reference_influx_value(text), batch.rejections
+
+
+@given(text=number_texts(forbidden='\\"\n\r,}{[]'))
+def test_numbat_numbers_follow_the_json_grammar_exactly(text: str) -> None:
+    line = f'{{"name":"x","value":{text},"time":1}}'.encode()
+    batch = decode(NumbatDecoder(), line)
+    plain = text.strip(" \t")
+    expected = bool(_JSON_NUMBER.fullmatch(plain)) and math.isfinite(float(plain))
+    assert (len(batch.events) == 1) == expected, batch.rejections
+
+
+# -- the forms real statsd clients send --------------------------------------------------
+
+
+def test_dogstatsd_packed_values_share_type_rate_and_tags() -> None:
+    batch = decode(StatsdDecoder(), b"lat:1:2.5:3|d|@0.5|#env:prod")
+    common = {"name": "lat", "time": NOW, "statsd_type": "d", "rate": 0.5, "env": "prod"}
+    assert batch.events == [{**common, "value": 1}, {**common, "value": 2.5}, {**common, "value": 3}]
+
+
+def test_influx_style_tags_in_the_name_as_telegraf_and_hot_shots_send() -> None:
+    batch = decode(StatsdDecoder(), b"requests,region=eu,code=200:1|c|#env:prod")
+    assert batch.events == [
+        {"name": "requests", "value": 1, "time": NOW, "statsd_type": "c", "env": "prod", "region": "eu", "code": "200"}
+    ]
+
+
+def test_dogstatsd_events_and_service_checks() -> None:
+    title, text = "Déployé", "v1.2\\nrolled out"
+    header = f"_e{{{len(title.encode())},{len(text.encode())}}}"
+    event_line = f"{header}:{title}|{text}|d:1700000000|h:web-1|p:low|t:warning|#team:ops"
+    checks = "_sc|db.replication|2|d:1700000001|h:db-1|#role:primary|m:lag 30 s | too far\n_sc|db.ok|0"
+    batch = decode(StatsdDecoder(), (event_line + "\n" + checks).encode())
+    assert batch.rejections == []
+    assert batch.events == [
+        {
+            "name": "event",
+            "value": 1,
+            "time": 1_700_000_000_000,
+            "statsd_type": "e",
+            "title": title,
+            "description": "v1.2\nrolled out",
+            "host": "web-1",
+            "priority": "low",
+            "alert_type": "warning",
+            "team": "ops",
+        },
+        {
+            "name": "db.replication",
+            "value": 2,
+            "time": 1_700_000_001_000,
+            "statsd_type": "sc",
+            "status": "critical",
+            "description": "lag 30 s | too far",
+            "host": "db-1",
+            "role": "primary",
+        },
+        {"name": "db.ok", "value": 0, "time": NOW, "statsd_type": "sc", "status": "ok"},
+    ]
+
+
+@given(
+    name=st.text(st.characters(blacklist_characters="|\n\r#", blacklist_categories=("Cs",)), min_size=1, max_size=20),
+    status=st.sampled_from(["0", "1", "2", "3"]),
+    host=st.none() | st.text(st.characters(blacklist_characters="|\n\r", blacklist_categories=("Cs",)), max_size=10),
+    message=st.none() | st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=30),
+)
+def test_service_checks_round_trip(name: str, status: str, host: str | None, message: str | None) -> None:
+    line = (
+        f"_sc|{name}|{status}"
+        + (f"|h:{host}" if host is not None else "")
+        + (f"|m:{message}" if message is not None else "")
+    )
+    if line != line.strip() or "|m:" in line.partition("|m:")[2] or (message is None and "|m:" in line):
+        return  # blanks around a line are not part of it; a second "|m:" is the message's own text
+    batch = decode(StatsdDecoder(), line.encode())
+    assert batch.rejections == [], line
+    (event,) = batch.events
+    assert event["name"] == name
+    assert event["status"] == {"0": "ok", "1": "warning", "2": "critical", "3": "unknown"}[status]
+    if host is not None:
+        assert event["host"] == host
+    assert event.get("description") == message
