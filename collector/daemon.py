@@ -1,14 +1,15 @@
 """numbatd's life: start sinks and listeners, reload on SIGHUP, drain on SIGTERM.
 
-One task per listener and per sink, each in a cancel scope of its own, so a reload
-can replace one without touching the others, and shutdown can stop intake first and
-then give the sinks a deadline to write what they hold.
+One task per listener and per sink (the sink's :class:`~collector.router.SinkRunner`),
+each in a cancel scope of its own, so a reload can replace one without touching the
+others, and shutdown can stop intake first and then give the sinks a deadline to write
+what they hold. A reload applies what it can: a listener or sink whose new settings
+cannot start keeps running as it was, and the reload is reported as failed.
 """
 
 from __future__ import annotations
 
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,34 +18,23 @@ from prometheus_client import make_asgi_app
 
 from .asgi import Receive, Scope, Send, lifespan, respond, respond_json, serve_http
 from .config import Config, Limits, ListenerConfig, SinkConfig, load_config
-from .events import Batch
 from .listeners import Intake, serve_listener
 from .logs import FloodGate, log
 from .queue import SinkQueue
-from .router import Route, Router
+from .router import Route, Router, SinkRunner
 from .schema import ConfigError
 from .selfmetrics import SelfMetrics, SinkStats
-from .sinks import SINKS, Sink
+from .sinks import SINKS
 
 
 @dataclass(kw_only=True)
-class Running:
-    """A started listener or sink: stop it by closing its queue or cancelling its scope."""
+class RunningListener:
+    """A started listener: stop it by cancelling its scope."""
 
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    done: trio.Event = field(default_factory=trio.Event)
-
-
-@dataclass(kw_only=True)
-class RunningListener(Running):
     config: ListenerConfig
     limits: Limits
-
-
-@dataclass(kw_only=True)
-class RunningSink(Running):
-    config: SinkConfig
-    queue: SinkQueue
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    done: trio.Event = field(default_factory=trio.Event)
 
 
 class Daemon:
@@ -55,7 +45,7 @@ class Daemon:
         self.flood = FloodGate(config.log.flood_rate)
         self.router = Router()
         self.listeners: dict[str, RunningListener] = {}
-        self.sinks: dict[str, RunningSink] = {}
+        self.sinks: dict[str, SinkRunner] = {}
         self.ready = False
         self._nursery: trio.Nursery | None = None
         self._metrics_app = make_asgi_app(self.metrics.registry)
@@ -74,7 +64,8 @@ class Daemon:
                     self.sinks[sink_config.name] = await self._start_sink(sink_config)
                 self._route()
                 for listener_config in self.config.listeners:
-                    self.listeners[listener_config.name] = await self._start_listener(listener_config)
+                    limits = self.config.limits_for(listener_config)
+                    self.listeners[listener_config.name] = await self._start_listener(listener_config, limits)
                 self.ready = True
                 log.info(
                     "numbatd started",
@@ -97,7 +88,8 @@ class Daemon:
             "numbatd stopped",
             extra={
                 "decoded": int(self.metrics.total(self.metrics.decoded)),
-                "written": int(self.metrics.total(self.metrics.written)),
+                "rejected": int(self.metrics.total(self.metrics.rejected)),
+                "sinks": {name: runner.summary() for name, runner in self.sinks.items()},
             },
         )
 
@@ -111,8 +103,8 @@ class Daemon:
         self.router.replace(())
         with trio.move_on_after(self.config.shutdown_timeout):
             async with trio.open_nursery() as nursery:
-                for sink in self.sinks.values():
-                    nursery.start_soon(self._stop_sink, sink, self.config.shutdown_timeout)
+                for runner in self.sinks.values():
+                    nursery.start_soon(runner.stop, self.config.shutdown_timeout)
 
     # -- reload ----------------------------------------------------------------------
 
@@ -129,54 +121,103 @@ class Daemon:
         if new.self_metrics != self.config.self_metrics or new.log != self.config.log:
             log.warning("self_metrics and log settings take effect at the next restart")
         old, self.config = self.config, new
-        await self._reload_sinks(old, new)
-        await self._reload_listeners(new)
+        failed = await self._reload_sinks(old, new) + await self._reload_listeners(new)
+        if failed:
+            self.metrics.reloads.labels("failed").inc()
+            log.error(
+                "reload failed in part: what could not start keeps running as it was",
+                extra={"failed": failed, "listeners": sorted(self.listeners), "sinks": sorted(self.sinks)},
+            )
+            return
         self.metrics.reloads.labels("applied").inc()
         log.info(
             "configuration reloaded",
             extra={"listeners": sorted(self.listeners), "sinks": sorted(self.sinks)},
         )
 
-    async def _reload_sinks(self, old: Config, new: Config) -> None:
+    async def _reload_sinks(self, old: Config, new: Config) -> list[str]:
+        """Start new sinks, stop removed ones, and restart changed ones on a fresh queue that
+        takes their events from now on; a sink whose new settings cannot start goes back to
+        its old ones. The failures."""
         wanted = {c.name: c for c in new.sinks}
-        retired = [s for name, s in self.sinks.items() if name not in wanted or wanted[name] != s.config]
-        started: dict[str, RunningSink] = {}
-        for name, sink_config in wanted.items():
-            current = self.sinks.get(name)
-            if current is not None and current.config == sink_config:
-                started[name] = current
-                continue
-            try:
-                started[name] = await self._start_sink(sink_config)
-            except Exception as exc:
-                log.error("sink did not start", extra={"sink": name, "error": repr(exc)})
-        self.sinks = started
-        self._route()
         assert self._nursery is not None
-        for sink in retired:
-            self._nursery.start_soon(self._stop_sink, sink, old.shutdown_timeout)
+        for name in [name for name in self.sinks if name not in wanted]:
+            self._nursery.start_soon(self.sinks.pop(name).stop, old.shutdown_timeout)
+        failed = []
+        for name, config in wanted.items():
+            current = self.sinks.get(name)
+            if current is not None and current.config == config:
+                continue
+            queue = self._queue_for(config)
+            if current is not None:
+                # Events go to the new queue at once, while the old sink writes out its own:
+                # the two never hold one spool at the same time.
+                self._route(replacing={name: Route(config, queue)})
+                await current.stop(old.shutdown_timeout)
+            try:
+                self.sinks[name] = await self._start_sink(config, queue)
+            except Exception as exc:
+                log.error("sink did not start", extra={"sink": name, "error": f"{type(exc).__name__}: {exc}"})
+                failed.append(f"sink {name}")
+                if current is not None:
+                    await self._restore_sink(current.config, queue)
+        self._route()
+        return failed
 
-    async def _reload_listeners(self, new: Config) -> None:
-        wanted = {c.name: (c, new.limits_for(c)) for c in new.listeners}
-        for name, listener in list(self.listeners.items()):
-            if name not in wanted or wanted[name] != (listener.config, listener.limits):
-                listener.scope.cancel()
-                await listener.done.wait()  # its port must be free before a successor binds it
-                del self.listeners[name]
-        for name, (listener_config, _) in wanted.items():
-            if name not in self.listeners:
-                try:
-                    self.listeners[name] = await self._start_listener(listener_config)
-                except OSError as exc:
-                    log.error("listener did not start", extra={"listener": name, "error": str(exc)})
+    async def _restore_sink(self, config: SinkConfig, queue: SinkQueue) -> None:
+        try:
+            self.sinks[config.name] = await self._start_sink(config, queue)
+        except Exception as exc:
+            del self.sinks[config.name]
+            log.error("sink lost: its old settings fail too", extra={"sink": config.name, "error": repr(exc)})
+        else:
+            log.warning("sink kept its old settings", extra={"sink": config.name})
+
+    async def _reload_listeners(self, new: Config) -> list[str]:
+        """Replace what changed; a listener whose new settings cannot bind goes back to
+        its old ones. The failures."""
+        wanted = {c.name: c for c in new.listeners}
+        for name in [name for name in self.listeners if name not in wanted]:
+            await self._stop_listener(name)
+        failed = []
+        for name, config in wanted.items():
+            current, limits = self.listeners.get(name), new.limits_for(config)
+            if current is not None and (current.config, current.limits) == (config, limits):
+                continue
+            if current is not None:
+                await self._stop_listener(name)  # its port must be free before a successor binds it
+            try:
+                self.listeners[name] = await self._start_listener(config, limits)
+            except OSError as exc:
+                log.error("listener did not start", extra={"listener": name, "error": str(exc)})
+                failed.append(f"listener {name}")
+                if current is not None:
+                    await self._restore_listener(current)
+        return failed
+
+    async def _stop_listener(self, name: str) -> None:
+        listener = self.listeners.pop(name)
+        listener.scope.cancel()
+        await listener.done.wait()
+
+    async def _restore_listener(self, old: RunningListener) -> None:
+        name = old.config.name
+        try:
+            self.listeners[name] = await self._start_listener(old.config, old.limits)
+        except OSError as exc:
+            log.error(
+                "listener lost: its old settings do not start either", extra={"listener": name, "error": str(exc)}
+            )
+        else:
+            log.warning("listener kept its old settings", extra={"listener": name})
 
     # -- listeners and sinks -------------------------------------------------------------
 
-    def _route(self) -> None:
-        self.router.replace([Route(s.config, s.queue) for s in self.sinks.values()])
+    def _route(self, replacing: dict[str, Route] | None = None) -> None:
+        routes = {name: runner.route for name, runner in self.sinks.items()} | (replacing or {})
+        self.router.replace(list(routes.values()))
 
-    async def _start_listener(self, config: ListenerConfig) -> RunningListener:
-        limits = self.config.limits_for(config)
+    async def _start_listener(self, config: ListenerConfig, limits: Limits) -> RunningListener:
         running = RunningListener(config=config, limits=limits)
         intake = Intake(config, limits, self.router, self.metrics, self.flood)
 
@@ -194,71 +235,17 @@ class Daemon:
             raise OSError(exc.errno, f"listener {config.name}: {exc.strerror}") from exc
         return running
 
-    async def _start_sink(self, config: SinkConfig) -> RunningSink:
-        labels = (config.name, config.type)
-        stats = SinkStats(self.metrics, *labels)
+    def _queue_for(self, config: SinkConfig) -> SinkQueue:
+        on_drop = self.metrics.dropped.labels(config.name, config.type, "overflow").inc
+        return SinkQueue(config.queue_size, config.overflow, on_drop=on_drop)
+
+    async def _start_sink(self, config: SinkConfig, queue: SinkQueue | None = None) -> SinkRunner:
+        stats = SinkStats(self.metrics, config.name, config.type)
         sink = SINKS[config.type](config, stats, Path(self.config.state_dir))
-        queue = SinkQueue(config.queue_size, config.overflow, on_drop=stats.dropped_overflow)
-        self.metrics.queue_depth.labels(*labels).set_function(lambda: len(queue))
-        try:
-            await sink.open()
-        except BaseException:
-            await sink.close()
-            raise
-        running = RunningSink(config=config, queue=queue)
+        runner = await SinkRunner.open(sink, queue or self._queue_for(config), self.metrics)
         assert self._nursery is not None
-        self._nursery.start_soon(self._run_sink, sink, running)
-        return running
-
-    async def _run_sink(self, sink: Sink, running: RunningSink) -> None:
-        """The sink's task: write batches until its queue is closed and empty, with the
-        sink's own background work beside it; then save or count what is left."""
-        queue = running.queue
-        labels = (sink.config.name, sink.config.type)
-        in_hand: list[Batch] = []
-        try:
-            with running.scope:
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(sink.maintain)
-                    await self._drain(sink, queue, in_hand)
-                    await sink.flush()
-                    nursery.cancel_scope.cancel()
-        finally:
-            left = [*in_hand, *queue.take_all()]
-            lost = sum(len(batch) for batch in left if not sink.salvage(batch))
-            if lost:
-                self.metrics.dropped.labels(*labels, "stopped").inc(lost)
-                log.warning("sink stopped with events unwritten", extra={"sink": sink.name, "events": lost})
-            with trio.CancelScope(shield=True), trio.move_on_after(5):
-                await sink.close()
-            running.done.set()
-
-    async def _drain(self, sink: Sink, queue: SinkQueue, in_hand: list[Batch]) -> None:
-        labels = (sink.config.name, sink.config.type)
-        written = self.metrics.written.labels(*labels)
-        errors = self.metrics.errors.labels(*labels)
-        lost = self.metrics.dropped.labels(*labels, "error")
-        seconds = self.metrics.write_seconds.labels(*labels)
-        while (batch := await queue.get(sink.batch_events, sink.linger)) is not None:
-            in_hand[:] = [batch]
-            started = time.perf_counter()
-            try:
-                await sink.write(batch)
-            except Exception as exc:
-                errors.inc()
-                lost.inc(len(batch))
-                log.error("sink write failed", extra={"sink": sink.name, "events": len(batch), "error": repr(exc)})
-            else:
-                written.inc(len(batch))
-                seconds.observe(time.perf_counter() - started)
-            in_hand.clear()
-
-    async def _stop_sink(self, running: RunningSink, deadline: float) -> None:
-        running.queue.close()
-        with trio.move_on_after(deadline):
-            await running.done.wait()
-        running.scope.cancel()
-        await running.done.wait()
+        self._nursery.start_soon(runner.run)
+        return runner
 
     # -- health --------------------------------------------------------------------------
 

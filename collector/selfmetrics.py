@@ -119,6 +119,32 @@ class SelfMetrics:
         )
         self.reloads = Counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"], registry=registry)
 
+    def sink_summary(self, sink: str) -> dict[str, object]:
+        """One sink's totals so far, by what happened to its events (for the stop's log)."""
+        summary: dict[str, object] = {}
+        for key, metric, by in (
+            ("written", self.written, None),
+            ("delivered", self.delivered, None),
+            ("dropped", self.dropped, "cause"),
+            ("skipped", self.skipped, "reason"),
+        ):
+            values = self.values(metric, by, sink=sink)
+            if values:
+                summary[key] = int(values[""]) if by is None else {k: int(v) for k, v in values.items()}
+        return summary
+
+    @staticmethod
+    def values(metric: Counter, by: str | None = None, **labels: str) -> dict[str, float]:
+        """A counter's totals over the samples that carry ``labels``, by the label ``by``
+        (one total under "" when ``by`` is None); zeros left out."""
+        totals: dict[str, float] = {}
+        for family in metric.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    key = sample.labels[by] if by else ""
+                    totals[key] = totals.get(key, 0.0) + sample.value
+        return {key: value for key, value in totals.items() if value}
+
     @staticmethod
     def total(metric: Counter) -> float:
         """The sum over every label set of a counter."""

@@ -21,7 +21,9 @@ class Sink(ABC):
 
     ``write`` either succeeds or raises: the runner counts the batch as lost. A sink that
     can wait for its destination to come back (forward, remote stores) retries inside
-    ``write`` instead.
+    ``write`` instead. ``write`` encodes the whole batch before any I/O, so when encoding
+    fails (TypeError, ValueError, ArithmeticError) nothing was written, and the runner
+    can write the batch's halves without writing anything twice.
     """
 
     kind: ClassVar[str]  #: what the configuration calls it in "type"
@@ -63,3 +65,7 @@ class Sink(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release it; called once, also after a failed open()."""
+
+    def pending(self) -> dict[str, int]:
+        """What the sink still holds for later (events in a spool), for the stop's log."""
+        return {}

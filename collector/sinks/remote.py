@@ -114,6 +114,10 @@ class RemoteSink(Sink):
             self.stats.spooled(count)
         return True
 
+    def pending(self) -> dict[str, int]:
+        spool = getattr(self, "_spool", None)
+        return {"spooled_for_replay": spool.events} if spool is not None else {}
+
     async def close(self) -> None:
         if getattr(self, "_spool", None) is not None:
             await trio.to_thread.run_sync(self._spool.close)  # type: ignore[union-attr]

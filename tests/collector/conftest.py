@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from .influxd import Influxd, V2Gateway
-from .node import NUMBAT_EMITTER, npm_install
+from .node import HOT_SHOTS, NUMBAT_EMITTER, npm_install
 from .numbatd import Numbatd
 
 
@@ -14,6 +14,12 @@ from .numbatd import Numbatd
 def node_modules(tmp_path_factory) -> Path:
     """numbat-emitter from the npm registry, installed once per test run."""
     return npm_install(tmp_path_factory.mktemp("npm"), NUMBAT_EMITTER)
+
+
+@pytest.fixture(scope="session")
+def hot_shots(tmp_path_factory) -> Path:
+    """hot-shots, the statsd/DogStatsD/Telegraf client for Node, installed once per test run."""
+    return npm_install(tmp_path_factory.mktemp("npm-hot-shots"), HOT_SHOTS)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 NUMBAT_EMITTER = "numbat-emitter@5.2.4"
+HOT_SHOTS = "hot-shots@17.1.1"
 
 
 def npm_install(folder: Path, *packages: str) -> Path:
@@ -52,10 +53,15 @@ burst();
 
 
 def run_node_emitter(node_modules: Path, uri: str, count: int) -> subprocess.CompletedProcess[str]:
+    return run_node(node_modules, EMIT_SCRIPT, uri, str(count))
+
+
+def run_node(node_modules: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``node -e script -- args...`` beside ``node_modules``."""
     node = shutil.which("node")
     assert node is not None
     return subprocess.run(
-        [node, "-e", EMIT_SCRIPT, "--", uri, str(count)],
+        [node, "-e", script, "--", *args],
         cwd=node_modules.parent,
         capture_output=True,
         text=True,

@@ -1,0 +1,120 @@
+"""The sink runner with real sinks: an event a sink cannot encode costs that event alone."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import orjson
+import pytest
+import trio
+
+from collector.config import SinkConfig
+from collector.events import Batch
+from collector.queue import SinkQueue
+from collector.router import SinkRunner
+from collector.selfmetrics import SelfMetrics, SinkStats
+from collector.sinks import SINKS
+from collector.sinks.forward import ForwardOptions
+from collector.sinks.jsonl import JsonlOptions
+
+from ..emitter.receivers import StreamReceiver
+from ..waiting import wait_for
+
+BAD = (7, 50, 51, 99)  # events that carry what orjson cannot write (an int past 64 bits, a set)
+
+
+def mixed_batch(count: int = 100) -> Batch:
+    """``count`` events from two listeners; those at BAD cannot be encoded."""
+    batch = Batch(origins=[(0, "udp://a"), (60, "tcp://b")])
+    for i in range(count):
+        event = {"name": "m", "value": i, "time": 1_700_000_000_000}
+        if i in BAD:
+            event["oops"] = 2**70 if i % 2 else {1, 2}
+            batch.add(event)
+        else:
+            batch.add(event, orjson.dumps(event) if i % 3 else None)
+    return batch
+
+
+async def run_one_batch(config: SinkConfig, batch: Batch, metrics: SelfMetrics, tmp_path: Path) -> None:
+    sink = SINKS[config.type](config, SinkStats(metrics, config.name, config.type), tmp_path / "state")
+    queue = SinkQueue(10_000, "drop_oldest")
+    runner = await SinkRunner.open(sink, queue, metrics)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(runner.run)
+        await queue.put(batch)
+        await runner.stop(10)
+
+
+def skipped(metrics: SelfMetrics, sink: str) -> dict[str, float]:
+    return metrics.values(metrics.skipped, "reason", sink=sink)
+
+
+def test_jsonl_drops_only_the_events_it_cannot_encode(tmp_path, caplog) -> None:
+    out = tmp_path / "out.jsonl"
+    config = SinkConfig(type="jsonl", options=JsonlOptions(path=str(out), fsync="never"))
+    metrics = SelfMetrics()
+    with caplog.at_level(logging.WARNING, logger="numbatd"):
+        trio.run(run_one_batch, config, mixed_batch(), metrics, tmp_path)
+    values = [orjson.loads(line)["value"] for line in out.read_bytes().splitlines()]
+    assert values == [i for i in range(100) if i not in BAD]
+    assert skipped(metrics, "jsonl") == {"unwritable": len(BAD)}
+    assert metrics.values(metrics.written, sink="jsonl") == {"": 100 - len(BAD)}
+    dropped = [r for r in caplog.records if r.getMessage() == "event dropped: the sink cannot write it"]
+    assert [r.listener for r in dropped] == ["udp://a", "udp://a", "udp://a", "tcp://b"]  # type: ignore[attr-defined]
+    for record, index in zip(dropped, BAD, strict=True):
+        assert record.sink == "jsonl"  # type: ignore[attr-defined]
+        assert record.event.startswith(f"{{'name': 'm', 'value': {index},")  # type: ignore[attr-defined]
+
+
+def test_forward_drops_only_the_events_it_cannot_encode(tmp_path) -> None:
+    peer = StreamReceiver().start()
+    try:
+        config = SinkConfig(type="forward", options=ForwardOptions(url=peer.uri))
+        metrics = SelfMetrics()
+        trio.run(run_one_batch, config, mixed_batch(), metrics, tmp_path)
+        assert wait_for(lambda: len(peer.lines) >= 100 - len(BAD))
+        assert [e["value"] for e in peer.events] == [i for i in range(100) if i not in BAD]
+        assert skipped(metrics, "forward") == {"unwritable": len(BAD)}
+    finally:
+        peer.stop()
+
+
+def test_a_failing_destination_loses_its_batch_and_says_whose_it_was(tmp_path, caplog) -> None:
+    out = tmp_path / "a-directory"
+    out.mkdir()
+    config = SinkConfig(type="jsonl", options=JsonlOptions(path=str(out / "x.jsonl"), fsync="never"))
+    metrics = SelfMetrics()
+    batch = Batch(origins=[(0, "udp://a"), (1, "tcp://b")])
+    batch.add({"name": "first", "value": 1, "time": 1}, b'{"name":"first","value":1,"time":1}')
+    batch.add({"name": "second", "value": 1, "time": 1})
+
+    async def main() -> None:
+        sink = SINKS["jsonl"](config, SinkStats(metrics, "jsonl", "jsonl"), tmp_path)
+        queue = SinkQueue(10, "drop_oldest")
+        runner = await SinkRunner.open(sink, queue, metrics)
+        (out / "x.jsonl").unlink()
+        (out / "x.jsonl").mkdir()  # the file's place taken: every write fails
+        sink._file._file = None  # type: ignore[attr-defined]  # reopen at the next write
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(runner.run)
+            await queue.put(batch)
+            await runner.stop(5)
+
+    with caplog.at_level(logging.ERROR, logger="numbatd"):
+        trio.run(main)
+    assert metrics.values(metrics.dropped, "cause", sink="jsonl") == {"error": 2}
+    (failed,) = [r for r in caplog.records if r.getMessage() == "sink write failed; its batch is lost"]
+    assert failed.listeners == ["tcp://b", "udp://a"]  # type: ignore[attr-defined]
+    assert failed.first_event == '{"name":"first","value":1,"time":1}'  # type: ignore[attr-defined]
+    assert failed.error.startswith("IsADirectoryError")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cut", [0, 1, 30, 59, 60, 61, 99])
+def test_slices_keep_the_origin_of_every_event(cut: int) -> None:
+    batch = mixed_batch()
+    part = batch.slice(cut)
+    assert [part.origin_of(i) for i in range(len(part))] == [batch.origin_of(i) for i in range(cut, 100)]
+    selected = batch.select(lambda name: True)
+    assert [selected.origin_of(i) for i in range(100)] == [batch.origin_of(i) for i in range(100)]
