@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .addresses import ListenAddress, parse_listen_url
-from .schema import ConfigError, build, require
+from .schema import ConfigError, build, check_host_port, require, require_at_most
 from .sinks import SINK_OPTIONS
 
 DEFAULT_PORT = 3333
@@ -37,6 +37,7 @@ class Limits:
         for key in ("max_line_bytes", "max_connections", "max_body_bytes", "udp_receive_buffer", "udp_drain_batch"):
             require(getattr(self, key) > 0, key, "must be positive")
         require(self.idle_timeout > 0, "idle_timeout", "must be positive")
+        require_at_most(self.udp_receive_buffer, 2**31 - 1, "udp_receive_buffer")  # the kernel takes an int
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,19 @@ class SinkConfig:
 class SelfMetricsConfig:
     listen: str = DEFAULT_SELF_METRICS  #: host:port of /metrics, /healthz and /readyz; "" turns it off
 
+    def __post_init__(self) -> None:
+        if self.listen:
+            check_host_port(self.listen, "listen")
+
 
 @dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     #: Messages per second per kind for what input can flood (rejected lines, refused connections).
     flood_rate: float = 5.0
+
+    def __post_init__(self) -> None:
+        require(self.flood_rate > 0, "flood_rate", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,10 @@ class Config:
     shutdown_timeout: float = 10.0
     #: Where sinks keep what must outlive the process: their spools, one folder per sink.
     state_dir: str = "numbatd-state"
+
+    def __post_init__(self) -> None:
+        require(self.shutdown_timeout > 0, "shutdown_timeout", "must be positive")
+        require(bool(self.state_dir), "state_dir", "must name a folder")
 
     def limits_for(self, listener: ListenerConfig) -> Limits:
         return build(Limits, {**dataclasses.asdict(self.limits), **listener.limits}, f"listener {listener.name}.limits")
@@ -136,6 +148,8 @@ def load_config(path: str | Path) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start}): TOML files are UTF-8") from None
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

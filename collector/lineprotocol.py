@@ -93,14 +93,14 @@ class LineEncoder:
         integers_as_floats: bool = True,
         *,
         skip: Callable[[str], bool] | None = None,
-        admit: Callable[[str, str], bool] | None = None,
+        admit: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.fields = frozenset(fields)
         self.tags = frozenset(tags)
         self.integers_as_floats = integers_as_floats
         self._not_tags = RESERVED | self.fields
         self._skip = skip or (lambda name: False)
-        self._admit = admit or (lambda name, series: True)
+        self._admit = admit or (lambda name, series: None)
         #: Plain lines, "<series> value=<float> <time>", need no configured fields, and
         #: integers written as floats.
         self.plain = not self.fields and integers_as_floats
@@ -136,7 +136,7 @@ class LineEncoder:
         path, which checks it (skip, cardinality guard) and teaches the cache.
         """
         lines: list[bytes] = []
-        left_out = {"skipped": 0, "no line": 0, "cardinality": 0}
+        left_out = {"skipped": 0, "no line": 0}
         if self._general:
             for event in events:
                 line = self._encode_new(event, left_out)
@@ -204,8 +204,9 @@ class LineEncoder:
             left_out["no line"] += 1
             return None
         series = encoded[0]
-        if not self._admit(name, series):
-            left_out["cardinality"] += 1
+        refused = self._admit(name, series)
+        if refused is not None:
+            left_out[refused] = left_out.get(refused, 0) + 1
             return None
         if not self._general and self._cached < CACHE_LIMIT:
             self._remember_series(event, series)

@@ -7,6 +7,7 @@ and values outside their bounds are all reported as ``where.key: problem``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -86,6 +87,8 @@ def _check_scalar(value: object, expected: Any, where: str) -> Any:
         raise TypeError(f"schema cannot check {expected!r}")  # a bug in a config class, not in the file
     accepted = (int, float) if expected is float else expected
     if isinstance(value, accepted) and (expected is bool or not isinstance(value, bool)):
+        if expected is float and not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
         return float(value) if expected is float else value
     raise ConfigError(f"{where}: must be {_SCALAR_WORDS[expected]}, got {_describe(value)}")
 
@@ -99,3 +102,18 @@ def require(condition: bool, key: str, problem: str) -> None:
 
 def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
+
+
+def require_at_most(value: float, limit: float, key: str) -> None:
+    """For bounds the system imposes (socket options, loops run that many times)."""
+    require(value <= limit, key, f"must be at most {limit:,}")
+
+
+def check_host_port(text: str, key: str) -> None:
+    """``host:port`` (``[::1]:port`` for IPv6) with a port in 0..65535."""
+    host, colon, port = text.rpartition(":")
+    require(
+        bool(colon) and bool(host.strip("[]")) and port.isascii() and port.isdigit() and int(port) <= 65535,
+        key,
+        f"{text!r} is not host:port",
+    )

@@ -115,7 +115,7 @@ class JsonLineTranscoder:
     def encode_all(self, events: Sequence[Event], raw: Sequence[bytes | None]) -> tuple[Lines, dict[str, int]]:
         """What ``LineEncoder.encode_all(events)`` gives, as :class:`Lines`; ``raw`` holds
         each event's JSON line, or None where the event is not its line as sent."""
-        left_out = {"skipped": 0, "no line": 0, "cardinality": 0}
+        left_out = {"skipped": 0, "no line": 0}
         if not events:
             return Lines(b"", np.empty(0, dtype=np.int64)), left_out
         joined = b"\n".join(cast(Sequence[bytes], raw) if None not in raw else [line or b"" for line in raw])

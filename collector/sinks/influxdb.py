@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from ..cardinality import SeriesGuard
+from ..cardinality import SeriesGuard, name_pattern
 from ..events import Batch
 from ..lineprotocol import LineEncoder
 from ..logs import log
-from ..schema import require
+from ..schema import require, require_at_most
 from .influx_writers import BadPoints, V1Writer, V2Writer, Writer
 from .remote import RemoteSink, SpoolOptions
 
@@ -49,6 +49,7 @@ class InfluxOptions:
     tags: tuple[str, ...] = ()  #: if set, the only keys written as tags
     integers_as_floats: bool = True
     write_heartbeats: bool = False
+    max_measurements: int = 10_000  #: distinct event names written; new ones past it are dropped
     max_series_per_measurement: int = 10_000
     max_series: int = 1_000_000
     spool: SpoolOptions = field(default_factory=SpoolOptions)
@@ -59,11 +60,16 @@ class InfluxOptions:
             require(bool(self.bucket), "bucket", "required with api = 'v2'")
         else:
             require(bool(self.database), "database", "required with api = 'v1'")
-        for key in ("batch_size", "max_in_flight", "max_series_per_measurement", "max_series"):
+        for key in ("batch_size", "max_in_flight", "max_measurements", "max_series_per_measurement", "max_series"):
             require(getattr(self, key) > 0, key, "must be positive")
         for key in ("flush_interval", "timeout", "retry_base"):
             require(getattr(self, key) > 0, key, "must be positive")
         require(self.retry_cap >= self.retry_base, "retry_cap", "must be at least retry_base")
+        require_at_most(self.max_in_flight, 64, "max_in_flight")
+
+
+#: Name patterns the cardinality warnings name, each once; past it, one line says more were refused.
+WARNED_PATTERNS = 1_000
 
 
 def is_heartbeat(name: str) -> bool:
@@ -79,8 +85,8 @@ class InfluxSink(RemoteSink):
         options: InfluxOptions = self.options
         self.batch_events = options.batch_size
         self.linger = options.flush_interval
-        self._guard = SeriesGuard(options.max_series_per_measurement, options.max_series)
-        self._warned_cardinality: set[str] = set()
+        self._guard = SeriesGuard(options.max_series_per_measurement, options.max_series, options.max_measurements)
+        self._warned: set[tuple[str, str]] = set()  # (reason, name pattern) already logged
         self._encoder = LineEncoder(
             options.fields,
             options.tags,
@@ -134,13 +140,32 @@ class InfluxSink(RemoteSink):
                 self.stats.skipped("heartbeat" if reason == "skipped" else reason, count)
         return lines.chunks(self.options.batch_size)
 
-    def _admit(self, measurement: str, series: str) -> bool:
-        if self._guard.admit(measurement, series):
-            return True
-        if measurement not in self._warned_cardinality:
-            self._warned_cardinality.add(measurement)
-            log.warning("series limit reached: new series dropped", extra={"sink": self.name, "series_of": measurement})
-        return False
+    def _admit(self, measurement: str, series: str) -> str | None:
+        refused = self._guard.admit(measurement, series)
+        if refused is not None:
+            self._warn_once(refused, measurement)
+        return refused
+
+    def _warn_once(self, reason: str, measurement: str) -> None:
+        """One log line per (reason, name pattern), at most WARNED_PATTERNS of them."""
+        key = (reason, name_pattern(measurement))
+        if key in self._warned or len(self._warned) > WARNED_PATTERNS:
+            return
+        self._warned.add(key)
+        if len(self._warned) > WARNED_PATTERNS:
+            log.warning("cardinality limits: more name patterns refused; not logged", extra={"sink": self.name})
+            return
+        log.warning(
+            "cardinality limit reached: new points dropped",
+            extra={
+                "sink": self.name,
+                "limit": reason,
+                "pattern": key[1],
+                "example": measurement[:200],
+                "measurements": self._guard.measurement_count,
+                "series": self._guard.series,
+            },
+        )
 
     async def deliver(self, body: bytes) -> None:
         """Write ``body``; split what InfluxDB refuses until only the bad points are left

@@ -11,7 +11,7 @@ from typing import BinaryIO, Literal
 import trio
 
 from ..events import Batch
-from ..schema import require
+from ..schema import require, require_at_most
 from .base import Sink
 
 
@@ -31,6 +31,7 @@ class JsonlOptions:
         require(bool(self.path), "path", "must name a file")
         require(self.max_bytes >= 0, "max_bytes", "must not be negative")
         require(self.keep >= 0, "keep", "must not be negative")
+        require_at_most(self.keep, 1_000, "keep")  # every rotation renames them all
         require(self.fsync_interval > 0, "fsync_interval", "must be positive")
 
 

@@ -243,8 +243,45 @@ def test_the_cardinality_guard_drops_new_series_past_the_limit(numbatd, influxd,
         for i in range(30):
             e.metric("calm", 1.0, time=BASE_MS + i, route=f"/{i % 5}")  # five series, under the limit
     assert wait_for(lambda: influxd.count("c.calm", "v1db") == 30)
-    assert wait_for(lambda: daemon.metric("numbat_sink_skipped_events_total", reason="cardinality") == 20)
+    refused = {"reason": "cardinality: series per measurement"}
+    assert wait_for(lambda: daemon.metric("numbat_sink_skipped_events_total", **refused) == 20)
     series = influxd.query('SHOW SERIES FROM "c.requests"', "v1db")[0]["values"]
     assert len(series) == 10
     assert influxd.count("c.requests", "v1db") == 10
+    assert daemon.stop() == 0
+
+
+def send_names(port: int, first: int, count: int) -> None:
+    """``count`` events, each of a new name, as numbat JSON over one TCP connection."""
+    lines = b"".join(
+        b'{"name":"c.flood.%d.latency","value":1.5,"time":%d,"host":"h"}\n' % (i, BASE_MS + i)
+        for i in range(first, first + count)
+    )
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(lines)
+
+
+def test_a_flood_of_names_is_bounded_in_influxdb_and_in_numbatd(numbatd, influxd, tmp_path) -> None:
+    port = free_port()
+    daemon = numbatd(
+        f'state_dir = "{tmp_path}/state"\n' + tcp_listener(port) + influx_sink(influxd, extra="max_measurements = 300")
+    )
+    rounds, per_round = 3, 60_000
+    memory = []
+    for round_ in range(rounds):
+        send_names(port, round_ * per_round, per_round)
+        done = (round_ + 1) * per_round
+        assert wait_for(lambda done=done: daemon.metric("numbat_sink_written_events_total") == done, 60)
+        assert wait_for(
+            lambda done=done: daemon.metric("numbat_sink_delivered_events_total") == done - (done - 300), 60
+        )
+        memory.append(daemon.metric("process_resident_memory_bytes"))
+    measurements = influxd.query("SHOW MEASUREMENTS", "v1db")[0]["values"]
+    assert len(measurements) == 300
+    refused = {"reason": "cardinality: measurements"}
+    assert daemon.metric("numbat_sink_skipped_events_total", **refused) == rounds * per_round - 300
+    warnings = [e for e in daemon.logs() if e["message"] == "cardinality limit reached: new points dropped"]
+    assert [(w["pattern"], w["limit"]) for w in warnings] == [("c.flood.*.latency", "cardinality: measurements")]
+    # every cache is bounded: once full, more new names cost numbatd no more memory
+    assert memory[2] - memory[1] < 8 * 2**20, memory
     assert daemon.stop() == 0
