@@ -58,7 +58,15 @@ class ForwardSink(RemoteSink):
                 await self._stream.send_all(body)
         except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
             await self._drop_connection()
-            raise Unavailable(repr(exc)) from None
+            raise Unavailable(self._describe(exc)) from None
+
+    def _describe(self, exc: BaseException) -> str:
+        """What went wrong, in an operator's words."""
+        if isinstance(exc, trio.TooSlowError):
+            return f"{self.options.url}: no progress within the connect or send timeout"
+        if isinstance(exc, OSError):
+            return f"{self.options.url}: {exc.strerror or exc}"
+        return f"{self.options.url}: the connection broke"
 
     async def _connect(self) -> trio.abc.Stream:
         if self._address.scheme == "unix":

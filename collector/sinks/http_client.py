@@ -48,7 +48,7 @@ class _Connection:
             elif isinstance(event, h11.EndOfMessage):
                 return Response(status, b"".join(parts))
             elif isinstance(event, h11.ConnectionClosed):
-                raise RequestFailed("the server closed the connection")
+                raise RequestFailed("the server closed the connection before it answered")
 
     @property
     def reusable(self) -> bool:
@@ -56,6 +56,15 @@ class _Connection:
             self.protocol.start_next_cycle()
             return True
         return False
+
+
+def _refused(exc: BaseException) -> bool:
+    """Was the connection refused? trio says "all attempts failed" and keeps why beneath."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(map(_refused, exc.exceptions))
+    return exc.__cause__ is not None and _refused(exc.__cause__)
 
 
 class HttpClient:
@@ -87,7 +96,7 @@ class HttpClient:
         except (OSError, trio.BrokenResourceError, trio.TooSlowError, h11.ProtocolError) as exc:
             if connection is not None:
                 await trio.aclose_forcefully(connection.stream)
-            raise RequestFailed(repr(exc)) from None
+            raise RequestFailed(self._describe(exc)) from None
         except BaseException:  # cancelled mid-request: the connection is in an unknown state
             if connection is not None:
                 await trio.aclose_forcefully(connection.stream)
@@ -97,6 +106,17 @@ class HttpClient:
         else:
             await trio.aclose_forcefully(connection.stream)
         return response
+
+    def _describe(self, exc: BaseException) -> str:
+        """What went wrong, in an operator's words (h11's own messages speak of its states)."""
+        where = f"{self.host}:{self.port}"
+        if isinstance(exc, trio.TooSlowError):
+            return f"no answer from {where} within {self.timeout:g} s"
+        if _refused(exc):
+            return f"connection refused by {where}"
+        if isinstance(exc, OSError):
+            return f"{where}: {exc.strerror or exc}"
+        return f"the connection to {where} broke before the answer"
 
     async def _connect(self) -> _Connection:
         stream: trio.abc.Stream

@@ -87,7 +87,7 @@ class V2Writer(Writer):
         except ApiException as exc:
             raise classify(exc.status or 0, _reason(exc.body or exc.reason)) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Unavailable(repr(exc)) from None
+            raise Unavailable(f"{type(exc).__name__}: {exc}") from None
 
     async def aclose(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]

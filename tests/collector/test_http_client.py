@@ -75,7 +75,7 @@ async def test_a_server_that_never_answers_is_a_failure_after_the_timeout() -> N
     async with trio.open_nursery() as nursery:
         port, _ = await serve(nursery, hang)
         client = HttpClient(f"http://127.0.0.1:{port}", timeout=0.3, max_connections=1)
-        with pytest.raises(RequestFailed, match="TooSlowError"):
+        with pytest.raises(RequestFailed, match=r"^no answer from 127\.0\.0\.1:\d+ within 0\.3 s$"):
             await client.post("/write", b"x", [])
         nursery.cancel_scope.cancel()
 
@@ -90,7 +90,7 @@ async def test_a_connection_closed_unanswered_fails_and_the_next_request_reconne
     async with trio.open_nursery() as nursery:
         port, received = await serve(nursery, close_first)
         client = HttpClient(f"http://127.0.0.1:{port}", timeout=5, max_connections=1)
-        with pytest.raises(RequestFailed):
+        with pytest.raises(RequestFailed, match=r"before it answered|broke before the answer"):
             await client.post("/write", b"x", [])
         assert (await client.post("/write", b"y", [])).status == 204
         nursery.cancel_scope.cancel()
@@ -103,5 +103,5 @@ async def test_nobody_listening_is_a_failure() -> None:
         await sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: connections are refused
         client = HttpClient(f"http://127.0.0.1:{port}", timeout=5, max_connections=1)
-        with pytest.raises(RequestFailed):
+        with pytest.raises(RequestFailed, match=f"^connection refused by 127.0.0.1:{port}$"):
             await client.post("/write", b"x", [])
