@@ -10,6 +10,8 @@ from pathlib import Path
 
 import trio
 
+from emitter.compiled_cache import use_compiled_cache
+
 from .config import default_config, load_config
 from .daemon import Daemon
 from .logs import log, setup_logging
@@ -43,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"numbatd: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log.level)
+    # before anything imports numba (an InfluxDB sink's transcoder): see emitter.compiled_cache
+    compiled_cache = use_compiled_cache(Path(__file__).parent, config.state_dir)
+    for warning in compiled_cache.warnings:
+        log.warning(warning, extra={"numba_cache_dir": str(compiled_cache.path)})
     # Outside the daemon's own signal handling (before it starts, after it stopped)
     # SIGTERM and SIGINT mean "stop now", quietly: the daemon has nothing left to drain.
     for signum in (signal.SIGTERM, signal.SIGINT):

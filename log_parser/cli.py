@@ -24,6 +24,7 @@ from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
 from .progress import TerminalProgress
 from .reading import tally_file
 from .records import ParseError
+from .scanner import COMPILED_CACHE
 from .sources import SourceError, load_credentials, parse_source
 from .store import Store, to_day_counts
 
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for warning in COMPILED_CACHE.warnings:  # numba's cache folder, chosen when the scanner was imported
+        print(f"numbat-logs: {warning} ({COMPILED_CACHE.path})", file=sys.stderr)
     # Until a command installs its own handling (and after it removed it), SIGTERM and
     # SIGINT end the process quietly, with status 0: there is nothing to save yet.
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -12,16 +12,30 @@ its reason.
 Downloads come out grouped: each distinct tarball-looking path once (by offset), and a
 count per (path, minute); whether a path is a package's tarball is decided in Python, once
 per distinct path.
+
+The one thing it does beyond bytes in, offsets out: at import, before numba is imported,
+it chooses numba's cache folder (:data:`COMPILED_CACHE`), so that every program that
+loads the scanner, numbat-logs under its systemd unit included, has a writable one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from numba import njit, types
+
+from emitter.compiled_cache import use_compiled_cache
+
+#: numba's cache folder, chosen before numba is first imported (numba reads
+#: NUMBA_CACHE_DIR then): writable even under the units' ProtectSystem=strict, see
+#: emitter.compiled_cache. numbat-logs logs its warnings.
+COMPILED_CACHE = use_compiled_cache(Path(__file__).parent, os.environ.get("STATE_DIRECTORY"))
+
+from numba import njit, types  # noqa: E402 - only once the cache folder is chosen
 
 #: Layout of the figures array the scanner adds to.
 REQUESTS, BYTES_LOW, BYTES_HIGH, FIRST_CLASS = 0, 1, 2, 3
@@ -50,9 +64,9 @@ Function = TypeVar("Function", bound=Callable[..., Any])
 
 
 def compiled(function: Function) -> Function:
-    """Compiled to machine code by numba, cached on disk beside the module (or in numba's
-    user cache, or ``NUMBA_CACHE_DIR``): the first process compiles for seconds, later
-    ones load the machine code at once."""
+    """Compiled to machine code by numba, cached on disk in the folder
+    :data:`COMPILED_CACHE` names: the first process compiles for seconds, later ones
+    load the machine code at once."""
     return cast(Function, njit(cache=True, nogil=True)(function))
 
 

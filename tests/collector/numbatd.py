@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -40,10 +41,16 @@ def free_port() -> int:
 
 
 class Numbatd:
-    """``config`` is TOML; ``{metrics}`` in it is replaced by the self-metrics address."""
+    """``config`` is TOML; ``{metrics}`` in it is replaced by the self-metrics address.
+    ``wrapper`` goes before the command (it must exec it, so the PID stays numbatd's);
+    ``env``, if given, is numbatd's whole environment."""
 
-    def __init__(self, workdir: Path, config: str) -> None:
+    def __init__(
+        self, workdir: Path, config: str, wrapper: Sequence[str] = (), env: Mapping[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
+        self.wrapper = list(wrapper)
+        self.env = env
         self.metrics_port = free_port()
         self.config_path = workdir / "numbat.toml"
         self.stdout_path = workdir / "numbatd.stdout"
@@ -59,10 +66,11 @@ class Numbatd:
     def start(self, timeout: float = 20) -> Numbatd:
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "collector", "--config", str(self.config_path)],
+                [*self.wrapper, sys.executable, "-m", "collector", "--config", str(self.config_path)],
                 stdout=out,
                 stderr=err,
                 cwd=self.workdir,
+                env=self.env,
             )
         if not wait_for(lambda: self.ready() or self.process.poll() is not None, timeout):  # type: ignore[union-attr]
             self.kill()

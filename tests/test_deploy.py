@@ -1,0 +1,50 @@
+"""The systemd units in deploy/ pass ``systemd-analyze verify``, every setting included.
+
+verify needs no running systemd, but it checks that each Exec*= binary exists, and
+/opt/numbat is where an operator installs, not where the tests run: each unit is copied
+with /opt/numbat/bin/ rewritten to this virtualenv's bin folder, which holds the real
+numbatd and numbat-logs. verify answers 0 even for unknown keys and bad values, so the
+test also wants it silent; the last test checks that it does speak up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).parent.parent / "deploy"
+UNITS = sorted(DEPLOY.glob("*.service"))
+INSTALLED = "/opt/numbat/bin/"
+
+pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+
+
+def verify(unit_text: str, name: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    copy = folder / name
+    copy.write_text(unit_text.replace(INSTALLED, f"{Path(sys.executable).parent}/"))
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(copy)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=[unit.name for unit in UNITS])
+def test_the_unit_verifies(unit, tmp_path) -> None:
+    text = unit.read_text()
+    assert INSTALLED in text  # the one path rewritten
+    result = verify(text, unit.name, tmp_path)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_units_give_numba_a_cache_directory() -> None:
+    for unit in UNITS:
+        assert "\nCacheDirectory=" in unit.read_text(), unit.name
+
+
+def test_verify_does_complain_of_a_bad_setting(tmp_path) -> None:
+    text = (DEPLOY / "numbatd.service").read_text().replace("ProtectSystem=strict", "ProtectSystem=stricter")
+    result = verify(text, "numbatd.service", tmp_path)
+    assert "stricter" in result.stdout + result.stderr
