@@ -108,7 +108,7 @@ class SinkRunner:
                     nursery.cancel_scope.cancel()
         finally:
             left = [*in_hand, *queue.take_all()]
-            lost = sum(len(batch) for batch in left if not sink.salvage(batch))
+            lost = sum(self._salvage(batch) for batch in left)
             if lost:
                 sink.stats.dropped_stopped(lost)
                 log.warning("sink stopped with events unwritten", extra={"sink": sink.name, "events": lost})
@@ -156,6 +156,17 @@ class SinkRunner:
         else:
             self.metrics.written.labels(*labels).inc(len(batch))
             self.metrics.write_seconds.labels(*labels).observe(time.perf_counter() - started)
+
+    def _salvage(self, batch: Batch) -> int:
+        """Have the sink keep ``batch`` (in its spool) at a stop; how many events it could not."""
+        try:
+            return 0 if self.sink.salvage(batch) else len(batch)
+        except CONTENT_ERRORS:
+            if len(batch) == 1:
+                self.sink.stats.skipped("unwritable")
+                return 0
+            middle = len(batch) // 2
+            return self._salvage(batch.slice(0, middle)) + self._salvage(batch.slice(middle))
 
     def summary(self) -> dict[str, Any]:
         """What this sink did, for the log line at the stop."""
