@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config import Limits, ListenerConfig
 from ..decoders import DECODERS, Decoder, InfluxDecoder
+from ..descriptors import ConnectionBudget
 from ..events import Batch, Rejection
 from ..framing import drop_long_lines
 from ..logs import FloodGate, log
@@ -30,6 +31,8 @@ class Intake:
         router: Router,
         metrics: SelfMetrics,
         flood: FloodGate,
+        *,
+        budget: ConnectionBudget | None = None,
     ) -> None:
         self.config = config
         self.limits = limits
@@ -40,6 +43,8 @@ class Intake:
         self.router = router
         self.metrics = metrics
         self.flood = flood
+        #: Shared by every listener of the process (see descriptors.py).
+        self.budget = budget if budget is not None else ConnectionBudget(limits.max_connections)
         self._counters: dict[str, tuple[Any, Any, Any]] = {}
 
     def _counters_for(self, fmt: str) -> tuple[Any, Any, Any]:

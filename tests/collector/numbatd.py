@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -40,10 +41,12 @@ def free_port() -> int:
 
 
 class Numbatd:
-    """``config`` is TOML; ``{metrics}`` in it is replaced by the self-metrics address."""
+    """``config`` is TOML; ``{metrics}`` in it is replaced by the self-metrics address.
+    ``wrapper`` goes before the command, e.g. ``("prlimit", "--nofile=200:200")``."""
 
-    def __init__(self, workdir: Path, config: str) -> None:
+    def __init__(self, workdir: Path, config: str, wrapper: Sequence[str] = ()) -> None:
         self.workdir = workdir
+        self.wrapper = tuple(wrapper)
         self.metrics_port = free_port()
         self.config_path = workdir / "numbat.toml"
         self.stdout_path = workdir / "numbatd.stdout"
@@ -59,7 +62,7 @@ class Numbatd:
     def start(self, timeout: float = 20) -> Numbatd:
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "collector", "--config", str(self.config_path)],
+                [*self.wrapper, sys.executable, "-m", "collector", "--config", str(self.config_path)],
                 stdout=out,
                 stderr=err,
                 cwd=self.workdir,
@@ -137,3 +140,16 @@ def wait_for_lines(path: Path, count: int, timeout: float = 20) -> list[dict]:
     wait_for(lambda: path.exists() and path.read_bytes().count(b"\n") >= count, timeout)
     time.sleep(0.2)  # anything beyond the count (a duplicate) would show up now
     return read_jsonl(path)
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end closed (EOF or reset), without waiting; what it sent
+    before (a 408 answer, say) is read and dropped."""
+    try:
+        while sock.recv(65536, socket.MSG_DONTWAIT):
+            pass
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
