@@ -89,17 +89,15 @@ class HttpConnection:
         self.limits = intake.limits
         self.protocol = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
         self._eof = False
+        self._head = False  #: the request being answered is a HEAD: its answer has no body
 
     async def run(self) -> None:
         deadline = trio.current_time() + self.limits.read_timeout  # the first request's: from the accept
         try:
             while True:
                 request = await self._read_within(deadline)
-                if isinstance(request, Request):
-                    response, method = await self._handle(request), request.method
-                else:
-                    response, method = request, ""
-                await self._answer(response, method)
+                response = await self._handle(request) if isinstance(request, Request) else request
+                await self._answer(response)
                 if response.close or self.protocol.our_state is not h11.DONE:
                     if self.protocol.their_state not in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED):
                         await self._linger()
@@ -135,13 +133,15 @@ class HttpConnection:
         self.intake.metrics.read_timeouts.labels(self.intake.name).inc()
         if self.protocol.our_state is h11.SEND_RESPONSE:  # the head came: say why, best effort
             with trio.move_on_after(0.1):
-                await self._answer(Response.json(408, {"error": "request not received within read_timeout"}), "")
+                await self._answer(Response.json(408, {"error": "request not received within read_timeout"}))
         raise _Closed
 
     async def _read_request(self) -> Request | Response:
+        self._head = False
         head = await self._next_event()
         if not isinstance(head, h11.Request):
             raise _Closed  # the client closed between requests
+        self._head = head.method == b"HEAD"
         if _head_size(head) > self.limits.max_header_bytes:
             limit = self.limits.max_header_bytes
             return Response.json(431, {"error": f"request head larger than max_header_bytes ({limit})"}).closing()
@@ -203,7 +203,7 @@ class HttpConnection:
 
     # -- answering ---------------------------------------------------------------------------
 
-    async def _answer(self, response: Response, method: str) -> None:
+    async def _answer(self, response: Response) -> None:
         status = response.status
         headers = list(response.headers)
         if status not in NO_BODY:
@@ -212,7 +212,7 @@ class HttpConnection:
             headers.append((b"connection", b"close"))
         protocol = self.protocol
         data = protocol.send(h11.Response(status_code=status, headers=headers, reason=_reason(status)))
-        if response.body and method != "HEAD" and status not in NO_BODY:
+        if response.body and not self._head and status not in NO_BODY:
             data += protocol.send(h11.Data(data=response.body))
         data += protocol.send(h11.EndOfMessage())
         self._count(status)

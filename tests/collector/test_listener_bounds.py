@@ -94,6 +94,7 @@ def test_trickling_http_clients_are_closed_after_read_timeout(numbatd, tmp_path)
     for sock in slow:
         sock.close()
     assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr()
 
 
 def test_http_connection_limit_and_keep_alive_idle_timeout(numbatd, tmp_path) -> None:
@@ -146,9 +147,18 @@ def test_http_header_bound_and_pipelined_keep_alive(numbatd, tmp_path) -> None:
         sock.sendall(body)
         assert sock.recv(65536).startswith(b"HTTP/1.1 204 ")
     assert answer.count(b"x-influxdb-version: numbatd") == 1
+    health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    for method in ("HEAD", "GET", "HEAD"):  # a HEAD's answer has no body; the connection lives on
+        health.request(method, "/health")
+        response = health.getresponse()
+        assert (response.status, bool(response.read())) == (200, method == "GET")
+    health.request("HEAD", "/", headers={"Content-Length": "99999999"})
+    assert health.getresponse().status == 413  # refused before reading, and still answered without a body
+    health.close()
     assert len(wait_for_lines(out, 4)) == 4
     assert daemon.metric("numbat_listener_http_requests_total", listener="http", status="431") == 1
     assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr()
 
 
 def test_dogstatsd_over_a_unix_datagram_socket(numbatd, tmp_path) -> None:
