@@ -1,4 +1,5 @@
-"""Listen and connect addresses in URL form: ``udp://host:port``, ``tcp://``, ``http://``, ``unix:///path``."""
+"""Listen and connect addresses in URL form: ``udp://host:port``, ``tcp://``, ``http://``,
+``unix:///path`` (a stream socket) and ``unixgram:///path`` (a datagram socket, DogStatsD's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .schema import require
 
 @dataclass(frozen=True)
 class ListenAddress:
-    scheme: Literal["udp", "tcp", "unix", "http"]
+    scheme: Literal["udp", "tcp", "unix", "unixgram", "http"]
     host: str = ""
     port: int = 0
     path: str = ""
@@ -20,11 +21,11 @@ class ListenAddress:
 def parse_listen_url(url: str) -> ListenAddress:
     parts = urlsplit(url)
     scheme = parts.scheme
-    if scheme == "unix":
+    if scheme in ("unix", "unixgram"):
         path = parts.netloc + parts.path
         require(bool(path), "url", f"{url!r} names no socket path")
-        return ListenAddress("unix", path=path)
-    require(scheme in ("udp", "tcp", "http"), "url", f"{url!r}: scheme must be udp, tcp, unix or http")
+        return ListenAddress(scheme, path=path)  # type: ignore[arg-type]
+    require(scheme in ("udp", "tcp", "http"), "url", f"{url!r}: scheme must be udp, tcp, unix, unixgram or http")
     try:
         port = parts.port
     except ValueError:

@@ -1,9 +1,10 @@
-"""The little ASGI plumbing numbatd's HTTP endpoints share, served by hypercorn on trio."""
+"""The little ASGI plumbing of numbatd's self-metrics endpoint (/metrics, /healthz,
+/readyz), served by hypercorn on trio. The HTTP listener has its own server
+(listeners/httpserver.py): hypercorn cannot bound its connections or request bodies."""
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -16,50 +17,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    pass
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing to hold more than ``limit`` bytes."""
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        body = message.get("body", b"")
-        size += len(body)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(body)
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress, refusing to produce more than ``limit`` bytes (no zip bombs)."""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = decompressor.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ValueError(f"bad gzip body: {exc}") from None
-    if len(data) > limit or decompressor.unconsumed_tail:
-        raise BodyTooLarge
-    return data
-
-
-def header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 async def respond(

@@ -17,6 +17,7 @@ from .sinks import SINK_OPTIONS
 
 DEFAULT_PORT = 3333
 DEFAULT_SELF_METRICS = "127.0.0.1:3336"
+MIN_HEADER_BYTES = 1_024
 
 Format = Literal["numbat", "statsd", "influx", "graphite"]
 Overflow = Literal["drop_oldest", "block"]
@@ -26,17 +27,37 @@ Overflow = Literal["drop_oldest", "block"]
 class Limits:
     """Bounds on what one sender can make the daemon hold."""
 
-    max_line_bytes: int = 65_536  #: longer lines are refused and counted
-    max_connections: int = 1_024  #: per stream listener; more are closed at once, counted
-    idle_timeout: float = 300.0  #: seconds a stream connection may stay silent
+    max_line_bytes: int = 65_536  #: longer lines are refused and counted, on every listener kind
+    max_connections: int = 1_024  #: per stream or HTTP listener; more are closed at once, counted
+    idle_timeout: float = 300.0  #: seconds a connection may make no progress (HTTP: between requests)
+    read_timeout: float = 30.0  #: seconds an HTTP request, head and body, may take to arrive
+    max_header_bytes: int = 16_384  #: an HTTP request head past this gets 431
     max_body_bytes: int = 16 * 2**20  #: per HTTP request; larger ones get 413
-    udp_receive_buffer: int = 32 * 2**20  #: kernel buffer asked for UDP listeners: absorbs bursts
+    udp_receive_buffer: int = 32 * 2**20  #: kernel buffer asked for UDP and unixgram listeners: absorbs bursts
     udp_drain_batch: int = 1_024  #: datagrams read per wake-up before yielding to other tasks
+    #: File descriptors kept free for everything that is not an accepted connection (sinks'
+    #: files, spools, outgoing connections, the self-metrics endpoint): connections past
+    #: RLIMIT_NOFILE minus this are closed at once, counted. Process-wide: read from [limits].
+    fd_reserve: int = 256
 
     def __post_init__(self) -> None:
-        for key in ("max_line_bytes", "max_connections", "max_body_bytes", "udp_receive_buffer", "udp_drain_batch"):
+        for key in (
+            "max_line_bytes",
+            "max_connections",
+            "max_header_bytes",
+            "max_body_bytes",
+            "udp_receive_buffer",
+            "udp_drain_batch",
+            "fd_reserve",
+        ):
             require(getattr(self, key) > 0, key, "must be positive")
-        require(self.idle_timeout > 0, "idle_timeout", "must be positive")
+        for key in ("idle_timeout", "read_timeout"):
+            require(getattr(self, key) > 0, key, "must be a positive number of seconds")
+        require(
+            self.max_header_bytes >= MIN_HEADER_BYTES,
+            "max_header_bytes",
+            f"must be at least {MIN_HEADER_BYTES}: InfluxDB clients' request heads alone take a few hundred bytes",
+        )
         require_at_most(self.udp_receive_buffer, 2**31 - 1, "udp_receive_buffer")  # the kernel takes an int
 
 
@@ -187,7 +208,9 @@ def parse_config(table: dict[str, Any]) -> Config:
     config = dataclasses.replace(config, listeners=parsed_listeners, sinks=tuple(parsed_sinks))
     _check_unique("listeners", [listener.name for listener in config.listeners])
     _check_unique("sinks", [sink.name for sink in config.sinks])
-    for listener in config.listeners:
+    for index, listener in enumerate(config.listeners):
+        if "fd_reserve" in listener.limits:
+            raise ConfigError(f"listeners[{index}].limits.fd_reserve: process-wide; set it in [limits]")
         config.limits_for(listener)  # reports a bad per-listener override now, not at start
     return config
 

@@ -4,7 +4,9 @@ One task per listener and per sink (the sink's :class:`~collector.router.SinkRun
 each in a cancel scope of its own, so a reload can replace one without touching the
 others, and shutdown can stop intake first and then give the sinks a deadline to write
 what they hold. A reload applies what it can: a listener or sink whose new settings
-cannot start keeps running as it was, and the reload is reported as failed.
+cannot start keeps running as it was, and the reload is reported as failed. At start
+the descriptor limit is raised and the listeners' shared connection budget sized from it
+(descriptors.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from prometheus_client import make_asgi_app
 
 from .asgi import Receive, Scope, Send, lifespan, respond, respond_json, serve_http
 from .config import Config, Limits, ListenerConfig, SinkConfig, load_config
-from .listeners import Intake, serve_listener
+from .descriptors import ConnectionBudget, budget_for, raise_fd_limit
+from .listeners import CONNECTION_SCHEMES, Intake, serve_listener
 from .logs import FloodGate, log
 from .queue import SinkQueue
 from .router import Route, Router, SinkRunner
@@ -47,6 +50,8 @@ class Daemon:
         self.listeners: dict[str, RunningListener] = {}
         self.sinks: dict[str, SinkRunner] = {}
         self.ready = False
+        self.fd_limit = 0
+        self.budget = ConnectionBudget(0)  #: sized at start, when the limit is known
         self._nursery: trio.Nursery | None = None
         self._metrics_app = make_asgi_app(self.metrics.registry)
 
@@ -56,6 +61,7 @@ class Daemon:
         with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                self._raise_fd_limit()
                 listen = self.config.self_metrics.listen
                 if listen:
                     host, _, port = listen.rpartition(":")
@@ -121,6 +127,7 @@ class Daemon:
         if new.self_metrics != self.config.self_metrics or new.log != self.config.log:
             log.warning("self_metrics and log settings take effect at the next restart")
         old, self.config = self.config, new
+        self._size_budget()
         failed = await self._reload_sinks(old, new) + await self._reload_listeners(new)
         if failed:
             self.metrics.reloads.labels("failed").inc()
@@ -211,6 +218,37 @@ class Daemon:
         else:
             log.warning("listener kept its old settings", extra={"listener": name})
 
+    # -- file descriptors ----------------------------------------------------------------
+
+    def _raise_fd_limit(self) -> None:
+        before, self.fd_limit = raise_fd_limit()
+        if self.fd_limit != before:
+            log.info("file descriptor limit raised to the hard limit", extra={"from": before, "to": self.fd_limit})
+        self._size_budget()
+
+    def _size_budget(self) -> None:
+        """The connections every listener together may hold; say so when the listeners'
+        max_connections add up to more, since connections past it will be refused."""
+        reserve = self.config.limits.fd_reserve
+        self.budget.capacity = budget_for(self.fd_limit, reserve)
+        self.metrics.connection_budget.set(self.budget.capacity)
+        wanted = sum(
+            self.config.limits_for(c).max_connections
+            for c in self.config.listeners
+            if c.address.scheme in CONNECTION_SCHEMES
+        )
+        if wanted > self.budget.capacity:
+            log.warning(
+                "the listeners' max_connections do not fit within the file descriptor limit minus fd_reserve; "
+                "connections past that budget are refused (raise LimitNOFILE or lower max_connections)",
+                extra={
+                    "fd_limit": self.fd_limit,
+                    "fd_reserve": reserve,
+                    "connection_budget": self.budget.capacity,
+                    "max_connections": wanted,
+                },
+            )
+
     # -- listeners and sinks -------------------------------------------------------------
 
     def _route(self, replacing: dict[str, Route] | None = None) -> None:
@@ -219,7 +257,7 @@ class Daemon:
 
     async def _start_listener(self, config: ListenerConfig, limits: Limits) -> RunningListener:
         running = RunningListener(config=config, limits=limits)
-        intake = Intake(config, limits, self.router, self.metrics, self.flood)
+        intake = Intake(config, limits, self.router, self.metrics, self.flood, budget=self.budget)
 
         async def serve(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             try:

@@ -45,16 +45,37 @@ class SelfMetrics:
             registry=registry,
         )
         self.connections = Gauge(
-            "numbat_listener_connections", "Open stream connections.", ["listener"], registry=registry
+            "numbat_listener_connections", "Open stream and HTTP connections.", ["listener"], registry=registry
         )
         self.connections_refused = Counter(
             "numbat_listener_connections_refused",
-            "Connections closed at once: over max_connections.",
-            ["listener"],
+            "Connections closed at once, by reason: over the listener's max_connections, or over the process's "
+            "fd budget (RLIMIT_NOFILE minus fd_reserve, shared by every listener).",
+            ["listener", "reason"],
             registry=registry,
         )
         self.idle_closed = Counter(
-            "numbat_listener_idle_closed", "Connections closed after idle_timeout.", ["listener"], registry=registry
+            "numbat_listener_idle_closed",
+            "Connections closed after idle_timeout without progress (HTTP: between requests).",
+            ["listener"],
+            registry=registry,
+        )
+        self.read_timeouts = Counter(
+            "numbat_listener_read_timeouts",
+            "HTTP connections closed because a request's head and body did not arrive within read_timeout.",
+            ["listener"],
+            registry=registry,
+        )
+        self.accept_errors = Counter(
+            "numbat_listener_accept_errors",
+            "accept() failures for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM); the listener backs off.",
+            ["listener", "error"],
+            registry=registry,
+        )
+        self.connection_budget = Gauge(
+            "numbat_listener_connection_budget",
+            "Connections every listener together may hold: RLIMIT_NOFILE minus fd_reserve.",
+            registry=registry,
         )
         self.http_requests = Counter(
             "numbat_listener_http_requests", "HTTP requests by status.", ["listener", "status"], registry=registry

@@ -7,86 +7,78 @@ JSON by default). Bodies may be gzip-compressed. 204 on success; 400 naming the
 reason when lines were refused (the good lines of the body are kept); 413 past
 ``max_body_bytes``. ``/ping`` and ``/health`` answer as InfluxDB does, for clients
 that check them first.
+
+This module says what a request means; httpserver.py reads it off the connection
+within its bounds and writes the answer, and accept.py bounds the connections.
 """
 
 from __future__ import annotations
 
+import zlib
 from urllib.parse import parse_qs
 
 import trio
 
 from ..addresses import ListenAddress
-from ..asgi import (
-    BodyTooLarge,
-    ClientGone,
-    Receive,
-    Scope,
-    Send,
-    gunzip,
-    header,
-    lifespan,
-    read_body,
-    respond,
-    respond_json,
-    serve_http,
-)
 from ..decoders import InfluxDecoder
 from ..decoders.base import TO_MS
+from .accept import serve_connections
+from .httpserver import HttpConnection, Request, Response, body_too_large
 from .intake import Intake
+from .sockets import open_stream_listeners
 
 INFLUX_PATHS = frozenset({"/write", "/api/v2/write"})
 VERSION_HEADER = ((b"x-influxdb-version", b"numbatd"),)
+READY = {"name": "numbatd", "status": "pass", "message": "ready for writes"}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress, refusing to produce more than ``limit`` bytes (no zip bombs)."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"bad gzip body: {exc}") from None
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise BodyTooLarge
+    return data
 
 
 class HttpIntake:
-    """The ASGI application of one HTTP listener."""
+    """The requests of one HTTP listener, answered."""
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
         self._influx = {precision: InfluxDecoder(precision) for precision in TO_MS}
-        self._requests = intake.metrics.http_requests
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
-            return
-        status = await self._handle(scope, receive, send)
-        self._requests.labels(self.intake.name, str(status)).inc()
-
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> int:
-        path, method = scope["path"], scope["method"]
+    async def __call__(self, request: Request) -> Response:
+        path, method = request.path, request.method
         if path in ("/ping", "/health") and method in ("GET", "HEAD"):
             if path == "/ping":
-                await respond(send, 204, headers=VERSION_HEADER)
-                return 204
-            await respond_json(send, 200, {"name": "numbatd", "status": "pass", "message": "ready for writes"})
-            return 200
+                return Response(204, headers=VERSION_HEADER)
+            return Response.json(200, READY)
         if method != "POST":
-            await respond_json(send, 405, {"error": f"{method} is not allowed; POST events"})
-            return 405
+            return Response.json(405, {"error": f"{method} is not allowed; POST events"})
         limit = self.intake.limits.max_body_bytes
+        body = request.body
         try:
-            body = await read_body(receive, limit)
-            if header(scope, b"content-encoding").lower() == "gzip":
+            if request.headers.get(b"content-encoding", b"").lower() == b"gzip":
                 body = gunzip(body, limit)
-        except ClientGone:
-            return 499
         except BodyTooLarge:
-            await respond_json(send, 413, {"error": f"body larger than max_body_bytes ({limit})"})
-            return 413
+            return body_too_large(limit)
         except ValueError as exc:
-            await respond_json(send, 400, {"error": str(exc)})
-            return 400
+            return Response.json(400, {"error": str(exc)})
         influx = path in INFLUX_PATHS
+        decoder = None
         if influx:
-            params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            precision = params.get("precision", ["ns"])[0]
+            precision = parse_qs(request.query).get("precision", ["ns"])[0]
             decoder = self._influx.get(precision)
             if decoder is None:
-                await respond_json(send, 400, _error(path, f"unknown precision {precision!r}"))
-                return 400
-        else:
-            decoder = None
+                return Response.json(400, _error(path, f"unknown precision {precision!r}"))
         batch = self.intake.decode(body.split(b"\n"), size=len(body), decoder=decoder)
         await self.intake.router.publish(batch)
         if batch.rejections:
@@ -95,10 +87,8 @@ class HttpIntake:
                 f"{len(batch.rejections)} line(s) refused, {len(batch.events)} event(s) kept; "
                 f"first: {first.reason}: {first.sample[:100]!r}"
             )
-            await respond_json(send, 400, _error(path, message))
-            return 400
-        await respond(send, 204, headers=VERSION_HEADER if influx else ())
-        return 204
+            return Response.json(400, _error(path, message))
+        return Response(204, headers=VERSION_HEADER if influx else ())
 
 
 def _error(path: str, message: str) -> dict[str, str]:
@@ -111,4 +101,10 @@ def _error(path: str, message: str) -> dict[str, str]:
 async def serve_http_listener(
     address: ListenAddress, intake: Intake, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    await serve_http(HttpIntake(intake), address.host, address.port, task_status=task_status)
+    listeners = await open_stream_listeners(address)
+    endpoints = HttpIntake(intake)
+
+    async def handle(stream: trio.SocketStream) -> None:
+        await HttpConnection(stream, endpoints, intake).run()
+
+    await serve_connections(listeners, intake, handle, task_status=task_status)

@@ -1,4 +1,10 @@
-"""What every listener does with what it reads: decode, count, report, publish."""
+"""What every listener does with what it reads: bound, decode, count, report, publish.
+
+The line-length bound lives here, so it holds on every listener kind alike: a datagram's
+or an HTTP body's lines are checked in one pass per batch (the framer of a stream has
+already checked its own, and says how many it refused). A refused line becomes a
+rejection like a malformed one, so the HTTP listener's answer counts it too.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,26 @@ from typing import Any
 
 from ..config import Limits, ListenerConfig
 from ..decoders import DECODERS, Decoder, InfluxDecoder
-from ..events import Batch
+from ..descriptors import ConnectionBudget
+from ..events import Batch, Rejection
+from ..framing import drop_long_lines
 from ..logs import FloodGate, log
 from ..router import Router
 from ..selfmetrics import SelfMetrics
 
+LINE_TOO_LONG = "line too long"
+
 
 class Intake:
     def __init__(
-        self, config: ListenerConfig, limits: Limits, router: Router, metrics: SelfMetrics, flood: FloodGate
+        self,
+        config: ListenerConfig,
+        limits: Limits,
+        router: Router,
+        metrics: SelfMetrics,
+        flood: FloodGate,
+        *,
+        budget: ConnectionBudget | None = None,
     ) -> None:
         self.config = config
         self.limits = limits
@@ -26,6 +43,8 @@ class Intake:
         self.router = router
         self.metrics = metrics
         self.flood = flood
+        #: Shared by every listener of the process (see descriptors.py).
+        self.budget = budget if budget is not None else ConnectionBudget(limits.max_connections)
         self._counters: dict[str, tuple[Any, Any, Any]] = {}
 
     def _counters_for(self, fmt: str) -> tuple[Any, Any, Any]:
@@ -40,16 +59,32 @@ class Intake:
         return counters
 
     def decode(
-        self, lines: list[bytes], *, size: int, messages: int = 1, too_long: int = 0, decoder: Decoder | None = None
+        self,
+        lines: list[bytes],
+        *,
+        size: int,
+        messages: int = 1,
+        too_long: int | None = None,
+        decoder: Decoder | None = None,
     ) -> Batch:
-        """Decode and count; the caller publishes (or answers an HTTP client first)."""
+        """Bound, decode and count; the caller publishes (or answers an HTTP client first).
+
+        ``too_long`` is for a caller that framed the lines itself: how many it refused
+        for their length. Without it the lines are bounded here."""
         decoder = decoder or self.decoder
         batch = Batch()
+        if too_long is None:
+            lines, long_lines = drop_long_lines(lines, self.limits.max_line_bytes)
+            batch.rejections.extend(Rejection(LINE_TOO_LONG, line[: Rejection.MAX_SAMPLE]) for line in long_lines)
+            too_long = 0
         try:
             decoder.decode(lines, time.time_ns() // 1_000_000, batch)
         except Exception:  # a decoder bug must cost this read, not the daemon
             log.exception("decoder failed", extra={"listener": self.name, "format": decoder.format})
             self.refuse(decoder.format, "decoder error", len(lines), sample=b"")
+            too_long += sum(rejection.reason == LINE_TOO_LONG for rejection in batch.rejections)
+            if too_long:
+                self.refuse(decoder.format, LINE_TOO_LONG, too_long, sample=b"")
             return Batch()
         received_bytes, received_messages, decoded = self._counters_for(decoder.format)
         received_bytes.inc(size)
@@ -58,7 +93,7 @@ class Intake:
         if batch.events:
             decoded.inc(len(batch.events))
         if too_long:
-            self.refuse(decoder.format, "line too long", too_long, sample=b"")
+            self.refuse(decoder.format, LINE_TOO_LONG, too_long, sample=b"")
         for rejection in batch.rejections:
             self.refuse(decoder.format, rejection.reason, 1, sample=rejection.line)
         return batch
@@ -75,5 +110,5 @@ class Intake:
             sample=sample[:200].decode("utf-8", "replace"),
         )
 
-    async def take(self, lines: list[bytes], *, size: int, messages: int = 1, too_long: int = 0) -> None:
+    async def take(self, lines: list[bytes], *, size: int, messages: int = 1, too_long: int | None = None) -> None:
         await self.router.publish(self.decode(lines, size=size, messages=messages, too_long=too_long))

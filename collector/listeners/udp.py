@@ -1,7 +1,9 @@
-"""UDP: wait until the socket is readable, then drain it without awaiting per datagram.
+"""Datagram sockets, UDP and unix (DogStatsD's ``unixgram``): wait until the socket is
+readable, then drain it without awaiting per datagram.
 
 An ``await`` per datagram loses about half of them at a sender's full speed on these
-machines; draining non-blocking reads loses none (see DESIGN.md).
+machines; draining non-blocking reads loses none (see DESIGN.md). Lines are bounded by
+the Intake like every listener's; the kernel's receive buffer by ``udp_receive_buffer``.
 """
 
 from __future__ import annotations
@@ -11,54 +13,39 @@ import socket
 import trio
 
 from ..addresses import ListenAddress
-from ..logs import log
 from .intake import Intake
+from .sockets import open_datagram_socket, unlink_socket
 
-MAX_DATAGRAM = 65_535
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; Python does not name it
-
-
-def _size_receive_buffer(sock: socket.socket, intake: Intake) -> None:
-    """The kernel's buffer is what absorbs a burst while we decode. Past net.core.rmem_max
-    only a privileged process may go (SO_RCVBUFFORCE); say so when we got less."""
-    wanted = intake.limits.udp_receive_buffer
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
-    except OSError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
-    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports double
-    if granted < wanted:
-        log.warning(
-            "UDP receive buffer smaller than configured; raise net.core.rmem_max",
-            extra={"listener": intake.name, "wanted": wanted, "granted": granted},
-        )
+MAX_DATAGRAM = 65_535  # a UDP datagram's largest payload; DogStatsD's unix datagrams are 8 KiB
 
 
-async def serve_udp(
+async def serve_datagrams(
     address: ListenAddress, intake: Intake, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock = open_datagram_socket(address, intake.limits.udp_receive_buffer, intake.name)
     try:
-        _size_receive_buffer(sock, intake)
-        sock.bind((address.host, address.port))
-        sock.setblocking(False)
         task_status.started()
-        drain = intake.limits.udp_drain_batch
-        recv = sock.recv
-        while True:
-            await trio.lowlevel.wait_readable(sock)
-            payloads = []
-            for _ in range(drain):
-                try:
-                    payloads.append(recv(MAX_DATAGRAM))
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:  # e.g. a reported ICMP error; the socket stays usable
-                    break
-            if payloads:
-                joined = b"\n".join(payloads)
-                await intake.take(joined.split(b"\n"), size=sum(map(len, payloads)), messages=len(payloads))
-            await trio.lowlevel.checkpoint()
+        await _drain_forever(sock, intake)
     finally:
         sock.close()
+        if address.scheme == "unixgram":
+            unlink_socket(address.path)
+
+
+async def _drain_forever(sock: socket.socket, intake: Intake) -> None:
+    drain = intake.limits.udp_drain_batch
+    recv = sock.recv
+    while True:
+        await trio.lowlevel.wait_readable(sock)
+        payloads = []
+        for _ in range(drain):
+            try:
+                payloads.append(recv(MAX_DATAGRAM))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:  # e.g. a reported ICMP error; the socket stays usable
+                break
+        if payloads:
+            joined = b"\n".join(payloads)
+            await intake.take(joined.split(b"\n"), size=sum(map(len, payloads)), messages=len(payloads))
+        await trio.lowlevel.checkpoint()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,12 +23,13 @@ def hot_shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def numbatd(tmp_path) -> Iterator[Callable[[str], Numbatd]]:
-    """Start numbatd with a TOML config; every one started is stopped by PID afterwards."""
+def numbatd(tmp_path) -> Iterator[Callable[..., Numbatd]]:
+    """Start numbatd with a TOML config (and a command ``wrapper`` such as prlimit); every
+    one started is stopped by PID afterwards."""
     started: list[Numbatd] = []
 
-    def start(config: str) -> Numbatd:
-        daemon = Numbatd(tmp_path, config)
+    def start(config: str, wrapper: Sequence[str] = ()) -> Numbatd:
+        daemon = Numbatd(tmp_path, config, wrapper)
         started.append(daemon)
         return daemon.start()
 

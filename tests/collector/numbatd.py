@@ -145,3 +145,16 @@ def wait_for_lines(path: Path, count: int, timeout: float = 20) -> list[dict]:
     wait_for(lambda: path.exists() and path.read_bytes().count(b"\n") >= count, timeout)
     time.sleep(0.2)  # anything beyond the count (a duplicate) would show up now
     return read_jsonl(path)
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end closed (EOF or reset), without waiting; what it sent
+    before (a 408 answer, say) is read and dropped."""
+    try:
+        while sock.recv(65536, socket.MSG_DONTWAIT):
+            pass
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True

@@ -84,6 +84,14 @@ def test_the_embedded_default_needs_no_other_server() -> None:
         ('[[sinks]]\ntype = "console"\ninclude = "app."', "sinks[3].include: must be a list"),
         ('[[sinks]]\ntype = "forward"\nurl = "udp://x:1"', "sinks[3].url: 'udp://x:1': must be tcp:// or unix://"),
         ("[limits]\nidle_timeout = true", "config.limits.idle_timeout: must be a number"),
+        ("[limits]\nread_timeout = 0", "config.limits.read_timeout: must be a positive number of seconds"),
+        ("[limits]\nmax_header_bytes = 100", "config.limits.max_header_bytes: must be at least 1024"),
+        ("[limits]\nfd_reserve = 0", "config.limits.fd_reserve: must be positive"),
+        (
+            '[[listeners]]\nurl = "tcp://127.0.0.1:1"\nlimits = { fd_reserve = 10 }',
+            "listeners[4].limits.fd_reserve: process-wide; set it in [limits]",
+        ),
+        ('[[listeners]]\nurl = "unixgram://"', "listeners[4].url: 'unixgram://' names no socket path"),
         ("[log]\nlevel = 3", "config.log.level: must be one of"),
         ("surprise = 1", "config.surprise: unknown key"),
     ],
@@ -136,4 +144,4 @@ def test_the_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "deploy" / "numbatd.example.toml"
     result = numbatd("--check-config", str(example))
     assert result.returncode == 0, result.stderr
-    assert "6 listeners, 4 sinks" in result.stdout
+    assert "7 listeners, 4 sinks" in result.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.framing import LineFramer
+from collector.framing import LineFramer, drop_long_lines
 
 line_text = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b""))
 
@@ -57,3 +57,12 @@ def test_a_line_cut_at_the_chunk_boundary_is_emitted_once() -> None:
     assert framer.feed(b'{"a":1}') == ([], 0)
     assert framer.feed(b"\n") == ([b'{"a":1}'], 0)
     assert framer.feed(b'{"b":2}\n') == ([b'{"b":2}'], 0)
+
+
+@given(st.lists(st.binary(max_size=80), max_size=30), st.integers(min_value=1, max_value=60))
+def test_drop_long_lines_keeps_the_short_ones_in_order(lines: list[bytes], max_line: int) -> None:
+    kept, long_lines = drop_long_lines(lines, max_line)
+    assert kept == [line for line in lines if len(line) <= max_line]
+    assert long_lines == [line for line in lines if len(line) > max_line]
+    if not long_lines:
+        assert kept is lines  # the common case costs no copy
