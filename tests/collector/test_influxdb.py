@@ -130,8 +130,12 @@ def test_sigterm_while_influxdb_is_down_then_restart_lands_everything(numbatd, i
     sender.start()
     assert wait_for(lambda: sender.sent > 10_000, 30)
     assert first.stop() == 0  # mid-stream: the emitter keeps its backlog and reconnects
-    accepted = next(e["decoded"] for e in first.logs() if e["message"] == "numbatd stopped")
+    stopped = next(e for e in first.logs() if e["message"] == "numbatd stopped")
+    accepted = stopped["decoded"]
     assert accepted > 0
+    assert stopped["sinks"]["influx"]["spooled_for_replay"] == accepted  # what waits for InfluxDB, said
+    away = next(e for e in first.logs() if e["message"] == "InfluxDB unavailable; spooling")
+    assert away["error"] == f"connection refused by 127.0.0.1:{influxd.port}"  # an operator's words
     second = numbatd(config)
     sender.join(60)
     assert sender.emitter.close(timeout=30)
