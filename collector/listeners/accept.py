@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import trio
+
+from emitter.backoff import Backoff
 
 from ..logs import log
 from .intake import Intake
@@ -28,26 +29,6 @@ Handler = Callable[[trio.SocketStream], Awaitable[None]]
 RESOURCE_ERRORS = {code: errno.errorcode[code] for code in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)}
 MAX_CONNECTIONS = "max_connections"
 FD_BUDGET = "fd budget"
-
-
-@dataclass
-class Backoff:
-    """Growing waits while accept keeps failing, reset by the first success."""
-
-    first: float = 0.01
-    cap: float = 1.0
-    delay: float = 0.0
-    failures: int = 0
-
-    def next_delay(self) -> float:
-        self.delay = min(self.cap, self.delay * 2) if self.delay else self.first
-        self.failures += 1
-        return self.delay
-
-    def reset(self) -> int:
-        """Back to no delay; how many failures the spell had."""
-        failures, self.delay, self.failures = self.failures, 0.0, 0
-        return failures
 
 
 class Connections:
@@ -113,7 +94,7 @@ async def serve_connections(
 async def _accept_loop(
     listener: trio.SocketListener, connections: Connections, handler: Handler, nursery: trio.Nursery
 ) -> None:
-    backoff = Backoff()
+    backoff = Backoff(base=0.01, cap=1.0)  # jittered: 10 ms doubling to 1 s
     async with listener:
         while True:
             try:
@@ -123,7 +104,7 @@ async def _accept_loop(
                     raise
                 await _wait_out(connections, RESOURCE_ERRORS[exc.errno], backoff)
                 continue
-            if backoff.failures:
+            if backoff.attempt:
                 _recovered(connections, backoff)
             reason = connections.admit()
             if reason is None:
@@ -138,7 +119,7 @@ async def _wait_out(connections: Connections, error: str, backoff: Backoff) -> N
     intake = connections.intake
     intake.metrics.accept_errors.labels(intake.name, error).inc()
     delay = backoff.next_delay()
-    if backoff.failures == 1:
+    if backoff.attempt == 1:
         intake.flood.warning(
             f"accept:{intake.name}",
             f"accept failed ({error}): out of resources; backing off, connections wait in the backlog",
@@ -151,5 +132,6 @@ async def _wait_out(connections: Connections, error: str, backoff: Backoff) -> N
 
 
 def _recovered(connections: Connections, backoff: Backoff) -> None:
-    failures = backoff.reset()
+    failures = backoff.attempt
+    backoff.reset()
     log.info("accept works again", extra={"listener": connections.intake.name, "failures": failures})
