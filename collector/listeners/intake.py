@@ -72,7 +72,7 @@ class Intake:
         ``too_long`` is for a caller that framed the lines itself: how many it refused
         for their length. Without it the lines are bounded here."""
         decoder = decoder or self.decoder
-        batch = Batch()
+        batch = Batch(origins=[(0, self.name)])  # so a sink that drops an event can say where from
         if too_long is None:
             lines, long_lines = drop_long_lines(lines, self.limits.max_line_bytes)
             batch.rejections.extend(Rejection(LINE_TOO_LONG, line[: Rejection.MAX_SAMPLE]) for line in long_lines)

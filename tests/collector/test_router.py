@@ -9,10 +9,12 @@ import orjson
 import pytest
 import trio
 
-from collector.config import SinkConfig
+from collector.config import Limits, ListenerConfig, SinkConfig
 from collector.events import Batch
+from collector.listeners import Intake
+from collector.logs import FloodGate
 from collector.queue import SinkQueue
-from collector.router import SinkRunner
+from collector.router import Router, SinkRunner
 from collector.selfmetrics import SelfMetrics, SinkStats
 from collector.sinks import SINKS
 from collector.sinks.forward import ForwardOptions
@@ -146,3 +148,14 @@ def test_a_stop_keeps_the_queued_events_it_can_encode_in_the_spool(tmp_path) -> 
     # ...and everything kept, a part twice: a request cut short spools its body, and the batch
     # it came from is salvaged whole (at least once, as the forward sink promises)
     assert metrics.values(metrics.spooled, sink="forward")[""] >= 2 * (100 - len(BAD))
+
+
+def test_what_a_listener_decodes_carries_its_name_to_the_sinks() -> None:
+    intake = Intake(
+        ListenerConfig(url="udp://127.0.0.1:1", name="edge"), Limits(), Router(), SelfMetrics(), FloodGate(5)
+    )
+    batch = intake.decode([b'{"name":"a"}', b"junk", b'{"name":"b"}'], size=0)
+    assert [batch.origin_of(i) for i in range(len(batch))] == ["edge", "edge"]
+    queued = SinkQueue(100, "drop_oldest")
+    trio.run(queued.put, batch)
+    assert queued.take_all()[0].listeners() == ["edge"]
