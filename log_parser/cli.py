@@ -17,7 +17,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 from libcloud.common.types import LibcloudError
 
-from .api import create_app
+from .api import ANY_ORIGIN, create_app, json_protocol_errors, parse_origin
 from .backfill import Backfill, Executor, InProcess, LocalPool, Selection, Summary
 from .formats import PARSERS
 from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the npm-compatible downloads API")
     serve.add_argument("--db", default=DEFAULT_DB)
     serve.add_argument("--listen", default=DEFAULT_LISTEN, help=f"host:port (default {DEFAULT_LISTEN})")
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        type=_cors_origin,
+        help="an origin whose pages may read the answers (scheme://host[:port]); repeatable (default *: any)",
+    )
     return parser
 
 
@@ -245,7 +251,9 @@ def serve(args: argparse.Namespace) -> int:
     config = Config()
     config.bind = [args.listen]
     config.accesslog = None
-    trio.run(_serve_until_signalled, create_app(args.db), config)
+    json_protocol_errors()
+    app = create_app(args.db, cors_origins=args.cors_origin or [ANY_ORIGIN])
+    trio.run(_serve_until_signalled, app, config)
     return 0
 
 
@@ -257,6 +265,13 @@ async def _serve_until_signalled(app: object, config: Config) -> None:
                 return
 
         await hypercorn_serve(app, config, shutdown_trigger=stop_requested)  # type: ignore[arg-type]
+
+
+def _cors_origin(text: str) -> str:
+    try:
+        return parse_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _exit_now(signum: int, frame: object) -> None:

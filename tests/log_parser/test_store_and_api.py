@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from starlette.testclient import TestClient
 
-from log_parser.api import create_app
+from log_parser.api import create_app, parse_origin
 from log_parser.counting import Tally
 from log_parser.formats import CombinedParser
 from log_parser.store import Store, to_day_counts
@@ -109,6 +109,22 @@ def test_bulk_lookups(client) -> None:
     ]
 
 
+def test_a_comma_makes_a_bulk_lookup_as_at_npm(client) -> None:
+    """npm answers ``lodash,`` with the bulk map (its maintainers name the trailing comma
+    as the way to always get that shape); empty names are ignored."""
+    lodash = {"downloads": 2, "start": "2024-05-09", "end": "2024-05-09", "package": "lodash"}
+    assert client.get("/downloads/point/last-day/lodash,").json() == {"lodash": lodash}
+    assert client.get("/downloads/point/last-day/,lodash,,lodash").json() == {"lodash": lodash}
+    assert client.get("/downloads/point/last-day/nope,").json() == {"nope": None}
+    assert client.get("/downloads/point/last-day/,").json() == {}
+    ranged = client.get("/downloads/range/2024-05-08:2024-05-09/express,").json()
+    assert list(ranged) == ["express"]
+    assert ranged["express"]["downloads"] == [
+        {"day": "2024-05-08", "downloads": 2},
+        {"day": "2024-05-09", "downloads": 0},
+    ]
+
+
 def test_versions_last_week_and_any_period(client) -> None:
     assert client.get("/versions/lodash/last-week").json() == {
         "package": "lodash",
@@ -126,6 +142,9 @@ def test_versions_last_week_and_any_period(client) -> None:
     [
         ("/downloads/point/last-century/lodash", 400, "invalid date"),
         ("/downloads/point/2024-02-30/lodash", 400, "invalid date"),
+        ("/downloads/point/2026-W01-1/lodash", 400, "invalid date"),  # an ISO week date
+        ("/downloads/range/2024-05-01:2024-W19-4/lodash", 400, "invalid date"),
+        ("/downloads/range/2023-01-01:2024-05-01/lodash,", 400, "exceeded max days of 365"),  # bulk
         ("/downloads/point/2024-05-09:2024-05-01/lodash", 400, "end date > start date"),
         ("/downloads/range/2020-01-01:2024-05-01/lodash", 400, "exceeded max days of 548"),
         ("/downloads/range/2023-01-01:2024-05-01/lodash,express", 400, "exceeded max days of 365"),
@@ -158,3 +177,73 @@ def test_backfill_replaces_live_counts_and_is_idempotent(tmp_path) -> None:
     store.add_live({("lodash", "1.0.0", may1): 100})  # live rows for a backfilled day no longer count
     assert store.daily("lodash", may1, may1) == {may1: 5}
     assert store.objects() == {"logs/2024-05-01/a.gz", "logs/2024-05-01/late.gz"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/nope", 404, "not found"),
+        ("GET", "/downloads", 404, "not found"),
+        ("POST", "/downloads/point/last-day/lodash", 405, "method not allowed"),
+        ("DELETE", "/versions/lodash/last-week", 405, "method not allowed"),
+        ("OPTIONS", "/downloads/point/last-day", 405, "method not allowed"),  # not a preflight
+    ],
+)
+def test_every_error_is_json(client, method: str, path: str, status: int, error: str) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"error": error}
+    if status == 405:
+        assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
+
+
+def test_a_failing_store_is_a_json_500(tmp_path) -> None:
+    app = create_app(str(tmp_path / "missing" / "d.sqlite"), today=lambda: TODAY)
+    with TestClient(app, backend="trio", raise_server_exceptions=False) as failing:
+        response = failing.get("/downloads/point/last-day/lodash")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal server error"}
+
+
+def test_cors_for_any_origin_by_default(client) -> None:
+    page = {"Origin": "https://stats.example"}
+    assert client.get("/downloads/point/last-day/lodash", headers=page).headers["access-control-allow-origin"] == "*"
+    refused = client.get("/downloads/point/last-day/no-such-package", headers=page)  # errors are readable too
+    assert (refused.status_code, refused.headers["access-control-allow-origin"]) == (404, "*")
+    assert "access-control-allow-origin" not in client.get("/downloads/point/last-day/lodash").headers
+    preflight = client.options(
+        "/downloads/range/last-week/lodash",
+        headers={**page, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-requested-with"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert preflight.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
+    assert preflight.headers["access-control-allow-headers"] == "x-requested-with"
+    assert int(preflight.headers["access-control-max-age"]) > 0
+
+
+def test_cors_for_the_origins_given(tmp_path) -> None:
+    Store(tmp_path / "d.sqlite").close()
+    app = create_app(str(tmp_path / "d.sqlite"), today=lambda: TODAY, cors_origins=["https://a.example"])
+    with TestClient(app, backend="trio") as limited:
+        allowed = limited.get("/downloads/point/last-day", headers={"Origin": "https://a.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://a.example"
+        assert allowed.headers["vary"] == "Origin"
+        other = limited.get("/downloads/point/last-day", headers={"Origin": "https://b.example"})
+        assert other.status_code == 200
+        assert "access-control-allow-origin" not in other.headers
+        assert other.headers["vary"] == "Origin"
+        assert limited.get("/downloads/point/last-day").headers["vary"] == "Origin"
+        preflight = {"Origin": "https://b.example", "Access-Control-Request-Method": "GET"}
+        refused = limited.options("/downloads/point/last-day", headers=preflight)
+        assert refused.status_code == 403
+        assert refused.json() == {"error": "origin https://b.example not allowed"}
+
+
+def test_origins_are_read_as_browsers_send_them() -> None:
+    assert parse_origin("*") == "*"
+    assert parse_origin("https://A.example:8443/") == "https://a.example:8443"
+    for wrong in ("a.example", "https://a.example/page", "ftp://a.example", "https://a.example?x=1", ""):
+        with pytest.raises(ValueError, match="not an origin"):
+            parse_origin(wrong)
