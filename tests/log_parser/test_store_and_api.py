@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -247,3 +248,32 @@ def test_origins_are_read_as_browsers_send_them() -> None:
     for wrong in ("a.example", "https://a.example/page", "ftp://a.example", "https://a.example?x=1", ""):
         with pytest.raises(ValueError, match="not an origin"):
             parse_origin(wrong)
+
+
+def test_last_day_is_yesterday_and_there_is_no_2015_floor(tmp_path) -> None:
+    """Two deliberate differences from npm, documented beside the others in the README:
+    the named periods end yesterday even when the store's last day with data is earlier
+    (npm's end on the last day its batch has loaded), and days before 2015-01-10 (npm's
+    earliest) are answered from the store."""
+    path = tmp_path / "d.sqlite"
+    store = Store(path)
+    store.add_live({("lodash", "4.17.21", day(3)): 5, ("lodash", "0.1.0", dt.date(2012, 3, 4)): 2})
+    store.close()
+    with TestClient(create_app(str(path), today=lambda: TODAY), backend="trio") as old:
+        assert old.get("/downloads/point/last-day/lodash").json() == {
+            "downloads": 0,
+            "start": day(1).isoformat(),
+            "end": day(1).isoformat(),
+            "package": "lodash",
+        }
+        assert old.get("/downloads/point/last-week/lodash").json()["downloads"] == 5
+        assert old.get("/downloads/point/2012-03-04/lodash").json()["downloads"] == 2
+        assert old.get("/downloads/range/2012-03-03:2012-03-04").json()["downloads"] == [
+            {"day": "2012-03-03", "downloads": 0},
+            {"day": "2012-03-04", "downloads": 2},
+        ]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    api = readme[readme.index("**API** (`serve`)") :].split("\n\n", 1)[0]
+    assert "`last-day`" in api
+    assert "yesterday" in api
+    assert "2015-01-10" in api
