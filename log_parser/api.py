@@ -29,7 +29,6 @@ from hypercorn.protocol import h11 as hypercorn_h11
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -52,7 +51,10 @@ def utc_today() -> dt.date:
 
 def create_app(
     store_path: str, today: Callable[[], dt.date] = utc_today, cors_origins: Sequence[str] = (ANY_ORIGIN,)
-) -> Starlette:
+) -> ASGIApp:
+    """The API, inside ``Cors`` so that every answer carries the CORS headers, a 500
+    from Starlette's outermost error handler too."""
+
     def open_store() -> Store:
         return Store(store_path, read_only=True)
 
@@ -103,7 +105,7 @@ def create_app(
         finally:
             store.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/downloads/point/{period}", point),
             Route("/downloads/point/{period}/{package:path}", point),
@@ -111,9 +113,9 @@ def create_app(
             Route("/downloads/range/{period}/{package:path}", range_),
             Route("/versions/{package:path}/{period}", versions),
         ],
-        middleware=[Middleware(Cors, origins=cors_origins)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+    return Cors(app, cors_origins)
 
 
 class Bulk(list[str]):

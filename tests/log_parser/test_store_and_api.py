@@ -202,9 +202,10 @@ def test_every_error_is_json(client, method: str, path: str, status: int, error:
 def test_a_failing_store_is_a_json_500(tmp_path) -> None:
     app = create_app(str(tmp_path / "missing" / "d.sqlite"), today=lambda: TODAY)
     with TestClient(app, backend="trio", raise_server_exceptions=False) as failing:
-        response = failing.get("/downloads/point/last-day/lodash")
+        response = failing.get("/downloads/point/last-day/lodash", headers={"Origin": "https://stats.example"})
     assert response.status_code == 500
     assert response.json() == {"error": "internal server error"}
+    assert response.headers["access-control-allow-origin"] == "*"  # so the page can read it
 
 
 def test_cors_for_any_origin_by_default(client) -> None:
