@@ -124,6 +124,11 @@ def test_preflight_requests(port: int) -> None:
         (b"GET /downloads/point/2024-05-01/\xff\xfe HTTP/1.1\r\n", 400, "bad request"),  # not even UTF-8
         (b"GET /downloads/\x80 HTTP/1.1\r\n", 400, "bad request"),
         (b"NOT AN HTTP REQUEST LINE\r\n", 400, "bad request"),
+        (
+            b"GET /downloads/point/last-day HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n",
+            431,
+            "request header fields too large",
+        ),
         (b"GET /nope HTTP/1.1\r\n", 404, "not found"),
         (b"POST /downloads/point/last-day HTTP/1.1\r\nContent-Length: 0\r\n", 405, "method not allowed"),
         (b"GET /downloads/point/2026-W01-1/lodash HTTP/1.1\r\n", 400, "invalid date"),
