@@ -30,6 +30,8 @@ import numpy as np
 
 from emitter.compiled_cache import use_compiled_cache
 
+from .formats.base import MAX_HOUR, MAX_MINUTE, MAX_SECOND, MAX_ZONE, MIN_ZONE
+
 #: numba's cache folder, chosen before numba is first imported (numba reads
 #: NUMBA_CACHE_DIR then): writable even under the units' ProtectSystem=strict, see
 #: emitter.compiled_cache. numbat-logs logs its warnings.
@@ -47,6 +49,7 @@ Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 
 _NEWLINE, _SPACE, _QUOTE, _NUMBER_SIGN, _DASH, _SLASH, _COLON, _QUESTION, _OPEN, _CLOSE, _PLUS = b'\n "#-/:?[]+'
 _DOT, _T, _G, _Z = b".tgz"
+_PERCENT = b"%"[0]
 _CAPITAL_G, _CAPITAL_E, _CAPITAL_T = b"GET"
 _MONTHS = np.array([int.from_bytes(name, "big") for name in (
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
@@ -140,7 +143,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
 @compiled
 def _clf_time(data: Any, at: int, end: int) -> int:
     """``[DD/Mon/YYYY:HH:MM:SS +ZZZZ] "`` at ``at`` in epoch seconds, as ``clf_time``
-    reads it (seconds past 59 included), or _ODD."""
+    reads it (a leap second included), or _ODD: a time out of clf_time's ranges too."""
     if at + 30 > end or data[at] != _OPEN:
         return _ODD
     at += 1
@@ -162,6 +165,8 @@ def _clf_time(data: Any, at: int, end: int) -> int:
     zone_hours, zone_minutes = _digits(data, at + 22, 2), _digits(data, at + 24, 2)
     if min(day, year, hour, minute, second, zone_hours, zone_minutes) < 0:
         return _ODD
+    if hour > MAX_HOUR or minute > MAX_MINUTE or second > MAX_SECOND or zone_minutes > MAX_MINUTE:
+        return _ODD  # the parser refuses them with its reason
     name = (np.int64(data[at + 3]) << 16) | (np.int64(data[at + 4]) << 8) | np.int64(data[at + 5])
     month = 0
     for index in range(12):
@@ -173,6 +178,8 @@ def _clf_time(data: Any, at: int, end: int) -> int:
     offset = zone_hours * 3600 + zone_minutes * 60
     if data[at + 21] == _DASH:
         offset = -offset
+    if offset < MIN_ZONE or offset > MAX_ZONE:
+        return _ODD
     moment = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     return moment if moment >= 0 else _ODD
 
@@ -232,12 +239,17 @@ def _status_and_size(data: Any, at: int, end: int) -> tuple[int, int]:
 
 @compiled
 def _is_tarball_name(data: Any, start: int, end: int) -> bool:
-    return (
-        end - start > 4
-        and data[end - 4] == _DOT
-        and data[end - 3] == _T
-        and (data[end - 2] == _G and data[end - 1] == _Z)
-    )
+    """Whether the path may be a tarball's: it ends with ``.tgz``, or a ``%`` among its
+    last 12 bytes could decode to it (``%2Etgz``, ``%2E%74%67%7A``). The tarball rule
+    decodes and decides, once per distinct path."""
+    if end - start > 4 and (
+        data[end - 4] == _DOT and data[end - 3] == _T and data[end - 2] == _G and data[end - 1] == _Z
+    ):
+        return True
+    for index in range(max(start, end - 12), end):  # noqa: SIM110 - numba compiles no generator for any()
+        if data[index] == _PERCENT:
+            return True
+    return False
 
 
 # Distinct paths and (path, minute) counts, in open-addressing hash tables (linear probing,

@@ -24,6 +24,12 @@ from log_parser.tarball import parse_tarball_path
         ("/@types/node/-/node-20.11.5.tgz?cache=no", ("@types/node", "20.11.5")),
         ("/JSONStream/-/JSONStream-1.3.5.tgz", ("JSONStream", "1.3.5")),
         ("/a-b-c/-/a-b-c-1.2.3-alpha-beta.tgz", ("a-b-c", "1.2.3-alpha-beta")),
+        ("/express/-/express-4.18.2%2Etgz", ("express", "4.18.2")),  # decoded, then judged
+        ("/express/-/express-4.18.2%2E%74%67%7A", ("express", "4.18.2")),
+        ("https://static.example/express/-/express-4.18.2.tgz", ("express", "4.18.2")),  # an absolute URL's path
+        ("http://10.0.0.1:8080/@babel/core/-/core-7.24.0.tgz?x=1", ("@babel/core", "7.24.0")),
+        ("/pkg/-/pkg-1.0.0-0a.1.tgz", ("pkg", "1.0.0-0a.1")),  # alphanumeric identifiers may start with 0
+        ("/pkg/-/pkg-1.0.0+001.tgz", ("pkg", "1.0.0+001")),  # build identifiers may
     ],
 )
 def test_tarball_paths(path: str, expected: tuple[str, str]) -> None:
@@ -46,6 +52,15 @@ def test_tarball_paths(path: str, expected: tuple[str, str]) -> None:
         "//pkg/-/pkg-1.0.0.tgz",
         "/a/b/c/-/c-1.0.0.tgz",
         "/pkg/-/pkg-1.0.0.tar.gz",
+        "/_pkg/-/_pkg-1.0.0.tgz",  # npm forbids a leading _ or .
+        "/.pkg/-/.pkg-1.0.0.tgz",
+        "/@_scope/pkg/-/pkg-1.0.0.tgz",
+        "/pkg/-/pkg-1.0.0-01.tgz",  # numeric prerelease identifiers have no leading zeros
+        "/pkg/-/pkg-1.0.0-a..b.tgz",  # nor empty identifiers
+        "/pkg/-/pkg-1.0.0-.tgz",
+        "/pkg/-/pkg-1.0.0+a..b.tgz",
+        "/pkg/-/pkg-1.0.0-a_b.tgz",
+        "/pkg%2F-%2Fpkg-1.0.0.tgz%3Fx",
         "",
     ],
 )
@@ -53,9 +68,19 @@ def test_not_tarballs(path: str) -> None:
     assert parse_tarball_path(path) is None
 
 
-names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True)
+names = st.from_regex(r"[a-z0-9-][a-z0-9._-]{0,20}", fullmatch=True)
+number = r"(0|[1-9][0-9]{0,3})"
+prerelease_id = r"(0|[1-9][0-9]{0,3}|[0-9]{0,2}[a-zA-Z-][0-9a-zA-Z-]{0,4})"
+build_id = r"[0-9a-zA-Z-]{1,5}"
 versions = st.from_regex(
-    r"(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})(-[0-9a-z.-]{1,8})?", fullmatch=True
+    rf"{number}\.{number}\.{number}(-{prerelease_id}(\.{prerelease_id}){{0,2}})?(\+{build_id}(\.{build_id}){{0,2}})?",
+    fullmatch=True,
+)
+#: What semver 2.0.0 refuses: a numeric identifier with a leading zero, an empty one.
+bad_versions = st.one_of(
+    st.builds(lambda v, z: f"{v}-0{z}", versions.filter(lambda v: "-" not in v and "+" not in v), st.integers(0, 99)),
+    st.builds(lambda v: f"{v}-a..b", versions.filter(lambda v: "-" not in v and "+" not in v)),
+    st.builds(lambda v: f"{v}.", versions),
 )
 
 
@@ -65,6 +90,24 @@ def test_any_valid_name_and_version_come_back(name, version, scope, encode) -> N
     if encode and scope:
         prefix = f"/%40{scope}%2F{name}"
     assert parse_tarball_path(f"{prefix}/-/{name}-{version}.tgz") == (f"@{scope}/{name}" if scope else name, version)
+
+
+@given(name=names, version=bad_versions, encode=st.booleans())
+def test_versions_that_are_not_semver_are_refused(name, version, encode) -> None:
+    file = f"{name}-{version}.tgz"
+    if encode:
+        file = file.replace(".", "%2E")
+    assert parse_tarball_path(f"/{name}/-/{file}") is None
+
+
+@given(name=names, version=versions, host=st.from_regex(r"[a-z0-9.-]{1,20}(:[0-9]{1,5})?", fullmatch=True))
+def test_an_absolute_url_is_read_as_its_path(name, version, host) -> None:
+    assert parse_tarball_path(f"https://{host}/{name}/-/{name}-{version}%2Etgz") == (name, version)
+
+
+@given(name=st.from_regex(r"[._][a-z0-9._-]{0,20}", fullmatch=True), version=versions)
+def test_names_with_a_leading_dot_or_underscore_are_refused(name, version) -> None:
+    assert parse_tarball_path(f"/{name}/-/{name}-{version}.tgz") is None
 
 
 @given(st.text(max_size=80))
