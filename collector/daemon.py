@@ -274,8 +274,8 @@ class Daemon:
         return running
 
     def _queue_for(self, config: SinkConfig) -> SinkQueue:
-        on_drop = self.metrics.dropped.labels(config.name, config.type, "overflow").inc
-        return SinkQueue(config.queue_size, config.overflow, on_drop=on_drop)
+        stats = SinkStats(self.metrics, config.name, config.type)
+        return SinkQueue(config.queue_size, config.overflow, on_drop=stats.dropped_overflow)
 
     async def _start_sink(self, config: SinkConfig, queue: SinkQueue | None = None) -> SinkRunner:
         stats = SinkStats(self.metrics, config.name, config.type)
