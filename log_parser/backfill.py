@@ -86,6 +86,7 @@ class Task:
     format: str = "auto"
     window: Selection = Selection()
     day: dt.date | None = None
+    json_fields: tuple[tuple[str, str], ...] = ()  #: our field -> the log's key (JSON logs)
 
 
 @dataclass
@@ -99,6 +100,7 @@ class ObjectResult:
     bytes_read: int = 0
     seconds: float = 0.0
     error: str | None = None
+    format: str | None = None  #: the format its lines were read as
 
     @property
     def lines(self) -> int:
@@ -119,6 +121,8 @@ def plan(
     records: Mapping[str, ObjectRecord],
     selection: Selection = Selection(),
     format_name: str = "auto",
+    *,
+    json_fields: Mapping[str, str] | None = None,
 ) -> Plan:
     """The tasks of a run. Pure: the listing and the store's records come in."""
     todo: list[Task] = []
@@ -134,7 +138,7 @@ def plan(
         if record is not None and (record.etag, record.size, record.selection) == (info.etag, info.size, window.key()):
             done += 1
             continue
-        todo.append(Task(source, info, format_name, window, day))
+        todo.append(Task(source, info, format_name, window, day, tuple(sorted((json_fields or {}).items()))))
     return Plan(count, todo, done, out_of_range)
 
 
@@ -146,7 +150,7 @@ def process_object(task: Task) -> ObjectResult:
     reader = None
     try:
         reader = ChunkReader(stream_object(task.source, info, READ_BYTES))
-        tally = tally_stream(io.BufferedReader(reader, READ_BYTES), task.format)
+        tally = tally_stream(io.BufferedReader(reader, READ_BYTES), task.format, json_fields=dict(task.json_fields))
     except Exception as exc:  # one object's failure, whatever it is, is reported, not fatal
         return failure(task, exc, bytes_read=reader.bytes_read if reader else 0, seconds=time.perf_counter() - started)
     counts = to_day_counts(tally.downloads.items())
@@ -169,6 +173,7 @@ def process_object(task: Task) -> ObjectResult:
         rejected=dict(tally.rejected),
         bytes_read=reader.bytes_read,
         seconds=time.perf_counter() - started,
+        format=tally.format,
     )
 
 
@@ -314,6 +319,7 @@ class Summary:
     requests: int = 0
     downloads: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    formats: Counter[str] = field(default_factory=Counter)  #: objects read, by the format they were read as
     bytes_read: int = 0
     seconds: float = 0.0
     worker_seconds: float = 0.0  #: spent reading objects, all workers together
@@ -337,6 +343,7 @@ class Summary:
             "requests": self.requests,
             "downloads": self.downloads,
             "rejected": dict(self.rejected),
+            "formats": dict(self.formats),
             "bytes_read": self.bytes_read,
             "seconds": round(self.seconds, 3),
             "worker_seconds": round(self.worker_seconds, 3),
@@ -383,6 +390,7 @@ class Backfill:
         *,
         selection: Selection = Selection(),
         format_name: str = "auto",
+        json_fields: Mapping[str, str] | None = None,
         progress: ProgressSink | None = None,
     ) -> None:
         self.source = source
@@ -390,6 +398,7 @@ class Backfill:
         self.executor = executor
         self.selection = selection
         self.format_name = format_name
+        self.json_fields = dict(json_fields or {})
         self.progress = progress or NoProgress()
 
     def run(self) -> Summary:
@@ -398,7 +407,12 @@ class Backfill:
         started = time.perf_counter()
         summary = Summary(self.source.describe(), self.executor.description)
         the_plan = plan(
-            self.source, list_objects(self.source), self.store.object_records(), self.selection, self.format_name
+            self.source,
+            list_objects(self.source),
+            self.store.object_records(),
+            self.selection,
+            self.format_name,
+            json_fields=self.json_fields,
         )
         summary.listed, summary.selected = the_plan.listed, len(the_plan.todo)
         summary.already_done, summary.out_of_range = the_plan.already_done, the_plan.out_of_range
@@ -441,5 +455,7 @@ class Backfill:
             summary.requests += result.requests
             summary.downloads += result.record.downloads
             summary.rejected.update(result.rejected)
+            if result.format is not None:
+                summary.formats[result.format] += 1
             summary.bytes_read += result.bytes_read
         batch.clear()

@@ -20,6 +20,7 @@ from libcloud.common.types import LibcloudError
 from .api import ANY_ORIGIN, create_app, json_protocol_errors, parse_origin
 from .backfill import Backfill, Executor, InProcess, LocalPool, Selection, Summary
 from .formats import PARSERS
+from .formats.jsonlines import FIELDS, parse_field_mapping
 from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
 from .progress import TerminalProgress
 from .reading import tally_file
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--format", default="auto", choices=["auto", *PARSERS])
     count.add_argument("--db", default=DEFAULT_DB, help=f"SQLite downloads store (default {DEFAULT_DB})")
     count.add_argument("--rejects", type=Path, help="write every line that could not be parsed here, with why")
+    _add_json_fields(count)
 
     live = commands.add_parser("live", help="count downloads as a log is written, into the downloads store")
     source = live.add_mutually_exclusive_group(required=True)
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--emit-uri", help="send operational figures to this numbat collector (e.g. udp://127.0.0.1:3333)"
     )
+    _add_json_fields(live)
 
     backfill = commands.add_parser(
         "backfill", help="re-count historical log objects from object storage into the downloads store"
@@ -75,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--credentials", type=Path, help="TOML file with key, secret (and token) for the store")
     backfill.add_argument("--summary", type=Path, help="write the JSON summary here instead of to standard output")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    _add_json_fields(backfill)
 
     serve = commands.add_parser("serve", help="the npm-compatible downloads API")
     serve.add_argument("--db", default=DEFAULT_DB)
@@ -88,8 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_json_fields(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--json-field",
+        dest="json_fields",
+        metavar="FIELD=KEY",
+        action="append",
+        default=[],
+        help=f"where JSON logs keep one of our fields ({', '.join(FIELDS)}), when not under a usual key name: "
+        "time=date_time, path=request.url (dotted: nested); repeatable",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        try:
+            args.json_fields = parse_field_mapping(args.json_fields)
+        except ValueError as exc:
+            parser.error(f"--json-field {exc}")
     for warning in COMPILED_CACHE.warnings:  # numba's cache folder, chosen when the scanner was imported
         print(f"numbat-logs: {warning} ({COMPILED_CACHE.path})", file=sys.stderr)
     # Until a command installs its own handling (and after it removed it), SIGTERM and
@@ -112,6 +134,7 @@ def live(args: argparse.Namespace) -> int:
         flush_interval=args.flush_interval,
         from_start=args.from_start,
         emit_uri=args.emit_uri,
+        json_fields=args.json_fields,
     )
     if args.file:
         source = follow_file(args.file, options.poll_interval, options.from_start)
@@ -134,7 +157,7 @@ def count(args: argparse.Namespace) -> int:
     try:
         for path in args.files:
             try:
-                tally = tally_file(path, args.format, rejects)
+                tally = tally_file(path, args.format, rejects, args.json_fields)
             except (OSError, EOFError, ParseError) as exc:
                 failed.append(str(path))
                 print(f"numbat-logs: {path}: {exc}", file=sys.stderr)
@@ -142,6 +165,7 @@ def count(args: argparse.Namespace) -> int:
             store.add_live(to_day_counts(tally.downloads.items()))
             summary = {
                 "file": str(path),
+                "format": tally.format,
                 "requests": tally.requests,
                 "downloads": tally.total_downloads,
                 "rejected": dict(tally.rejected),
@@ -191,6 +215,7 @@ def backfill(args: argparse.Namespace) -> int:
         executor,
         selection=Selection(args.since, args.until),
         format_name=args.format,
+        json_fields=args.json_fields,
         progress=progress,
     )
     try:

@@ -36,15 +36,16 @@ class Tally:
     cache_hits: int = 0
     cache_known: int = 0  #: requests whose log said hit or miss
     rejected: Counter[str] = field(default_factory=Counter)  #: lines by reason
+    format: str | None = None  #: the format the lines were read as, when one log was
 
     def add(self, request: Request) -> None:
+        found = is_download(request)  # first: should it fail, the request is not half counted
         self.requests += 1
         self.by_status_class[f"{request.status // 100}xx"] += 1
         self.bytes_served += request.size
         if request.cache_hit is not None:
             self.cache_known += 1
             self.cache_hits += request.cache_hit
-        found = is_download(request)
         if found is not None:
             self.downloads[(found[0], found[1], request.time - request.time % 60)] += 1
 
@@ -62,14 +63,21 @@ class Tally:
 
 def tally_lines(lines: Iterable[str], parser: LineParser, tally: Tally, rejects: IO[str] | None = None) -> None:
     """Parse and tally lines one by one; a refused line is counted by reason (and written
-    to ``rejects`` with it), never fatal."""
+    to ``rejects`` with it), never fatal. A line that makes the parser fail in a way it
+    does not mean to (a bug) is refused as ``parser failure: <error>``: it costs that
+    line, never the lines beside it or the run (``live`` takes lines from the network)."""
     for line in lines:
         try:
             request = parser.parse(line)
+            if request is not None:
+                tally.add(request)
         except ParseError as exc:
-            tally.reject(str(exc))
-            if rejects is not None:
-                rejects.write(f"{exc}\t{line.rstrip()}\n")
-            continue
-        if request is not None:
-            tally.add(request)
+            _reject(tally, str(exc), line, rejects)
+        except Exception as exc:  # one line's failure must not stop the run: counted, by name
+            _reject(tally, f"parser failure: {type(exc).__name__}", line, rejects)
+
+
+def _reject(tally: Tally, reason: str, line: str, rejects: IO[str] | None) -> None:
+    tally.reject(reason)
+    if rejects is not None:
+        rejects.write(f"{reason}\t{line.rstrip()}\n")

@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -18,11 +18,16 @@ from emitter import Emitter
 from .bulk import BulkCounter
 from .counting import Tally, tally_lines
 from .follow import FileFollower
-from .formats import PARSERS, LineParser, detect_format
+from .formats import LineParser, detect_format, new_parser
+from .formats.detect import NOTHING_TO_TELL
 from .store import Store, to_day_counts
 from .syslog import SyslogFramer
 
 LineSink = Callable[[list[bytes]], Awaitable[None]]  #: takes lines (or syslog messages), no newline
+#: With ``--format auto``: lines held before the format is first guessed, and at most
+#: held while it cannot be told (past that they are refused, counted, and guessing goes
+#: on with the lines that follow).
+DETECT_AFTER, MAX_UNDETECTED = 20, 10_000
 
 
 @dataclass
@@ -34,6 +39,7 @@ class LiveOptions:
     from_start: bool = False
     emit_uri: str | None = None
     app: str = "numbat-logs"
+    json_fields: dict[str, str] = field(default_factory=dict)  #: our field -> the log's key (JSON messages)
 
 
 class Live:
@@ -43,20 +49,39 @@ class Live:
         self.options = options
         self.store = Store(options.db)
         self.tally = Tally()
-        self.parser: LineParser | None = None if options.format == "auto" else PARSERS[options.format]()
+        self.parser: LineParser | None = None
+        if options.format != "auto":
+            self.parser = new_parser(options.format, options.json_fields)
         self._pending: list[bytes] = []  # lines waiting for format detection
+        self._detect_at = DETECT_AFTER  # pending lines at the next try: doubled after each miss
         self._bulk = BulkCounter()
         self.emitter = Emitter(options.emit_uri, app=options.app) if options.emit_uri else None
 
     async def take(self, lines: list[bytes]) -> None:
         if self.parser is None:
             self._pending += lines
-            detected = detect_format(_texts(self._pending)) if len(self._pending) >= 20 else None
-            if detected is None:
+            if len(self._pending) < self._detect_at or not self._detect(final=False):
                 return
-            self.parser, lines, self._pending = PARSERS[detected](), self._pending, []
+            lines, self._pending = self._pending, []
         self._count(lines)
         await trio.lowlevel.checkpoint()
+
+    def _detect(self, *, final: bool) -> bool:
+        """Choose the parser from the pending lines, if they tell the format. When they
+        cannot, and there are too many of them to hold (or none will follow: ``final``),
+        they are refused, counted, and dropped; lines that carry no request (blank,
+        comments) are dropped quietly."""
+        detected = detect_format(_texts(self._pending), self.options.json_fields)
+        if detected is not None and detected != NOTHING_TO_TELL:
+            self.parser = new_parser(detected, self.options.json_fields)
+            return True
+        if final or len(self._pending) >= MAX_UNDETECTED:
+            if detected is None:
+                undetected = sum(bool(line.strip()) and not line.startswith(b"#") for line in self._pending)
+                self.tally.rejected["cannot tell the log format"] += undetected
+            self._pending = []
+        self._detect_at = max(DETECT_AFTER, min(2 * len(self._pending), MAX_UNDETECTED))
+        return False
 
     def _count(self, lines: list[bytes]) -> None:
         """Combined logs through the compiled bulk counter, when no message holds a
@@ -70,11 +95,8 @@ class Live:
         tally_lines(_texts(lines), self.parser, self.tally)
 
     async def flush(self) -> None:
-        if self.parser is None and self._pending:  # too few lines to be sure: take the best guess
-            detected = detect_format(_texts(self._pending))
-            if detected is not None:
-                self.parser = PARSERS[detected]()
-                self._count(self._pending)
+        if self.parser is None and self._pending and self._detect(final=True):  # few lines: the best guess
+            self._count(self._pending)
             self._pending = []
         tally, self.tally = self.tally, Tally()
         if tally.downloads:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO
 
 from .bulk import BulkCounter
 from .counting import Tally, tally_lines
-from .formats import PARSERS, LineParser, detect_format
+from .formats import LineParser, detect_format, new_parser
+from .formats.detect import NOTHING_TO_TELL
 from .records import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 8 << 20
-HEAD_LINES = 50  #: lines that decide the format
+HEAD_LINES = 50  #: lines (not blank, not comments) that decide the format
+HEAD_BYTES = 1 << 20  #: at most this much is read to decide it
 
 
 def open_log_bytes(source: BinaryIO) -> BinaryIO:
@@ -26,29 +28,47 @@ def open_log_bytes(source: BinaryIO) -> BinaryIO:
     return buffered
 
 
-def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
+def parser_for(format_name: str, head_lines: list[str], json_fields: Mapping[str, str] | None = None) -> LineParser:
+    """The parser ``format_name`` names, or for ``auto`` the one detected from the first
+    lines; ParseError when no format reads them."""
     if format_name == "auto":
-        detected = detect_format(first_lines)
+        detected = detect_format(head_lines, json_fields)
         if detected is None:
             raise ParseError("cannot tell the log format from its first lines; name it with --format")
         format_name = detected
-    return PARSERS[format_name]()
+    return new_parser(format_name, json_fields)
 
 
-def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
+def tally_file(
+    path: Path, format_name: str = "auto", rejects: IO[str] | None = None, json_fields: Mapping[str, str] | None = None
+) -> Tally:
     """Every line of one (possibly gzipped) log file, tallied."""
     with open(path, "rb") as raw:
-        return tally_stream(raw, format_name, rejects)
+        return tally_stream(raw, format_name, rejects, json_fields)
 
 
-def tally_stream(raw: BinaryIO, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
+def tally_stream(
+    raw: BinaryIO,
+    format_name: str = "auto",
+    rejects: IO[str] | None = None,
+    json_fields: Mapping[str, str] | None = None,
+) -> Tally:
     """Every line of one (possibly gzipped) log stream, tallied, a bounded chunk at a
-    time. Combined logs go through the bulk counter, as bytes."""
+    time. Combined logs go through the bulk counter, as bytes. Lines end at LF alone
+    (a CR before it is dropped by the parsers; one anywhere else is part of the line, as
+    in a user agent). A log without a single request line (empty, blank, comments) counts
+    nothing and is no error: its tally's format is ``none``."""
     tally = Tally()
     with open_log_bytes(raw) as data:
-        head = b"".join(line for line in (data.readline() for _ in range(HEAD_LINES)) if line)
+        head, ended = _read_head(data)
         head_lines = _text(head).readlines()
-        parser = parser_for(format_name, head_lines)
+        if format_name == "auto" and detect_format(head_lines, json_fields) == NOTHING_TO_TELL:
+            if not ended:
+                raise ParseError(f"only blank lines and comments in the first {HEAD_BYTES:,} bytes; name the format")
+            tally.format = NOTHING_TO_TELL
+            return tally
+        parser = parser_for(format_name, head_lines, json_fields)
+        tally.format = parser.name
         if parser.name == "combined":
             counter = BulkCounter(rejects=rejects)
             counter.count(head, tally)
@@ -61,8 +81,26 @@ def tally_stream(raw: BinaryIO, format_name: str = "auto", rejects: IO[str] | No
     return tally
 
 
+def _read_head(data: BinaryIO) -> tuple[bytes, bool]:
+    """The first lines of a stream, up to HEAD_LINES that may be requests or HEAD_BYTES
+    in all, and whether the stream ended within them."""
+    lines: list[bytes] = []
+    size = found = 0
+    while found < HEAD_LINES and size < HEAD_BYTES:
+        line = data.readline(HEAD_BYTES - size)
+        if not line:
+            return b"".join(lines), True
+        lines.append(line)
+        size += len(line)
+        stripped = line.strip()
+        found += bool(stripped) and not stripped.startswith(b"#")
+    return b"".join(lines), False
+
+
 def _text(data: bytes | BinaryIO) -> TextIO:
-    return io.TextIOWrapper(io.BytesIO(data) if isinstance(data, bytes) else data, encoding="utf-8", errors="replace")
+    """Text lines that end at LF only: universal newlines would split a line at a bare CR."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    return io.TextIOWrapper(source, encoding="utf-8", errors="replace", newline="\n")
 
 
 class ChunkReader(io.RawIOBase):

@@ -5,7 +5,7 @@ lines a minute. This scanner reads a whole buffer in one compiled loop and gives
 line it accepts, exactly what :class:`~log_parser.formats.CombinedParser` gives. It accepts
 only the usual shape, where the parser's regular expression can match in one way only:
 printable ASCII fields, the time as ``DD/Mon/YYYY:HH:MM:SS +ZZZZ`` with a date that exists
-(1970 or later), a request line whose path ends at a space, a status and a size in ASCII
+(within the store's range, 1970 to 9999), a request line whose path ends at a space, a status and a size in ASCII
 digits. Every other line is handed back by offset, for the parser to count or refuse with
 its reason.
 
@@ -31,6 +31,7 @@ import numpy as np
 from emitter.compiled_cache import use_compiled_cache
 
 from .formats.base import MAX_HOUR, MAX_MINUTE, MAX_SECOND, MAX_ZONE, MIN_ZONE
+from .records import FIRST_TIME, LAST_TIME, MAX_SIZE
 
 #: numba's cache folder, chosen before numba is first imported (numba reads
 #: NUMBA_CACHE_DIR then): writable even under the units' ProtectSystem=strict, see
@@ -43,7 +44,7 @@ from numba import njit, types  # noqa: E402 - only once the cache folder is chos
 REQUESTS, BYTES_LOW, BYTES_HIGH, FIRST_CLASS = 0, 1, 2, 3
 FIGURES = FIRST_CLASS + 10  #: one slot per status class digit, 0xx to 9xx
 BYTES_CARRY = 10**18  #: bytes are summed in two int64 words: high * BYTES_CARRY + low
-MAX_SIZE_DIGITS = 15  #: longer sizes go to the parser (keeps the low word from overflowing)
+MAX_SIZE_DIGITS = len(str(MAX_SIZE))  #: longer sizes go to the parser, which refuses them
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -181,7 +182,7 @@ def _clf_time(data: Any, at: int, end: int) -> int:
     if offset < MIN_ZONE or offset > MAX_ZONE:
         return _ODD
     moment = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
-    return moment if moment >= 0 else _ODD
+    return moment if FIRST_TIME <= moment <= LAST_TIME else _ODD  # the parser refuses it, with its reason
 
 
 @compiled

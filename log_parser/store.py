@@ -20,6 +20,8 @@ from pathlib import Path
 
 import orjson
 
+from .records import FIRST_TIME, LAST_TIME
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS live (
     day TEXT NOT NULL,
@@ -282,13 +284,17 @@ def object_rows(counts: DayCounts) -> ObjectRows:
 
 
 def to_day_counts(minute_counts: Iterable[tuple[tuple[str, str, int], int]]) -> dict[tuple[str, str, dt.date], int]:
-    """Fold (package, version, minute) counts into (package, version, day)."""
+    """Fold (package, version, minute) counts into (package, version, day). The parsers
+    refuse times the store cannot name (see records.FIRST_TIME), so one here is a bug:
+    ValueError, naming it."""
     days: dict[tuple[str, str, dt.date], int] = {}
     dates: dict[int, dt.date] = {}  # a date made once per day, not once per count
     for (package, version, minute), n in minute_counts:
         number = minute // 86400
         day = dates.get(number)
         if day is None:
+            if not FIRST_TIME <= minute <= LAST_TIME:
+                raise ValueError(f"a count of {package} {version} at {minute}, outside the days the store can name")
             day = dates[number] = EPOCH + dt.timedelta(days=number)
         key = (package, version, day)
         days[key] = days.get(key, 0) + n

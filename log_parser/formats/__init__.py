@@ -8,7 +8,7 @@ from .combined import CombinedParser
 from .detect import detect_format
 from .fastly import FastlyParser
 from .jsonlines import JsonLinesParser
-from .registry import PARSERS
+from .registry import PARSERS, new_parser
 
 __all__ = [
     "PARSERS",
@@ -18,4 +18,5 @@ __all__ = [
     "JsonLinesParser",
     "LineParser",
     "detect_format",
+    "new_parser",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from ..records import ParseError, Request
+from ..records import ParseError, Request, checked_size
 from .base import LineParser, iso_time
 
 #: What CloudFront writes when a file has no #Fields header of its own.
@@ -44,15 +44,15 @@ class CloudFrontParser(LineParser):
         index = self._index
         try:
             date, time = values[index["date"]], values[index["time"]]
-            status = int(values[index["sc-status"]])
-            size_text = values[index["sc-bytes"]] if "sc-bytes" in index else "0"
+            status_text = values[index["sc-status"]]
+            size_text = values[index["sc-bytes"]] if "sc-bytes" in index else "-"
             result = values[index["x-edge-result-type"]] if "x-edge-result-type" in index else None
             method = values[index["cs-method"]]
             stem = values[index["cs-uri-stem"]]
         except IndexError:
             raise ParseError("fewer fields than #Fields names") from None
-        except ValueError:
-            raise ParseError("status is not a number") from None
+        if not (len(status_text) == 3 and _is_ascii_number(status_text)):
+            raise ParseError("status is not a number")
         query = (
             values[index["cs-uri-query"]] if "cs-uri-query" in index and len(values) > index["cs-uri-query"] else "-"
         )
@@ -61,7 +61,20 @@ class CloudFrontParser(LineParser):
             method=method,
             # CloudFront encodes the stem once more than the client sent it; undo that one
             path=unquote(stem) + ("" if query in ("-", "") else "?" + query),
-            status=status,
-            size=int(size_text) if size_text.isdigit() else 0,
+            status=int(status_text),
+            size=_size(size_text),
             cache_hit=None if result is None else result in HITS,
         )
+
+
+def _is_ascii_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _size(text: str) -> int:
+    """sc-bytes: ASCII digits, or ``-`` when CloudFront wrote none."""
+    if text == "-":
+        return 0
+    if not _is_ascii_number(text) or len(text) > 18:
+        raise ParseError("size out of range" if _is_ascii_number(text) else "size is not a number")
+    return checked_size(int(text))

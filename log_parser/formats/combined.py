@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 
-from ..records import ParseError, Request
+from ..records import ParseError, Request, checked_size
 from .base import LineParser, clf_time
 
 LINE = re.compile(
     r"(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "
     r'"(?:(?P<method>[A-Z]+) (?P<path>\S+)(?: [^"]*)?|[^"]*)" '
-    r"(?P<status>\d{3}) (?P<size>\d+|-)"
+    r"(?P<status>\d{3}) (?P<size>\d+|-)",
+    re.ASCII,  # digits are 0-9, as the scanner reads them: no other script's digits
 )
 
 
@@ -28,10 +29,12 @@ class CombinedParser(LineParser):
         if match is None:
             raise ParseError("not a combined or common log line")
         size = match["size"]
+        if len(size) > 18:  # int() of a long string costs, and it is out of range anyway
+            raise ParseError("size out of range")
         return Request(
             time=clf_time(match["time"]),
             method=match["method"] or "-",
             path=match["path"] or "",
             status=int(match["status"]),
-            size=0 if size == "-" else int(size),
+            size=0 if size == "-" else checked_size(int(size)),
         )

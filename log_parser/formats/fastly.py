@@ -7,6 +7,7 @@ is a combined-style line or a JSON object (see :mod:`.jsonlines`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ..records import ParseError, Request
 from .base import LineParser
@@ -24,7 +25,7 @@ PREFIX = re.compile(
 class FastlyParser(LineParser):
     name = "fastly"
 
-    def __init__(self, json_fields: dict[str, str] | None = None) -> None:
+    def __init__(self, json_fields: Mapping[str, str] | None = None) -> None:
         self._combined = CombinedParser()
         self._json = JsonLinesParser(json_fields)
 

@@ -165,11 +165,14 @@ def test_refused_lines_are_written_to_rejects_with_their_reason() -> None:
 
 
 def test_sizes_summed_past_the_scanners_carry_are_exact() -> None:
-    """Sizes of up to 15 digits are summed in two 64-bit words; longer ones by the parser."""
+    """Sizes of up to 15 digits (the largest taken) are summed in two 64-bit words
+    exactly; a longer one (leading zeros apart) is refused by the parser, by reason."""
     line = '10.0.0.1 - - [01/May/2024:12:00:07 +0000] "GET /x HTTP/1.1" 200 {} "-" "npm"\n'
-    sizes = [999_999_999_999_999] * 3000 + [12345678901234567890123, 7]
-    tally = tally_buffer("".join(line.format(size) for size in sizes).encode())
-    assert (tally.requests, tally.bytes_served) == (len(sizes), sum(sizes))
+    sizes = [999_999_999_999_999] * 3000 + [7]
+    odd = ["12345678901234567890123", "1000000000000000", "000000000000000009"]
+    tally = tally_buffer("".join(line.format(size) for size in [*sizes, *odd]).encode())
+    assert (tally.requests, tally.bytes_served) == (len(sizes) + 1, sum(sizes) + 9)
+    assert tally.rejected == {"size out of range": 2}
 
 
 def test_many_distinct_downloads_are_all_counted() -> None:
