@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import signal
 import sqlite3
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +29,7 @@ from .reading import tally_file
 from .records import ParseError
 from .scanner import COMPILED_CACHE
 from .sources import SourceError, load_credentials, parse_source
-from .store import Store, to_day_counts
+from .store import FileRecord, Store, to_day_counts
 
 DEFAULT_DB = "downloads.sqlite"
 DEFAULT_LISTEN = "127.0.0.1:3338"
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--format", default="auto", choices=["auto", *PARSERS])
     count.add_argument("--db", default=DEFAULT_DB, help=f"SQLite downloads store (default {DEFAULT_DB})")
     count.add_argument("--rejects", type=Path, help="write every line that could not be parsed here, with why")
+    count.add_argument(
+        "--recount", action="store_true", help="count files again even when unchanged since counted (still replacing)"
+    )
     _add_json_fields(count)
 
     live = commands.add_parser("live", help="count downloads as a log is written, into the downloads store")
@@ -157,12 +162,24 @@ def count(args: argparse.Namespace) -> int:
     try:
         for path in args.files:
             try:
+                name, seen = _file_version(path)  # before reading: a change while it is read is seen next time
+                if not args.recount and seen is not None and _unchanged(store.file_record(name), seen):
+                    print(orjson.dumps({"file": str(path), "already_counted": True}).decode())
+                    continue
                 tally = tally_file(path, args.format, rejects, args.json_fields)
             except (OSError, EOFError, ParseError) as exc:
                 failed.append(str(path))
                 print(f"numbat-logs: {path}: {exc}", file=sys.stderr)
                 continue
-            store.add_live(to_day_counts(tally.downloads.items()))
+            day_counts = to_day_counts(tally.downloads.items())
+            if seen is None:  # a pipe or a device: nothing to know it by next time
+                store.add_live(day_counts)
+            else:
+                rejected = sum(tally.rejected.values())
+                record = dataclasses.replace(
+                    seen, lines=tally.requests + rejected, downloads=tally.total_downloads, rejected=rejected
+                )
+                store.replace_file(name, day_counts, record)
             summary = {
                 "file": str(path),
                 "format": tally.format,
@@ -179,6 +196,19 @@ def count(args: argparse.Namespace) -> int:
         if rejects is not None:
             rejects.close()
     return 1 if failed else 0
+
+
+def _file_version(path: Path) -> tuple[str, FileRecord | None]:
+    """The name ``count`` knows a file by, the ``file://`` URI of its absolute path with
+    symbolic links resolved (a copy or a hard link is another file), and the version it
+    has now (size and modification time); None for what is not a regular file."""
+    status = os.stat(path)
+    name = path.resolve().as_uri()
+    return name, FileRecord(status.st_size, status.st_mtime_ns) if stat.S_ISREG(status.st_mode) else None
+
+
+def _unchanged(record: FileRecord | None, seen: FileRecord) -> bool:
+    return record is not None and (record.size, record.mtime_ns) == (seen.size, seen.mtime_ns)
 
 
 def backfill(args: argparse.Namespace) -> int:

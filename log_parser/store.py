@@ -1,10 +1,12 @@
 """The downloads store: daily counts per package and version, in SQLite.
 
-Two kinds of rows: ``live`` counts, added to as the live parser flushes, and
-``backfill`` counts, one set per log object a backfill processed. A day that a backfill
-has covered is answered from the backfill rows only, and a day it has not from the live
-rows only, so backfilled counts replace the provisional live ones instead of adding to
-them; reprocessing an object replaces that object's rows, so running a backfill twice
+Three kinds of rows: ``live`` counts, added to as the live parser flushes; ``file``
+counts, one set per log file ``numbat-logs count`` read; and ``backfill`` counts, one set
+per log object a backfill processed. Live and file counts are provisional, and add up: a
+day no backfill has covered is answered from both. A day that a backfill has covered is
+answered from the backfill rows only, so backfilled counts replace the provisional ones
+instead of adding to them. Recounting a file replaces that file's rows and reprocessing
+an object replaces that object's, so counting a file twice, or running a backfill twice,
 changes nothing, and an object that arrives late adds only its own rows.
 """
 
@@ -53,9 +55,31 @@ CREATE TABLE IF NOT EXISTS backfill_objects (
     rejected INTEGER,
     finished TEXT
 );
+CREATE TABLE IF NOT EXISTS counted_files (
+    id INTEGER PRIMARY KEY,
+    file TEXT NOT NULL UNIQUE,  -- file:///its/absolute/resolved/path
+    -- the version a count read, and its figures
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    lines INTEGER NOT NULL,
+    downloads INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    finished TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file_counts (
+    file INTEGER NOT NULL,  -- the file's id in counted_files, as backfill rows name their object
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (file, package, day, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS file_counts_by_package ON file_counts (package, day);
 DROP VIEW IF EXISTS counts;
 CREATE VIEW counts AS
     SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
     UNION ALL
     SELECT day, package, version, count FROM backfill WHERE day IN (SELECT day FROM backfilled_days);
 """
@@ -76,6 +100,19 @@ class ObjectRecord:
     etag: str
     size: int
     selection: str = ""
+    lines: int = 0
+    downloads: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What ``count`` read of one log file: the version it read (size and modification
+    time, in ns) and its figures (``lines``: requests plus rejected lines). A rerun skips
+    a file whose record matches what the file system shows."""
+
+    size: int
+    mtime_ns: int
     lines: int = 0
     downloads: int = 0
     rejected: int = 0
@@ -129,6 +166,28 @@ class Store:
                 rows,
             )
             db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[1],) for row in rows})
+
+    def replace_file(self, name: str, counts: DayCounts, record: FileRecord) -> None:
+        """The provisional counts of one log file, replacing any earlier count's of it,
+        with its record, in one transaction: killed at any point, the store holds the
+        file's earlier rows and record or its new ones, never a part or a mix."""
+        rows = object_rows(counts)
+        finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            [(number,)] = db.execute(
+                "INSERT INTO counted_files (file, size, mtime_ns, lines, downloads, rejected, finished) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET size = excluded.size, "
+                "mtime_ns = excluded.mtime_ns, lines = excluded.lines, downloads = excluded.downloads, "
+                "rejected = excluded.rejected, finished = excluded.finished RETURNING id",
+                (name, *dataclasses.astuple(record), finished),
+            ).fetchall()
+            db.execute("DELETE FROM file_counts WHERE file = ?", (number,))
+            db.execute(
+                "INSERT INTO file_counts (package, day, version, count, file) "
+                "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)",
+                (number, rows.json),
+            )
+            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", [(package,) for package in rows.packages])
 
     def replace_object(self, name: str, counts: DayCounts, record: ObjectRecord | None = None) -> None:
         """The counts of one backfilled log object, replacing any earlier run's, and its
@@ -225,6 +284,13 @@ class Store:
             (package, start.isoformat(), end.isoformat()),
         ).fetchall()
         return dict(rows)
+
+    def file_record(self, name: str) -> FileRecord | None:
+        """The record of the file counted under ``name`` (its ``file://`` URI), if any."""
+        row = self._db.execute(
+            "SELECT size, mtime_ns, lines, downloads, rejected FROM counted_files WHERE file = ?", (name,)
+        ).fetchone()
+        return None if row is None else FileRecord(*row)
 
     def objects(self) -> set[str]:
         """The objects that have counts, by name."""

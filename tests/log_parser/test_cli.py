@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
+
+import pytest
+
+from log_parser.store import Store
 
 from ..waiting import wait_for
 
@@ -20,8 +28,10 @@ LINES = [
 ]
 
 
-def numbat_logs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "log_parser", *args], capture_output=True, text=True, timeout=60)
+def numbat_logs(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "log_parser", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_count_then_serve(tmp_path) -> None:
@@ -82,3 +92,87 @@ def test_count_gives_the_same_summary_through_the_bulk_counter(tmp_path) -> None
     summary = json.loads(bulk.stdout)
     assert summary == json.loads(by_line.stdout)
     assert (summary["downloads"], summary["requests"]) == (100, 150)
+
+
+MAY1, MAY2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
+MAY2_LINES = [
+    '203.0.113.9 - - [02/May/2024:08:00:00 +0000] "GET /lodash/-/lodash-4.17.20.tgz HTTP/1.1" 200 318000 "-" "npm"',
+    '203.0.113.9 - - [02/May/2024:08:00:01 +0000] "GET /express/-/express-4.19.2.tgz HTTP/1.1" 200 1000 "-" "npm"',
+]
+
+
+def totals(db: Path) -> tuple[dict[dt.date, int], dict[str, int]]:
+    """What the API answers from the store: downloads per day (all packages) and lodash's by version."""
+    store = Store(db, read_only=True)
+    try:
+        return store.daily(None, MAY1, MAY2), store.by_version("lodash", MAY1, MAY2)
+    finally:
+        store.close()
+
+
+def summaries(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_counting_a_file_twice_counts_it_once(tmp_path) -> None:
+    log, db = tmp_path / "a.log", tmp_path / "d.sqlite"
+    log.write_text("\n".join(LINES) + "\n")
+    [first] = summaries(numbat_logs("count", str(log), "--db", str(db)))
+    once = totals(db)
+    assert once == ({MAY1: 2}, {"4.17.21": 2})
+
+    assert summaries(numbat_logs("count", str(log), "--db", str(db))) == [{"file": str(log), "already_counted": True}]
+    assert totals(db) == once
+    # --recount reads it again, all of it, and still replaces
+    assert summaries(numbat_logs("count", "--recount", str(log), "--db", str(db))) == [first]
+    assert totals(db) == once
+
+
+@pytest.mark.parametrize("change", ["grown", "replaced"])
+def test_a_changed_file_is_counted_again_its_counts_replacing_the_earlier(tmp_path, change: str) -> None:
+    """A log that grew (lines appended), or another file put in its place (here with
+    fewer downloads), is read again, whole: its new counts replace those of the first read."""
+    log, db = tmp_path / "a.log", tmp_path / "d.sqlite"
+    log.write_text("\n".join(LINES) + "\n")
+    summaries(numbat_logs("count", str(log), "--db", str(db)))
+    if change == "grown":
+        with log.open("a") as more:
+            more.write("\n".join(MAY2_LINES) + "\n")
+        expected = ({MAY1: 2, MAY2: 2}, {"4.17.21": 2, "4.17.20": 1})
+    else:
+        new = tmp_path / "new.log"
+        new.write_text(MAY2_LINES[0] + "\n")
+        os.replace(new, log)
+        expected = ({MAY2: 1}, {"4.17.20": 1})
+
+    [again] = summaries(numbat_logs("count", str(log), "--db", str(db)))
+    assert "already_counted" not in again
+    assert again["downloads"] == sum(expected[0].values())
+    assert totals(db) == expected
+    whole = tmp_path / "whole.sqlite"  # one count of the file as it is now
+    summaries(numbat_logs("count", str(log), "--db", str(whole)))
+    assert totals(whole) == expected
+
+
+def test_a_file_is_known_by_its_path_so_a_copy_counts_again(tmp_path) -> None:
+    """By path, on purpose (a log that grows keeps its path, not its content): a copy is
+    another file to ``count``, while a symbolic link is the file it points at."""
+    log, copy, link, db = tmp_path / "a.log", tmp_path / "copy.log", tmp_path / "link.log", tmp_path / "d.sqlite"
+    log.write_text("\n".join(LINES) + "\n")
+    shutil.copy2(log, copy)  # same bytes, same size and modification time
+    link.symlink_to(log)
+    lines = summaries(numbat_logs("count", str(log), str(copy), str(link), "--db", str(db)))
+    assert [line.get("already_counted", False) for line in lines] == [False, False, True]
+    assert totals(db) == ({MAY1: 4}, {"4.17.21": 4})
+
+
+def test_a_pipe_is_counted_every_time_a_file_once(tmp_path) -> None:
+    """A pipe has no size or time to know it by next time: its counts are added as live
+    counts are, at every run, while the file beside it is counted once."""
+    log, db = tmp_path / "a.log", tmp_path / "d.sqlite"
+    log.write_text("\n".join(LINES) + "\n")
+    piped = "\n".join(MAY2_LINES) + "\n"
+    for _ in range(2):
+        summaries(numbat_logs("count", str(log), "/dev/stdin", "--db", str(db), stdin=piped))
+    assert totals(db) == ({MAY1: 2, MAY2: 4}, {"4.17.21": 2, "4.17.20": 2})

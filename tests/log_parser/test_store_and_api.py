@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from starlette.testclient import TestClient
 from log_parser.api import create_app, parse_origin
 from log_parser.counting import Tally
 from log_parser.formats import CombinedParser
-from log_parser.store import Store, to_day_counts
+from log_parser.store import FileRecord, Store, to_day_counts
 
 TODAY = dt.date(2024, 5, 10)
 
@@ -178,6 +179,118 @@ def test_backfill_replaces_live_counts_and_is_idempotent(tmp_path) -> None:
     store.add_live({("lodash", "1.0.0", may1): 100})  # live rows for a backfilled day no longer count
     assert store.daily("lodash", may1, may1) == {may1: 5}
     assert store.objects() == {"logs/2024-05-01/a.gz", "logs/2024-05-01/late.gz"}
+
+
+def test_file_counts_and_live_counts_add_up_until_a_backfill_replaces_both(tmp_path) -> None:
+    """``count`` rows are provisional, as live rows are: the two add up on a day no
+    backfill has covered (they come from different logs), and a backfill of a day
+    replaces both."""
+    store = Store(tmp_path / "d.sqlite")
+    may1, may2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
+    store.add_live({("lodash", "1.0.0", may1): 5, ("lodash", "1.0.0", may2): 1})
+    file_counts = {("lodash", "1.0.0", may1): 3, ("lodash", "2.0.0", may2): 2, ("left-pad", "1.3.0", may2): 7}
+    store.replace_file("file:///logs/a.log", file_counts, FileRecord(100, 1, lines=12, downloads=12))
+    assert store.daily("lodash", may1, may2) == {may1: 8, may2: 3}
+    assert store.by_version("lodash", may1, may2) == {"1.0.0": 9, "2.0.0": 2}
+    assert store.daily(None, may2, may2) == {may2: 10}
+    assert store.known("left-pad")  # a package only a counted file has is known to the API
+
+    store.replace_object("cdn/2024-05-01.gz", {("lodash", "1.0.0", may1): 4})  # vouches for May 1
+    assert store.daily("lodash", may1, may2) == {may1: 4, may2: 3}  # not 4 + 5 + 3 on May 1
+    assert store.by_version("lodash", may1, may1) == {"1.0.0": 4}
+    assert store.by_version("lodash", may2, may2) == {"1.0.0": 1, "2.0.0": 2}  # still live + file
+    store.close()
+
+
+def test_a_recounted_file_replaces_its_rows_and_record_whole_or_not_at_all(tmp_path) -> None:
+    store = Store(tmp_path / "d.sqlite")
+    may1 = dt.date(2024, 5, 1)
+    name = "file:///logs/a.log"
+    assert store.file_record(name) is None
+    store.replace_file(name, {("lodash", "1.0.0", may1): 3}, FileRecord(100, 1, lines=4, downloads=3, rejected=1))
+    assert store.file_record(name) == FileRecord(100, 1, lines=4, downloads=3, rejected=1)
+    # rows name their file by its id, not by its (long) name
+    assert store._db.execute("SELECT DISTINCT file FROM file_counts").fetchall() == [(1,)]
+
+    store.replace_file(name, {("lodash", "1.0.0", may1): 5}, FileRecord(160, 2, lines=5, downloads=5))  # it grew
+    assert store.daily("lodash", may1, may1) == {may1: 5}  # replaced, not 8
+    assert store.file_record(name) == FileRecord(160, 2, lines=5, downloads=5)
+
+    may2 = may1 + dt.timedelta(days=1)
+    broken = {("lodash", "1.0.0", may1): 9, ("lodash", None, may2): 1}  # a row SQLite refuses, after a good one
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        store.replace_file(name, broken, FileRecord(999, 3))  # type: ignore[arg-type]
+    assert store.daily("lodash", may1, may1) == {may1: 5}  # the earlier count, rows and record, untouched
+    assert store.file_record(name) == FileRecord(160, 2, lines=5, downloads=5)
+    store.close()
+
+
+#: The schema of stores made before ``count`` recorded its files (the SQL as it was).
+SCHEMA_BEFORE_COUNTED_FILES = """
+CREATE TABLE IF NOT EXISTS live (
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (package, day, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backfill (
+    object TEXT NOT NULL,  -- the object's id in backfill_objects: in every row, so short
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (object, package, day, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS backfill_by_package ON backfill (package, day);
+CREATE TABLE IF NOT EXISTS backfilled_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packages (package TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backfill_objects (
+    id INTEGER PRIMARY KEY,
+    object TEXT NOT NULL UNIQUE,
+    -- what a backfill read, NULL for an object replaced without a record
+    etag TEXT,
+    size INTEGER,
+    selection TEXT,
+    lines INTEGER,
+    downloads INTEGER,
+    rejected INTEGER,
+    finished TEXT
+);
+DROP VIEW IF EXISTS counts;
+CREATE VIEW counts AS
+    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM backfill WHERE day IN (SELECT day FROM backfilled_days);
+"""
+
+
+def test_a_store_of_the_previous_schema_opens_and_counts_files(tmp_path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA_BEFORE_COUNTED_FILES)
+    with old:
+        old.executemany(
+            "INSERT INTO live VALUES (?, ?, ?, ?)",
+            [("2024-05-01", "lodash", "1.0.0", 5), ("2024-05-02", "lodash", "1.0.0", 1)],
+        )
+        old.execute("INSERT INTO backfill_objects (id, object, etag, size) VALUES (1, 'cdn/2024-05-01.gz', 'e', 10)")
+        old.execute("INSERT INTO backfill VALUES ('1', '2024-05-01', 'lodash', '1.0.0', 4)")
+        old.execute("INSERT INTO backfilled_days VALUES ('2024-05-01')")
+        old.execute("INSERT INTO packages VALUES ('lodash')")
+    old.close()
+
+    may1, may2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
+    store = Store(path)
+    assert store.daily("lodash", may1, may2) == {may1: 4, may2: 1}  # what it held, answered as before
+    assert store.file_record("file:///logs/a.log") is None
+    store.replace_file("file:///logs/a.log", {("lodash", "1.0.0", may2): 2}, FileRecord(100, 1))
+    assert store.daily("lodash", may1, may2) == {may1: 4, may2: 3}
+    assert set(store.object_records()) == {"cdn/2024-05-01.gz"}
+    store.close()
+    reader = Store(path, read_only=True)  # as the API opens it
+    assert reader.by_version("lodash", may2, may2) == {"1.0.0": 3}
+    reader.close()
 
 
 @pytest.mark.parametrize(
