@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from log_parser.counting import Tally, tally_lines
 from log_parser.follow import FileFollower
 from log_parser.formats import CombinedParser
-from log_parser.live import Live, LiveOptions
+from log_parser.live import DETECT_AFTER, MAX_UNDETECTED, Live, LiveOptions
 from log_parser.store import Store
 from log_parser.syslog import SyslogFramer
 
@@ -228,4 +228,85 @@ def test_live_syslog_over_tcp_with_octet_counting_and_a_flush_at_sigterm(tmp_pat
     assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
     store = Store(db, read_only=True)
     assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == 50
+    store.close()
+
+
+def test_one_datagram_out_of_range_does_not_stop_live_syslog_over_udp(tmp_path) -> None:
+    """Anyone who can reach the syslog port can send a time past 9999: it is refused by
+    reason, and the good lines sent beside it, before and after, are all counted."""
+    db = tmp_path / "downloads.sqlite"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    live = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "log_parser",
+            "live",
+            "--syslog",
+            f"udp://127.0.0.1:{port}",
+            "--format",
+            "fastly",
+            "--db",
+            str(db),
+            "--flush-interval",
+            "0.2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def message(line: str) -> bytes:
+        return f"<134>2024-05-01T12:00:07Z cache-ams21 registry[1]: {line}".encode()
+
+    def stored(package: str) -> int:
+        if not db.exists():
+            return 0
+        store = Store(db, read_only=True)
+        try:
+            return sum(store.daily(package, dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values())
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            store.close()
+
+    good = message(log_line(1, "/lodash/-/lodash-4.17.21.tgz"))
+    far = message(
+        log_line(1, "/lodash/-/lodash-4.17.21.tgz").replace("01/May/2024:12:01:00 +0000", "31/Dec/9999:23:59:59 -1200")
+    )
+    huge = message(log_line(1, "/lodash/-/lodash-4.17.21.tgz").replace(" 200 10 ", " 200 99999999999999999999999 "))
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            probe_line = message(log_line(0, "/probe/-/probe-1.0.0.tgz"))
+            assert wait_for(lambda: sender.sendto(probe_line, ("127.0.0.1", port)) and stored("probe") > 0, 20)
+            sender.sendto(good, ("127.0.0.1", port))
+            sender.sendto(far, ("127.0.0.1", port))
+            sender.sendto(b"\n".join([good, far, huge, good]), ("127.0.0.1", port))
+            sender.sendto(good, ("127.0.0.1", port))
+        assert wait_for(lambda: stored("lodash") == 4, 20), stored("lodash")
+        assert live.poll() is None  # still running
+    finally:
+        live.send_signal(signal.SIGTERM)
+        assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
+
+
+def test_live_auto_detection_holds_a_bounded_number_of_lines(tmp_path) -> None:
+    """With --format auto, lines no format reads are held only up to a bound, then
+    refused by reason; lines that follow in a known format are then counted."""
+    live = Live(LiveOptions(db=str(tmp_path / "d.sqlite")))
+    garbage = [b"no format reads this line %d" % i for i in range(MAX_UNDETECTED + 5)]
+    for start in range(0, len(garbage), 100):
+        trio.run(live.take, garbage[start : start + 100])
+    assert live.parser is None
+    assert len(live._pending) < MAX_UNDETECTED
+    assert live.tally.rejected["cannot tell the log format"] >= MAX_UNDETECTED
+    good = [log_line(i % 60, "/lodash/-/lodash-4.17.21.tgz").encode() for i in range(DETECT_AFTER)]
+    trio.run(live.take, good)
+    trio.run(live.flush)
+    assert live.parser is not None
+    assert live.parser.name == "combined"
+    live.store.close()
+    store = Store(tmp_path / "d.sqlite", read_only=True)
+    assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == DETECT_AFTER
     store.close()
