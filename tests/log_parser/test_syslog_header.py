@@ -182,7 +182,7 @@ def escape(value: str) -> str:
 
 values = st.text(st.one_of(st.sampled_from('"\\] ='), st.characters(codec="utf-8")), max_size=20)
 sd_names = st.text(SD_NAME_CHARS, min_size=1, max_size=32)
-elements = st.tuples(sd_names, st.lists(st.tuples(sd_names, values), max_size=3).map(tuple))
+sd_elements = st.tuples(sd_names, st.lists(st.tuples(sd_names, values), max_size=3).map(tuple))
 
 
 def structured_data_text(elements: tuple[Element, ...]) -> str:
@@ -199,7 +199,7 @@ def rfc_5424_lines(draw: st.DrawFn) -> tuple[str, str, SyslogHeader]:
     priority, version = draw(st.integers(0, 191)), draw(st.integers(1, 999))
     timestamp = draw(st.one_of(st.just("-"), timestamps()))
     hostname, app_name, procid, msgid = draw(field(255)), draw(field(48)), draw(field(128)), draw(field(32))
-    structured_data = tuple(draw(st.lists(elements, max_size=3)))
+    structured_data = tuple(draw(st.lists(sd_elements, max_size=3)))
     header = f"<{priority}>{version} {timestamp} {hostname} {app_name} {procid} {msgid} "
     header += structured_data_text(structured_data)
     message = draw(st.one_of(st.none(), st.text().filter(lambda m: not m.startswith("\ufeff"))))
