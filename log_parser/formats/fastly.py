@@ -1,25 +1,20 @@
-"""Fastly's log streaming over syslog: an RFC 3164-style prefix, then the message, which
-is a combined-style line or a JSON object (see :mod:`.jsonlines`).
+"""Fastly's log streaming over syslog: an RFC 5424 or RFC 3164 header (see
+:mod:`.syslog_header`), then the message, which is a combined-style line or a JSON object
+(see :mod:`.jsonlines`).
 
+``<134>1 2016-07-04T22:37:26Z SJC LogTest - - [token@41058 tag="fastly"] 1.2.3.4 - - [04/Jul/2016:22:37:26 ...``
 ``<134>2024-05-01T12:00:00Z cache-ams21 registry[123]: 1.2.3.4 - - [01/May/2024:12:00:00 +0000] "GET ..." 200 ...``
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-from ..records import ParseError, Request
+from ..records import Request
 from .base import LineParser
 from .combined import CombinedParser
 from .jsonlines import JsonLinesParser
-
-PREFIX = re.compile(
-    r"<\d{1,3}>(?:1 )?"  # priority, and RFC 5424's version
-    r"(?:\d{4}-\d\d-\d\dT\S+|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) "  # ISO or BSD timestamp
-    r"\S+ "  # host
-    r"[^:\[\s]+(?:\[\d+\])?: "  # tag[pid]
-)
+from .syslog_header import message_start
 
 
 class FastlyParser(LineParser):
@@ -32,10 +27,7 @@ class FastlyParser(LineParser):
     def parse(self, line: str) -> Request | None:
         if not line.strip():
             return None
-        prefix = PREFIX.match(line)
-        if prefix is None:
-            raise ParseError("no syslog prefix")
-        message = line[prefix.end() :]
+        message = line[message_start(line) :]
         if message.lstrip().startswith("{"):
             return self._json.parse(message)
         return self._combined.parse(message)

@@ -55,12 +55,15 @@ def test_fastly_syslog_lines_with_combined_or_json_messages() -> None:
     parser = FastlyParser()
     iso = parser.parse("<134>2024-05-01T12:00:07Z cache-ams21 registry[4567]: " + COMBINED[0])
     bsd = parser.parse("<134>May  1 12:00:07 cache-ams21 registry: " + COMBINED[0])
-    assert iso == bsd == CombinedParser().parse(COMBINED[0])
-    json_line = parser.parse(
-        '<134>2024-05-01T12:00:07Z cache-ams21 registry[4567]: {"time":"2024-05-01T12:00:07Z","method":"GET",'
+    rfc_5424 = parser.parse('<134>1 2024-05-01T12:00:07Z AMS LogTest - - [token@41058 tag="fastly"] ' + COMBINED[0])
+    assert iso == bsd == rfc_5424 == CombinedParser().parse(COMBINED[0])
+    json_object = (
+        '{"time":"2024-05-01T12:00:07Z","method":"GET",'
         '"url":"/lodash/-/lodash-4.17.21.tgz","status":200,"bytes":318961,"cache":"HIT"}'
     )
-    assert json_line == Request(T, "GET", "/lodash/-/lodash-4.17.21.tgz", 200, 318961, cache_hit=True)
+    json_line = parser.parse("<134>2024-05-01T12:00:07Z cache-ams21 registry[4567]: " + json_object)
+    json_5424 = parser.parse("<134>1 2024-05-01T12:00:07.5+00:00 cache-ams21 registry 4567 - - \ufeff" + json_object)
+    assert json_line == json_5424 == Request(T, "GET", "/lodash/-/lodash-4.17.21.tgz", 200, 318961, cache_hit=True)
     with pytest.raises(ParseError, match="no syslog prefix"):
         parser.parse(COMBINED[0])
 
@@ -120,6 +123,7 @@ def test_auto_detection() -> None:
     assert detect_format(COMBINED) == "combined"
     assert detect_format(CLOUDFRONT.splitlines()) == "cloudfront"
     assert detect_format(["<134>2024-05-01T12:00:07Z cache-ams21 registry[1]: " + COMBINED[0]] * 3) == "fastly"
+    assert detect_format(["<134>1 2024-05-01T12:00:07Z cache-ams21 registry - - - " + COMBINED[0]] * 3) == "fastly"
     assert detect_format(['{"time": 1714564807, "method": "GET", "url": "/", "status": 200}']) == "json"
     assert detect_format(["garbage", "more garbage"]) is None
 

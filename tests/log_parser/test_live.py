@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import trio
 from hypothesis import given
@@ -92,6 +93,34 @@ def log_line(minute: int, path: str, status: int = 200) -> str:
     return f'203.0.113.9 - - [{moment.strftime("%d/%b/%Y:%H:%M:%S")} +0000] "GET {path} HTTP/1.1" {status} 10 "-" "npm"'
 
 
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_live(*arguments: str) -> subprocess.Popen[bytes]:
+    """``numbat-logs live ARGUMENTS`` as a process of its own (stop it with SIGTERM, by
+    its PID); its standard error kept for the report of a failed exit."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "log_parser", "live", *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def stored_downloads(db: Path, package: str | None = None) -> int:
+    """Downloads in the store over the days ``log_line`` writes (all packages for None);
+    0 while the store is not yet created."""
+    if not db.exists():
+        return 0
+    store = Store(db, read_only=True)
+    try:
+        return sum(store.daily(package, dt.date(2024, 5, 1), dt.date(2024, 5, 3)).values())
+    except sqlite3.OperationalError:  # created, its schema not yet
+        return 0
+    finally:
+        store.close()
+
+
 def test_live_counts_combined_messages_holding_a_newline_as_the_parser_does(tmp_path) -> None:
     """An octet-counted syslog message may hold a newline: the parser reads it as one
     line (its expression matches at the start), so the bulk counter must not split it."""
@@ -122,42 +151,15 @@ def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> N
     log, db = tmp_path / "access.log", tmp_path / "downloads.sqlite"
     log.write_text("")
 
-    def stored() -> int:
-        if not db.exists():
-            return 0
-        store = Store(db, read_only=True)
-        try:
-            return sum(store.daily(None, dt.date(2024, 5, 1), dt.date(2024, 5, 3)).values())
-        except sqlite3.OperationalError:  # created, its schema not yet
-            return 0
-        finally:
-            store.close()
-
-    live = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "log_parser",
-            "live",
-            "--file",
-            str(log),
-            "--format",
-            "combined",
-            "--db",
-            str(db),
-            "--flush-interval",
-            "0.2",
-            "--from-start",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    live = start_live(
+        "--file", str(log), "--format", "combined", "--db", str(db), "--flush-interval", "0.2", "--from-start"
     )
     try:
         assert wait_for(db.exists, 20)
         with open(log, "a") as out:
             for line in lines[:1000]:
                 out.write(line + "\n")
-        assert wait_for(lambda: stored() > 0, 20)  # it is following the first file
+        assert wait_for(lambda: stored_downloads(db) > 0, 20)  # it is following the first file
         with open(log, "a") as out:
             out.write(lines[0] + "\n")  # written just before the rotation: still counted
         lines.append(lines[0])
@@ -172,7 +174,10 @@ def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> N
         parser = CombinedParser()
         for line in lines:
             reference.add(parser.parse(line))
-        assert wait_for(lambda: stored() == reference.total_downloads, 20), (stored(), reference.total_downloads)
+        assert wait_for(lambda: stored_downloads(db) == reference.total_downloads, 20), (
+            stored_downloads(db),
+            reference.total_downloads,
+        )
     finally:
         live.send_signal(signal.SIGTERM)
         assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
@@ -187,26 +192,10 @@ def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> N
 
 def test_live_syslog_over_tcp_with_octet_counting_and_a_flush_at_sigterm(tmp_path) -> None:
     db = tmp_path / "downloads.sqlite"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    live = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "log_parser",
-            "live",
-            "--syslog",
-            f"tcp://127.0.0.1:{port}",
-            "--format",
-            "fastly",
-            "--db",
-            str(db),
-            "--flush-interval",
-            "3600",
-        ],  # only the SIGTERM flush can write
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    port = free_port()
+    # only the SIGTERM flush can write
+    live = start_live(
+        "--syslog", f"tcp://127.0.0.1:{port}", "--format", "fastly", "--db", str(db), "--flush-interval", "3600"
     )
 
     def connect() -> socket.socket | None:
