@@ -36,6 +36,8 @@ class Tally:
     cache_hits: int = 0
     cache_known: int = 0  #: requests whose log said hit or miss
     rejected: Counter[str] = field(default_factory=Counter)  #: lines by reason
+    compression: str | None = None  #: "gzip", "bzip2", "zstd" or "xz": how the input was compressed
+    damage: str | None = None  #: what was wrong with the compressed input, which was counted as far as it went
 
     def add(self, request: Request) -> None:
         self.requests += 1

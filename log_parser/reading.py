@@ -1,8 +1,8 @@
-"""Reading log files: gzip transparently, lines parsed by a format, tallied."""
+"""Reading log files: compressed ones (gzip, bzip2, zstd, xz) transparently and as far as
+they can be read, lines parsed by a format, tallied."""
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,20 +10,26 @@ from typing import IO, Any, BinaryIO, TextIO
 
 from .bulk import BulkCounter
 from .counting import Tally, tally_lines
+from .decompress import MAGIC_BYTES, DecompressingReader, detect
 from .formats import PARSERS, LineParser, detect_format
 from .records import ParseError
 
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 8 << 20
+#: The buffer in front of a decompressor: the line reads of the text formats ask 8 KiB at a
+#: time, and zlib would copy its unconsumed input at each of them.
+DECOMPRESSED_BUFFER = 1 << 20
 HEAD_LINES = 50  #: lines that decide the format
 
 
-def open_log_bytes(source: BinaryIO) -> BinaryIO:
-    """The bytes of a log stream, gunzipped when it starts with gzip's magic bytes."""
+def open_log_bytes(source: BinaryIO) -> io.BufferedReader[Any]:
+    """The bytes of a log stream, decompressed when it starts with the magic bytes of
+    gzip, bzip2, zstd or xz; then its ``raw`` is the :class:`DecompressingReader`, which
+    names the compression and, once read to the end, any damage."""
     buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[type-var]
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
-    return buffered
+    compression = detect(buffered.peek(MAGIC_BYTES)[:MAGIC_BYTES])
+    if compression is None:
+        return buffered
+    return io.BufferedReader(DecompressingReader(buffered, compression), DECOMPRESSED_BUFFER)
 
 
 def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
@@ -36,28 +42,40 @@ def parser_for(format_name: str, first_lines: Iterable[str]) -> LineParser:
 
 
 def tally_file(path: Path, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
-    """Every line of one (possibly gzipped) log file, tallied."""
+    """Every line of one (possibly compressed) log file, tallied."""
     with open(path, "rb") as raw:
         return tally_stream(raw, format_name, rejects)
 
 
 def tally_stream(raw: BinaryIO, format_name: str = "auto", rejects: IO[str] | None = None) -> Tally:
-    """Every line of one (possibly gzipped) log stream, tallied, a bounded chunk at a
-    time. Combined logs go through the bulk counter, as bytes."""
+    """Every line of one (possibly compressed) log stream, tallied, a bounded chunk at a
+    time. Combined logs go through the bulk counter, as bytes.
+
+    A damaged compressed stream is counted as far as it can be read, and the tally names
+    the damage: its whole lines count, and a last line cut short is judged by the parser
+    as any line is (it is usually refused)."""
     tally = Tally()
     with open_log_bytes(raw) as data:
+        decompressing = data.raw if isinstance(data.raw, DecompressingReader) else None
         head = b"".join(line for line in (data.readline() for _ in range(HEAD_LINES)) if line)
         head_lines = _text(head).readlines()
-        parser = parser_for(format_name, head_lines)
+        try:
+            parser = parser_for(format_name, head_lines)
+        except ParseError as exc:
+            if decompressing is not None and decompressing.damage:  # the stream already ended, damaged
+                raise ParseError(f"{exc} ({decompressing.damage})") from None
+            raise
         if parser.name == "combined":
             counter = BulkCounter(rejects=rejects)
             counter.count(head, tally)
             while chunk := data.read(CHUNK_BYTES):
                 chunk += data.readline()  # whole lines only
                 counter.count(chunk, tally)
-            return tally
-        tally_lines(head_lines, parser, tally, rejects)
-        tally_lines(_text(data), parser, tally, rejects)
+        else:
+            tally_lines(head_lines, parser, tally, rejects)
+            tally_lines(_text(data), parser, tally, rejects)
+        if decompressing is not None:
+            tally.compression, tally.damage = decompressing.compression, decompressing.damage
     return tally
 
 
