@@ -111,7 +111,9 @@ class _GzipMember:
 
     @property
     def needs_input(self) -> bool:
-        return self._stage != "data" or (not self._input and self._starved)
+        if self._stage == "data":
+            return not self._input and self._starved
+        return self._stage == "header" or len(self._input) < 8
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes:
         self._input += data
@@ -132,6 +134,8 @@ class _GzipMember:
                 self._input = self._inflate.unconsumed_tail
                 return out
             self._input, self._stage = self._inflate.unused_data, "trailer"
+            if out:  # handed out before the trailer's check, which may fail
+                return out
         if len(self._input) >= 8:
             crc, size = struct.unpack("<II", self._input[:8])
             if crc != self._crc:
