@@ -53,30 +53,38 @@ def tally_stream(raw: BinaryIO, format_name: str = "auto", rejects: IO[str] | No
 
     A damaged compressed stream is counted as far as it can be read, and the tally names
     the damage: its whole lines count, and a last line cut short is judged by the parser
-    as any line is (it is usually refused)."""
+    as any line is (it is usually refused). One damaged before its first byte is an empty
+    tally that names the damage: there is no line to tell the format by, and none to count."""
     tally = Tally()
     with open_log_bytes(raw) as data:
         decompressing = data.raw if isinstance(data.raw, DecompressingReader) else None
         head = b"".join(line for line in (data.readline() for _ in range(HEAD_LINES)) if line)
-        head_lines = _text(head).readlines()
-        try:
-            parser = parser_for(format_name, head_lines)
-        except ParseError as exc:
-            if decompressing is not None and decompressing.damage:  # the stream already ended, damaged
-                raise ParseError(f"{exc} ({decompressing.damage})") from None
-            raise
-        if parser.name == "combined":
-            counter = BulkCounter(rejects=rejects)
-            counter.count(head, tally)
-            while chunk := data.read(CHUNK_BYTES):
-                chunk += data.readline()  # whole lines only
-                counter.count(chunk, tally)
-        else:
-            tally_lines(head_lines, parser, tally, rejects)
-            tally_lines(_text(data), parser, tally, rejects)
+        damaged_early = decompressing is not None and decompressing.damage is not None  # it ended already
+        if head or not damaged_early:
+            try:
+                _tally_data(data, head, format_name, tally, rejects)
+            except ParseError as exc:  # the format: can it be told from the first lines
+                if decompressing is not None and decompressing.damage:  # the stream ended within them, damaged
+                    raise ParseError(f"{exc} ({decompressing.damage})") from None
+                raise
         if decompressing is not None:
             tally.compression, tally.damage = decompressing.compression, decompressing.damage
     return tally
+
+
+def _tally_data(data: BinaryIO, head: bytes, format_name: str, tally: Tally, rejects: IO[str] | None) -> None:
+    """``head`` (the first lines) and the rest of ``data``, in the format they show."""
+    head_lines = _text(head).readlines()
+    parser = parser_for(format_name, head_lines)
+    if parser.name == "combined":
+        counter = BulkCounter(rejects=rejects)
+        counter.count(head, tally)
+        while chunk := data.read(CHUNK_BYTES):
+            chunk += data.readline()  # whole lines only
+            counter.count(chunk, tally)
+    else:
+        tally_lines(head_lines, parser, tally, rejects)
+        tally_lines(_text(data), parser, tally, rejects)
 
 
 def _text(data: bytes | BinaryIO) -> TextIO:
