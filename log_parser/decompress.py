@@ -170,7 +170,7 @@ class _ZstdMember:
         self._input_at = 0
         self._output = b""
         self._output_at = 0
-        self._slice = self.MAX_SLICE
+        self._slice = self.MIN_SLICE  # until the ratio is known
         self._ended = False  # the frame ended; its output may still be pending
         self.eof = False
         self.unused_data = b""
@@ -189,8 +189,11 @@ class _ZstdMember:
             piece = self._input[self._input_at : self._input_at + self._slice]
             self._input_at += len(piece)
             self._output, self._output_at = self._frame.decompress(piece), 0
-            ratio = len(self._output) // len(piece) or 1
-            self._slice = min(self.MAX_SLICE, max(self.MIN_SLICE, self.OUTPUT_TARGET // ratio))
+            if self._output:  # the next slice, for about OUTPUT_TARGET at this ratio
+                self._slice = len(piece) * self.OUTPUT_TARGET // len(self._output)
+            else:  # a block not whole yet: no ratio to go by
+                self._slice *= 2
+            self._slice = min(self.MAX_SLICE, max(self.MIN_SLICE, self._slice))
             if self._frame.eof:
                 self._ended = True
                 self.unused_data = self._frame.unused_data + self._input[self._input_at :]
