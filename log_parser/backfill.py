@@ -361,7 +361,7 @@ class Summary:
     def line(self) -> str:
         status = f"{len(self.failed)} FAILED" if self.failed else "none failed"
         if self.damaged:
-            status += f", {len(self.damaged)} damaged (counted as far as they could be read)"
+            status += f", {len(self.damaged)} damaged (counted as far as readable)"
         if self.interrupted:
             status += ", interrupted (run again to finish)"
         return (

@@ -322,8 +322,10 @@ class Decompressor:
                 self.damage = f"truncated {name}: the data ends mid-stream ({total} bytes read)"
         elif self._garbage_at is not None or self._input:
             garbage = total - (self._gap_start if self._garbage_at is None else self._garbage_at)
-            after = f"after the {name} data" if self.members else f"that are no {name} data"
-            self.damage = f"{_bytes(garbage)} of trailing garbage {after}"
+            if self.members:
+                self.damage = f"{_bytes(garbage)} of trailing garbage after the {name} data"
+            else:
+                self.damage = f"{_bytes(garbage)} that are no {name} data"
         return self.damage
 
 
