@@ -6,9 +6,12 @@ The parts, each with one job:
   range (by the dates their names carry), and not already finished in the same version
   (etag and size) with the same selection. That one rule makes a rerun skip what is
   done, take up an object that arrived late, and redo one that changed.
-- :func:`process_object` is the worker: it streams one object (gunzipped on the fly, a
+- :func:`process_object` is the worker: it streams one object (decompressed on the fly, a
   bounded chunk at a time), tallies it and returns its day counts and figures. It never
-  raises for a bad object: the failure comes back named in its result.
+  raises for a bad object: the failure comes back named in its result. A damaged
+  compressed object read to its last listed byte is counted as far as it goes and comes
+  back with its damage named: read again, it would give the same bytes. One read short of
+  its listed size failed to read, and comes back failed, to be tried again.
 - Executors run workers: in this process, in a local process pool, or on a Dask cluster
   (``cluster.py``),
   a bounded number of objects in flight; results come back as objects finish.
@@ -39,7 +42,7 @@ from .reading import ChunkReader, tally_stream
 from .sources import ObjectInfo, Source, date_in_name, list_objects, stream_object
 from .store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows, to_day_counts
 
-#: Bytes asked of the store per read, and the read buffer in front of gzip.
+#: Bytes asked of the store per read, and the read buffer in front of the decompressor.
 READ_BYTES = 1 << 20
 #: Objects are written as they arrive and committed together, whole, up to this many at
 #: once or this many seconds apart: each commit writes every index page its rows touched,
@@ -101,6 +104,7 @@ class ObjectResult:
     seconds: float = 0.0
     error: str | None = None
     format: str | None = None  #: the format its lines were read as
+    damage: str | None = None  #: what was wrong with the (compressed) object, counted as far as it went
 
     @property
     def lines(self) -> int:
@@ -142,8 +146,12 @@ def plan(
     return Plan(count, todo, done, out_of_range)
 
 
+class ShortRead(OSError):
+    """The object's stream ended before the size its listing gave."""
+
+
 def process_object(task: Task) -> ObjectResult:
-    """Stream, gunzip and tally one object (the worker; runs in any process). Whatever
+    """Stream, decompress and tally one object (the worker; runs in any process). Whatever
     goes wrong with this object is returned, named, instead of raised: the others go on."""
     started = time.perf_counter()
     info = task.object
@@ -151,6 +159,9 @@ def process_object(task: Task) -> ObjectResult:
     try:
         reader = ChunkReader(stream_object(task.source, info, READ_BYTES))
         tally = tally_stream(io.BufferedReader(reader, READ_BYTES), task.format, json_fields=dict(task.json_fields))
+        if reader.bytes_read < info.size:  # counting it would record a part as the whole
+            damage = f": {tally.damage}" if tally.damage else ""
+            raise ShortRead(f"read {reader.bytes_read:,} of the {info.size:,} bytes listed{damage}")
     except Exception as exc:  # one object's failure, whatever it is, is reported, not fatal
         return failure(task, exc, bytes_read=reader.bytes_read if reader else 0, seconds=time.perf_counter() - started)
     counts = to_day_counts(tally.downloads.items())
@@ -174,6 +185,7 @@ def process_object(task: Task) -> ObjectResult:
         bytes_read=reader.bytes_read,
         seconds=time.perf_counter() - started,
         format=tally.format,
+        damage=tally.damage,
     )
 
 
@@ -315,6 +327,7 @@ class Summary:
     out_of_range: int = 0
     processed: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    damaged: dict[str, str] = field(default_factory=dict)  #: recorded, counted as far as they could be read
     lines: int = 0
     requests: int = 0
     downloads: int = 0
@@ -339,6 +352,7 @@ class Summary:
             "out_of_range": self.out_of_range,
             "processed": self.processed,
             "failed": [{"object": name, "error": error} for name, error in sorted(self.failed.items())],
+            "damaged": [{"object": name, "damage": damage} for name, damage in sorted(self.damaged.items())],
             "lines": self.lines,
             "requests": self.requests,
             "downloads": self.downloads,
@@ -353,6 +367,8 @@ class Summary:
 
     def line(self) -> str:
         status = f"{len(self.failed)} FAILED" if self.failed else "none failed"
+        if self.damaged:
+            status += f", {len(self.damaged)} damaged (counted as far as readable)"
         if self.interrupted:
             status += ", interrupted (run again to finish)"
         return (
@@ -427,6 +443,8 @@ class Backfill:
                 if result.error is None:
                     self.store.add_object(BackfilledObject(result.name, result.rows, result.record, result.days))
                     batch.append(result)
+                    if result.damage is not None:
+                        summary.damaged[result.name] = result.damage
                 else:
                     summary.failed[result.name] = result.error
                     summary.bytes_read += result.bytes_read

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="numbat-logs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    count = commands.add_parser("count", help="tally log files (gzip or not) into the downloads store")
+    count = commands.add_parser("count", help="tally log files (plain or compressed) into the downloads store")
     count.add_argument("files", nargs="+", type=Path)
     count.add_argument("--format", default="auto", choices=["auto", *PARSERS])
     count.add_argument("--db", default=DEFAULT_DB, help=f"SQLite downloads store (default {DEFAULT_DB})")
@@ -156,9 +156,13 @@ def live(args: argparse.Namespace) -> int:
 
 
 def count(args: argparse.Namespace) -> int:
+    """Exit status 0 when every file was read whole, 1 when any could not be counted, 3
+    when all were counted but some compressed file was damaged (counted as far as it could
+    be read, the damage named on standard error): cron notices, and the counts are kept."""
     store = Store(args.db)
     rejects = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
     failed = []
+    damaged = []
     try:
         for path in args.files:
             try:
@@ -189,13 +193,18 @@ def count(args: argparse.Namespace) -> int:
                 "by_status_class": dict(tally.by_status_class),
                 "bytes_served": tally.bytes_served,
                 "cache_hit_ratio": tally.cache_hit_ratio,
+                "compression": tally.compression,
+                "damage": tally.damage,
             }
             print(orjson.dumps(summary).decode())
+            if tally.damage:
+                damaged.append(str(path))
+                print(f"numbat-logs: {path}: damaged: {tally.damage}", file=sys.stderr)
     finally:
         store.close()
         if rejects is not None:
             rejects.close()
-    return 1 if failed else 0
+    return 1 if failed else 3 if damaged else 0
 
 
 def _file_version(path: Path) -> tuple[str, FileRecord | None]:
@@ -213,7 +222,9 @@ def _unchanged(record: FileRecord | None, seen: FileRecord) -> bool:
 
 def backfill(args: argparse.Namespace) -> int:
     """Exit status 0 when every selected object was recorded, 1 when any failed (named
-    on standard error) or the run was interrupted, 2 for a source that cannot be used."""
+    on standard error) or the run was interrupted, 2 for a source that cannot be used, 3
+    when none failed but some were damaged (recorded, counted as far as they could be
+    read, named on standard error)."""
     if args.since and args.until and args.since > args.until:
         print(f"numbat-logs: --since {args.since} is after --until {args.until}", file=sys.stderr)
         return 2
@@ -260,7 +271,7 @@ def backfill(args: argparse.Namespace) -> int:
         executor.close()
         store.close()
     _report(summary, args.summary)
-    return 1 if summary.failed or summary.interrupted else 0
+    return 1 if summary.failed or summary.interrupted else 3 if summary.damaged else 0
 
 
 def _executor(args: argparse.Namespace) -> Executor:
@@ -273,7 +284,7 @@ def _executor(args: argparse.Namespace) -> Executor:
 
 def _report(summary: Summary, json_file: Path | None) -> None:
     """The JSON summary to standard output or ``json_file``; the one-line summary and
-    every failed object to standard error."""
+    every failed or damaged object to standard error."""
     document = orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2).decode()
     if json_file:
         json_file.write_text(document + "\n", encoding="utf-8")
@@ -282,6 +293,8 @@ def _report(summary: Summary, json_file: Path | None) -> None:
     print(summary.line(), file=sys.stderr)
     for name, error in sorted(summary.failed.items()):
         print(f"numbat-logs: failed: {name}: {error}", file=sys.stderr)
+    for name, damage in sorted(summary.damaged.items()):
+        print(f"numbat-logs: damaged: {name}: {damage}", file=sys.stderr)
 
 
 def _day(text: str) -> dt.date:

@@ -37,6 +37,8 @@ class Tally:
     cache_known: int = 0  #: requests whose log said hit or miss
     rejected: Counter[str] = field(default_factory=Counter)  #: lines by reason
     format: str | None = None  #: the format the lines were read as, when one log was
+    compression: str | None = None  #: "gzip", "bzip2", "zstd" or "xz": how the input was compressed
+    damage: str | None = None  #: what was wrong with the compressed input, which was counted as far as it went
 
     def add(self, request: Request) -> None:
         found = is_download(request)  # first: should it fail, the request is not half counted

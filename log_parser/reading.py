@@ -1,8 +1,8 @@
-"""Reading log files: gzip transparently, lines parsed by a format, tallied."""
+"""Reading log files: compressed ones (gzip, bzip2, zstd, xz) transparently and as far as
+they can be read, lines parsed by a format, tallied."""
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -10,22 +10,28 @@ from typing import IO, Any, BinaryIO, TextIO
 
 from .bulk import BulkCounter
 from .counting import Tally, tally_lines
+from .decompress import MAGIC_BYTES, DecompressingReader, detect
 from .formats import LineParser, detect_format, new_parser
 from .formats.detect import NOTHING_TO_TELL
 from .records import ParseError
 
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 8 << 20
+#: The buffer in front of a decompressor: the line reads of the text formats ask 8 KiB at a
+#: time, and zlib would copy its unconsumed input at each of them.
+DECOMPRESSED_BUFFER = 1 << 20
 HEAD_LINES = 50  #: lines (not blank, not comments) that decide the format
 HEAD_BYTES = 1 << 20  #: at most this much is read to decide it
 
 
-def open_log_bytes(source: BinaryIO) -> BinaryIO:
-    """The bytes of a log stream, gunzipped when it starts with gzip's magic bytes."""
+def open_log_bytes(source: BinaryIO) -> io.BufferedReader[Any]:
+    """The bytes of a log stream, decompressed when it starts with the magic bytes of
+    gzip, bzip2, zstd or xz; then its ``raw`` is the :class:`DecompressingReader`, which
+    names the compression and, once read to the end, any damage."""
     buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(source)  # type: ignore[type-var]
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
-    return buffered
+    compression = detect(buffered.peek(MAGIC_BYTES)[:MAGIC_BYTES])
+    if compression is None:
+        return buffered
+    return io.BufferedReader(DecompressingReader(buffered, compression), DECOMPRESSED_BUFFER)
 
 
 def parser_for(format_name: str, head_lines: list[str], json_fields: Mapping[str, str] | None = None) -> LineParser:
@@ -42,7 +48,7 @@ def parser_for(format_name: str, head_lines: list[str], json_fields: Mapping[str
 def tally_file(
     path: Path, format_name: str = "auto", rejects: IO[str] | None = None, json_fields: Mapping[str, str] | None = None
 ) -> Tally:
-    """Every line of one (possibly gzipped) log file, tallied."""
+    """Every line of one (possibly compressed) log file, tallied."""
     with open(path, "rb") as raw:
         return tally_stream(raw, format_name, rejects, json_fields)
 
@@ -53,32 +59,52 @@ def tally_stream(
     rejects: IO[str] | None = None,
     json_fields: Mapping[str, str] | None = None,
 ) -> Tally:
-    """Every line of one (possibly gzipped) log stream, tallied, a bounded chunk at a
+    """Every line of one (possibly compressed) log stream, tallied, a bounded chunk at a
     time. Combined logs go through the bulk counter, as bytes. Lines end at LF alone
     (a CR before it is dropped by the parsers; one anywhere else is part of the line, as
-    in a user agent). A log without a single request line (empty, blank, comments) counts
-    nothing and is no error: its tally's format is ``none``."""
+    in a user agent).
+
+    A log without a single request line (empty, blank, comments) counts nothing and is
+    no error: its tally's format is ``none``. A damaged compressed stream is counted as
+    far as it can be read, and the tally names the damage: its whole lines count, and a
+    last line cut short is judged by the parser as any line is (it is usually refused).
+    One damaged before its first byte is an empty tally that names the damage."""
     tally = Tally()
     with open_log_bytes(raw) as data:
-        head, ended = _read_head(data)
-        head_lines = _text(head).readlines()
-        if format_name == "auto" and detect_format(head_lines, json_fields) == NOTHING_TO_TELL:
-            if not ended:
-                raise ParseError(f"only blank lines and comments in the first {HEAD_BYTES:,} bytes; name the format")
-            tally.format = NOTHING_TO_TELL
-            return tally
-        parser = parser_for(format_name, head_lines, json_fields)
-        tally.format = parser.name
-        if parser.name == "combined":
-            counter = BulkCounter(rejects=rejects)
-            counter.count(head, tally)
-            while chunk := data.read(CHUNK_BYTES):
-                chunk += data.readline()  # whole lines only
-                counter.count(chunk, tally)
-            return tally
+        decompressing = data.raw if isinstance(data.raw, DecompressingReader) else None
+        try:
+            _tally_data(data, format_name, tally, rejects, json_fields)
+        except ParseError as exc:  # the format: can it be told from the first lines
+            if decompressing is not None and decompressing.damage:  # the stream ended within them, damaged
+                raise ParseError(f"{exc} ({decompressing.damage})") from None
+            raise
+        if decompressing is not None:
+            tally.compression, tally.damage = decompressing.compression, decompressing.damage
+    return tally
+
+
+def _tally_data(
+    data: BinaryIO, format_name: str, tally: Tally, rejects: IO[str] | None, json_fields: Mapping[str, str] | None
+) -> None:
+    """Every line of ``data``, in the format its first lines show (or ``format_name``)."""
+    head, ended = _read_head(data)
+    head_lines = _text(head).readlines()
+    if format_name == "auto" and detect_format(head_lines, json_fields) == NOTHING_TO_TELL:
+        if not ended:
+            raise ParseError(f"only blank lines and comments in the first {HEAD_BYTES:,} bytes; name the format")
+        tally.format = NOTHING_TO_TELL
+        return
+    parser = parser_for(format_name, head_lines, json_fields)
+    tally.format = parser.name
+    if parser.name == "combined":
+        counter = BulkCounter(rejects=rejects)
+        counter.count(head, tally)
+        while chunk := data.read(CHUNK_BYTES):
+            chunk += data.readline()  # whole lines only
+            counter.count(chunk, tally)
+    else:
         tally_lines(head_lines, parser, tally, rejects)
         tally_lines(_text(data), parser, tally, rejects)
-    return tally
 
 
 def _read_head(data: BinaryIO) -> tuple[bytes, bool]:

@@ -1,6 +1,6 @@
 """numbat-logs backfill from a local folder (libcloud's local driver), run as the command:
-totals against a reference count, reruns, late objects, live counts replaced, a corrupt
-object, date ranges, and kill -9 then resume."""
+totals against a reference count, reruns, late objects, live counts replaced, a damaged
+object, one read short, date ranges, and kill -9 then resume."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tracemalloc
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,29 +160,74 @@ def test_backfilled_days_replace_live_counts(tmp_path) -> None:
         store.close()
 
 
-def test_a_corrupt_object_is_named_and_the_others_are_recorded(tmp_path) -> None:
+def test_a_damaged_object_is_recorded_with_what_it_holds_and_named(tmp_path) -> None:
+    """An object damaged in itself (all its listed bytes read) would give the same bytes
+    again: its salvaged counts are recorded, it is named, and a rerun leaves it alone."""
     objects = generate(6, 1000)
     folder = tmp_path / "logs"
     write_folder(folder, objects)
-    broken = object_name(FIRST_DAY, 5, 500)
-    whole = gzipped(object_lines(500, FIRST_DAY, 5, 1000))
-    (folder / broken).write_bytes(whole[: len(whole) // 2])  # cut short, as by a failed upload
+    damaged = object_name(FIRST_DAY, 5, 500)
+    lines = object_lines(500, FIRST_DAY, 5, 1000)
+    kept = next(n for n in range(600, 1000) if "/-/" in lines[n])
+    # cut short, as by a failed upload: its first lines and part of the next, compressed
+    # and flushed so that all of them can be read
+    deflate = zlib.compressobj(wbits=31)
+    part = "".join(f"{line}\n" for line in lines[:kept]) + lines[kept][: lines[kept].index("/-/") + 3]
+    (folder / damaged).write_bytes(deflate.compress(part.encode()) + deflate.flush(zlib.Z_SYNC_FLUSH))
     db = tmp_path / "d.sqlite"
     result = backfill(str(folder), "--db", str(db))
-    assert result.returncode == 1
-    key = f"{folder.as_uri()}/{broken}"  # the store's key: the name within its folder
-    assert f"failed: {key}: EOFError" in result.stderr
+    assert result.returncode == 3, result.stderr  # nothing failed, something was damaged
+    key = f"{folder.as_uri()}/{damaged}"  # the store's key: the name within its folder
+    size = (folder / damaged).stat().st_size
+    assert (
+        f"numbat-logs: damaged: {key}: truncated gzip: the data ends mid-stream ({size} bytes read)\n" in result.stderr
+    )
+    assert "1 damaged" in result.stderr  # the one-line summary
     summary = summary_of(result)
-    assert [failure["object"] for failure in summary["failed"]] == [key]
-    assert summary["processed"] == 6
-    assert store_counts(db) == reference_count(all_lines(objects))
+    assert summary["failed"] == []
+    assert summary["damaged"] == [
+        {"object": key, "damage": f"truncated gzip: the data ends mid-stream ({size} bytes read)"}
+    ]
+    assert (summary["processed"], summary["lines"]) == (7, 6 * 1000 + kept + 1)
+    assert store_counts(db) == reference_count(all_lines(objects) + lines[:kept])
 
-    (folder / broken).write_bytes(whole)  # uploaded again, whole: the next run takes it up
-    objects[broken] = object_lines(500, FIRST_DAY, 5, 1000)
+    again = backfill(str(folder), "--db", str(db))
+    assert again.returncode == 0, again.stderr
+    assert (summary_of(again)["processed"], summary_of(again)["already_done"], summary_of(again)["damaged"]) == (
+        0,
+        7,
+        [],
+    )
+
+    (folder / damaged).write_bytes(gzipped(lines))  # uploaded again, whole: the next run takes it up
+    objects[damaged] = lines
     fixed = backfill(str(folder), "--db", str(db))
     assert fixed.returncode == 0, fixed.stderr
     assert (summary_of(fixed)["processed"], summary_of(fixed)["already_done"]) == (1, 6)
     assert store_counts(db) == reference_count(all_lines(objects))
+
+
+def test_an_object_read_short_of_its_listed_size_fails_to_be_tried_again(tmp_path) -> None:
+    """Fewer bytes than the listing gave is a read that failed (the connection closed
+    early, the object replaced meanwhile), compressed or not: recording its counts would
+    record a part as the whole."""
+    lines = object_lines(7, FIRST_DAY, 3, 500)
+    folder = tmp_path / "logs" / "cdn" / "2026" / "11" / "18"
+    folder.mkdir(parents=True)
+    (folder / "a.gz").write_bytes(gzipped(lines))
+    (folder / "b.log").write_text("".join(f"{line}\n" for line in lines))
+    source = parse_source(str(tmp_path / "logs"))
+    listed = list(list_objects(source))
+    assert len(listed) == 2
+    for info in listed:
+        path = tmp_path / "logs" / info.name
+        path.write_bytes(path.read_bytes()[: info.size // 2])  # shorter now than when listed
+        result = process_object(Task(source, info))
+        assert result.error is not None
+        assert result.error.startswith(f"ShortRead: read {info.size // 2:,} of the {info.size:,} bytes listed"), (
+            result.error
+        )
+        assert result.bytes_read == info.size // 2
 
 
 def test_date_range_by_object_names_and_by_contents(tmp_path) -> None:

@@ -45,16 +45,17 @@ def test_dask_equals_the_process_pool_and_the_reference(cluster, tmp_path) -> No
     assert all(count > 0 for count in executed.values())
 
 
-def test_dask_reports_a_corrupt_object_by_name(cluster, tmp_path) -> None:
+def test_dask_reports_failed_and_damaged_objects_by_name(cluster, tmp_path) -> None:
     objects = generate(3, 300, seed=12)
     write_folder(tmp_path / "logs", objects)
-    broken = tmp_path / "logs" / "cdn" / "broken.gz"
-    broken.write_bytes(b"\x1f\x8b\x08\x00not gzip at all")
+    (tmp_path / "logs" / "cdn" / "broken.gz").write_bytes(b"\x1f\x8b\x08\x00not gzip at all")
+    (tmp_path / "logs" / "cdn" / "unreadable.log").write_bytes(b"no log format at all\n")
     result = backfill(
         str(tmp_path / "logs"), "--db", str(tmp_path / "d.sqlite"), "--scheduler", cluster.scheduler_address
     )
     assert result.returncode == 1
-    assert f"failed: {(tmp_path / 'logs').as_uri()}/cdn/broken.gz: " in result.stderr
+    assert f"failed: {(tmp_path / 'logs').as_uri()}/cdn/unreadable.log: " in result.stderr
+    assert f"damaged: {(tmp_path / 'logs').as_uri()}/cdn/broken.gz: corrupt gzip data: " in result.stderr
     assert store_counts(tmp_path / "d.sqlite") == reference_count(all_lines(objects))
 
 

@@ -85,15 +85,20 @@ def test_s3_credentials_file_and_refused_credentials(seaweedfs, bucket, tmp_path
     assert SECRET_KEY not in wrong.stderr + wrong.stdout
 
 
-def test_s3_corrupt_object_is_named_and_the_others_are_recorded(seaweedfs, bucket, tmp_path) -> None:
+def test_s3_failed_and_damaged_objects_are_named_and_the_others_are_recorded(seaweedfs, bucket, tmp_path) -> None:
     objects = generate(4, 500, seed=8)
     payloads = {name: gzipped(lines) for name, lines in objects.items()}
     broken = "cdn/2026/11/18/E2EXAMPLE.2026-11-18-22.dead.gz"
-    payloads[broken] = b"\x1f\x8b\x08\x00" + os.urandom(2000)  # gzip's magic, then noise
+    payloads[broken] = gzipped([])[:10] + b"\x07" + os.urandom(2000)  # a gzip header, then a block of no known type
+    unreadable = "cdn/2026/11/18/E2EXAMPLE.2026-11-18-23.beef.gz"
+    payloads[unreadable] = b"no log format at all\n" * 100
     upload(seaweedfs, bucket, payloads)
     db = tmp_path / "d.sqlite"
     result = backfill_s3(f"s3://{bucket}/?endpoint={seaweedfs.endpoint}", "--db", str(db))
     assert result.returncode == 1
-    assert f"failed: s3://{bucket}/{broken}: " in result.stderr
-    assert [failure["object"] for failure in summary_of(result)["failed"]] == [f"s3://{bucket}/{broken}"]
+    assert f"failed: s3://{bucket}/{unreadable}: ParseError: cannot tell the log format" in result.stderr
+    assert f"damaged: s3://{bucket}/{broken}: corrupt gzip data: invalid block type" in result.stderr
+    summary = summary_of(result)
+    assert [failure["object"] for failure in summary["failed"]] == [f"s3://{bucket}/{unreadable}"]
+    assert [damaged["object"] for damaged in summary["damaged"]] == [f"s3://{bucket}/{broken}"]
     assert store_counts(db) == reference_count(all_lines(objects))

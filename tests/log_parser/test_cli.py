@@ -1,10 +1,13 @@
-"""numbat-logs as a command: count gzipped and plain logs into the store, serve the API."""
+"""numbat-logs as a command: count plain, compressed and damaged compressed logs into the
+store, serve the API."""
 
 from __future__ import annotations
 
+import bz2
 import datetime as dt
 import gzip
 import json
+import lzma
 import os
 import shutil
 import signal
@@ -12,9 +15,11 @@ import socket
 import subprocess
 import sys
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from log_parser.store import Store
 
@@ -176,3 +181,64 @@ def test_a_pipe_is_counted_every_time_a_file_once(tmp_path) -> None:
     for _ in range(2):
         summaries(numbat_logs("count", str(log), "/dev/stdin", "--db", str(db), stdin=piped))
     assert totals(db) == ({MAY1: 2, MAY2: 4}, {"4.17.21": 2, "4.17.20": 2})
+
+
+def log_bytes(lines: list[str]) -> bytes:
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def test_compressed_files_count_as_the_plain_file_told_by_their_bytes_not_their_names(tmp_path) -> None:
+    data = log_bytes(LINES * 50)
+    files = {
+        "plain.log": data,
+        "a.log": bz2.compress(data),
+        "b.gz": zstandard.ZstdCompressor().compress(data),
+        "c.txt": lzma.compress(data),
+        "d": gzip.compress(data[:1000]) + gzip.compress(data[1000:]),  # two members, as appended logs have
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    result = numbat_logs("count", *(str(tmp_path / name) for name in files), "--db", str(tmp_path / "d.sqlite"))
+    assert result.returncode == 0, result.stderr
+    summaries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [summary.pop("compression") for summary in summaries] == [None, "bzip2", "zstd", "xz", "gzip"]
+    plain = summaries[0]
+    assert (plain["downloads"], plain["requests"], plain["damage"]) == (100, 150, None)
+    for summary in summaries[1:]:
+        assert {**summary, "file": plain["file"]} == plain
+
+
+def test_a_damaged_gzip_is_counted_as_far_as_it_goes_and_named(tmp_path) -> None:
+    lines = LINES * 50  # 100 downloads: lines 0 and 1 of every 4
+    whole = gzip.compress(log_bytes(lines))
+    # cut short, as by a failed upload: the first 100 lines and part of the 101st (a
+    # download), compressed and flushed so that all of them can be read
+    deflate = zlib.compressobj(wbits=31)
+    cut = deflate.compress(log_bytes(lines[:100]) + lines[100][:60].encode()) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    files = {"no-trailer.gz": whole[:-8], "cut.gz": cut, "garbage.gz": whole + b"appended by mistake\n"}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    result = numbat_logs("count", *(str(tmp_path / name) for name in files), "--db", str(tmp_path / "d.sqlite"))
+    assert result.returncode == 3, result.stderr  # all counted, some damaged
+    no_trailer, truncated, garbage = (json.loads(line) for line in result.stdout.splitlines())
+    assert (no_trailer["downloads"], no_trailer["requests"]) == (100, 150)
+    assert no_trailer["damage"] == "gzip trailer missing: the data is whole, its CRC-32 and size unchecked"
+    assert (truncated["downloads"], truncated["requests"]) == (50, 75)
+    assert sum(truncated["rejected"].values()) == 25 + 1  # the garbage lines, and the line cut short
+    assert truncated["damage"] == f"truncated gzip: the data ends mid-stream ({len(cut)} bytes read)"
+    assert (garbage["downloads"], garbage["requests"]) == (100, 150)
+    assert garbage["damage"] == "20 bytes of trailing garbage after the gzip data"
+    for summary in (no_trailer, truncated, garbage):
+        assert summary["compression"] == "gzip"
+        assert f"numbat-logs: {summary['file']}: damaged: {summary['damage']}\n" in result.stderr
+    store = Store(tmp_path / "d.sqlite", read_only=True)
+    try:
+        assert store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)) == {dt.date(2024, 5, 1): 250}
+    finally:
+        store.close()
+
+    with_a_failure = numbat_logs(
+        "count", str(tmp_path / "cut.gz"), str(tmp_path / "missing.log"), "--db", str(tmp_path / "e.sqlite")
+    )
+    assert with_a_failure.returncode == 1  # a file that could not be counted at all outranks damage
+    assert json.loads(with_a_failure.stdout)["downloads"] == 50

@@ -3,12 +3,16 @@ object names, which objects a run reads, reading a stream, the progress line."""
 
 from __future__ import annotations
 
+import bz2
 import datetime as dt
 import gzip
 import io
+import lzma
+import zlib
 from collections import Counter
 
 import pytest
+import zstandard
 
 from log_parser.backfill import Selection, plan
 from log_parser.counting import Tally
@@ -146,16 +150,42 @@ def test_progress_line() -> None:
     assert render(0, 40, failed=0, lines=0, elapsed=0.0, bytes_done=0, bytes_total=100).endswith("ETA ?")
 
 
-def test_a_stream_counts_the_same_gzipped_or_not_and_with_crlf_line_ends() -> None:
+def test_a_stream_counts_the_same_compressed_or_not_and_with_crlf_line_ends() -> None:
     lines = generate(1, 300, seed=31).popitem()[1]
     combined = ("\n".join(lines) + "\n").encode()
     cloudfront = as_cloudfront(lines).encode()
     expected = reference_count(lines)
+    compressions = {"gzip": gzip.compress, "bzip2": bz2.compress, "zstd": zstandard.compress, "xz": lzma.compress}
     for data in (combined, cloudfront):
-        for variant in (data, data.replace(b"\n", b"\r\n"), gzip.compress(data)):
+        variants = {None: data, "crlf": data.replace(b"\n", b"\r\n")}
+        variants.update({name: compress(data) for name, compress in compressions.items()})
+        for name, variant in variants.items():
             tally = tally_stream(io.BytesIO(variant))
             assert reference_count_of(tally) == expected
             assert tally.requests + sum(tally.rejected.values()) == 300
+            assert (tally.compression, tally.damage) == (None if name == "crlf" else name, None)
+
+
+def test_a_damaged_stream_counts_its_whole_lines_in_any_format() -> None:
+    lines = generate(1, 300, seed=32).popitem()[1]
+    cut_at = next(n for n in range(200, 300) if "/-/" in lines[n])  # a download, to be cut in its path
+    for text in (lambda some: "".join(f"{line}\n" for line in some)), as_cloudfront:
+        data = text(lines).encode()
+        no_trailer = tally_stream(io.BytesIO(gzip.compress(data)[:-8]))
+        assert reference_count_of(no_trailer) == reference_count(lines)
+        assert no_trailer.damage == "gzip trailer missing: the data is whole, its CRC-32 and size unchecked"
+        last = text(lines[cut_at : cut_at + 1]).splitlines()[-1]
+        part = text(lines[:cut_at]) + last[: last.index("/-/") + 3]
+        deflate = zlib.compressobj(wbits=31)
+        cut = tally_stream(io.BytesIO(deflate.compress(part.encode()) + deflate.flush(zlib.Z_SYNC_FLUSH)))
+        assert reference_count_of(cut) == reference_count(lines[:cut_at])
+        assert cut.requests + sum(cut.rejected.values()) == cut_at + 1  # the line cut short is refused
+        assert cut.damage is not None
+        assert cut.damage.startswith("truncated gzip: the data ends mid-stream")
+    # damaged before its first byte (a block of the reserved type 3): no line to tell the format by
+    nothing = tally_stream(io.BytesIO(gzip.compress(b"")[:10] + b"\x07" + bytes(100)))
+    assert (nothing.requests, nothing.rejected, nothing.compression) == (0, {}, "gzip")
+    assert nothing.damage == "corrupt gzip data: invalid block type (at compressed byte 111 or before)"
 
 
 def reference_count_of(tally: Tally) -> Counter[tuple[str, str, dt.date]]:
