@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import os
 import signal
 import sqlite3
@@ -12,6 +13,7 @@ import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import orjson
 import trio
@@ -166,45 +168,51 @@ def count(args: argparse.Namespace) -> int:
     try:
         for path in args.files:
             try:
-                name, seen = _file_version(path)  # before reading: a change while it is read is seen next time
-                if not args.recount and seen is not None and _unchanged(store.file_record(name), seen):
-                    print(orjson.dumps({"file": str(path), "already_counted": True}).decode())
-                    continue
-                tally = tally_file(path, args.format, rejects, args.json_fields)
+                summary = _count_file(path, store, args, rejects)
             except (OSError, EOFError, ParseError) as exc:
                 failed.append(str(path))
                 print(f"numbat-logs: {path}: {exc}", file=sys.stderr)
                 continue
-            day_counts = to_day_counts(tally.downloads.items())
-            if seen is None:  # a pipe or a device: nothing to know it by next time
-                store.add_live(day_counts)
-            else:
-                rejected = sum(tally.rejected.values())
-                record = dataclasses.replace(
-                    seen, lines=tally.requests + rejected, downloads=tally.total_downloads, rejected=rejected
-                )
-                store.replace_file(name, day_counts, record)
-            summary = {
-                "file": str(path),
-                "format": tally.format,
-                "requests": tally.requests,
-                "downloads": tally.total_downloads,
-                "rejected": dict(tally.rejected),
-                "by_status_class": dict(tally.by_status_class),
-                "bytes_served": tally.bytes_served,
-                "cache_hit_ratio": tally.cache_hit_ratio,
-                "compression": tally.compression,
-                "damage": tally.damage,
-            }
-            print(orjson.dumps(summary).decode())
-            if tally.damage:
+            # the standard library's encoder: a total of sizes may pass 64 bits, orjson's limit
+            print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
+            if summary.get("damage"):
                 damaged.append(str(path))
-                print(f"numbat-logs: {path}: damaged: {tally.damage}", file=sys.stderr)
+                print(f"numbat-logs: {path}: damaged: {summary['damage']}", file=sys.stderr)
     finally:
         store.close()
         if rejects is not None:
             rejects.close()
     return 1 if failed else 3 if damaged else 0
+
+
+def _count_file(path: Path, store: Store, args: argparse.Namespace, rejects: IO[str] | None) -> dict[str, object]:
+    """Count one file into the store, replacing its earlier counts, unless it is counted
+    already and unchanged; its summary."""
+    name, seen = _file_version(path)  # before reading: a change while it is read is seen next time
+    if not args.recount and seen is not None and _unchanged(store.file_record(name), seen):
+        return {"file": str(path), "already_counted": True}
+    tally = tally_file(path, args.format, rejects, args.json_fields)
+    day_counts = to_day_counts(tally.downloads.items())
+    if seen is None:  # a pipe or a device: nothing to know it by next time
+        store.add_live(day_counts)
+    else:
+        rejected = sum(tally.rejected.values())
+        record = dataclasses.replace(
+            seen, lines=tally.requests + rejected, downloads=tally.total_downloads, rejected=rejected
+        )
+        store.replace_file(name, day_counts, record)
+    return {
+        "file": str(path),
+        "format": tally.format,
+        "requests": tally.requests,
+        "downloads": tally.total_downloads,
+        "rejected": dict(tally.rejected),
+        "by_status_class": dict(tally.by_status_class),
+        "bytes_served": tally.bytes_served,
+        "cache_hit_ratio": tally.cache_hit_ratio,
+        "compression": tally.compression,
+        "damage": tally.damage,
+    }
 
 
 def _file_version(path: Path) -> tuple[str, FileRecord | None]:

@@ -193,3 +193,14 @@ def test_detection_no_single_line_decides_and_an_empty_log_is_no_error(tmp_path)
     result = numbat_logs("count", str(tmp_path / "garbage.log"), "--db", str(db))
     assert result.returncode == 1
     assert "cannot tell the log format" in result.stderr
+
+
+def test_bytes_served_past_64_bits_are_printed_exactly(tmp_path) -> None:
+    """Each size is in range, their total is not a 64-bit number: the summary says it exactly."""
+    lines = [COMBINED.format(path="/lodash/-/lodash-4.17.21.tgz", size=999_999_999_999_999)] * 20_000
+    (tmp_path / "big.log").write_text("\n".join(lines) + "\n")
+    result = numbat_logs("count", str(tmp_path / "big.log"), "--db", str(tmp_path / "d.sqlite"))
+    assert result.returncode == 0, result.stderr
+    (summary,) = summaries(result)
+    assert summary["bytes_served"] == 20_000 * 999_999_999_999_999
+    assert summary["downloads"] == 20_000
