@@ -115,6 +115,7 @@ def test_json_logs_under_their_own_key_names(tmp_path) -> None:
         "backfill", str(folder), "--workers", "1", "--format", "json", "--db", str(tmp_path / "b.sqlite"), *mapped
     )
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["formats"] == {"json": 1}
     assert downloads(tmp_path / "b.sqlite", "lodash") == 1
 
     for bad, message in [
