@@ -3,14 +3,21 @@
 >>> import emitter
 >>> e = emitter.Emitter("udp://127.0.0.1:3333", app="registry")
 >>> e.metric("request.latency", 30, status="ok")  # doctest: +SKIP
+
+What a service may import is in ``__all__`` (tests/test_exports.py holds it, so a change
+is a visible decision). Modules with a leading underscore are internal. Three modules
+are public for numbat's own programs: ``event`` (the numbat event and its defaults),
+``backoff`` (jittered reconnect delays, which numbatd's listeners and remote sinks use
+too) and ``compiled_cache`` (numba's cache folder, chosen by numbatd and numbat-logs);
+``cli`` is the ``numbat-emit`` command.
 """
 
-from .client import Emitter, EmitterStats, get_global, metric, set_global, timer
+from ._client import Emitter, EmitterStats, get_global, metric, set_global, timer
+from ._settings import EmitterSettings
+from ._statsd import to_statsd
+from ._timer import Timer
+from ._uri import Destination, InvalidURI, parse_uri
 from .event import Event, EventBuilder
-from .settings import EmitterSettings
-from .statsd import to_statsd
-from .timer import Timer
-from .uri import Destination, InvalidURI, parse_uri
 
 __all__ = [
     "Destination",

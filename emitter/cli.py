@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .client import Emitter
+from ._client import Emitter
+from ._uri import InvalidURI
 from .event import Scalar
-from .uri import InvalidURI
 
 DEFAULT_URI = "udp://127.0.0.1:3333"
 

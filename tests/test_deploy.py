@@ -4,11 +4,13 @@ verify needs no running systemd, but it checks that each Exec*= binary exists, a
 /opt/numbat is where an operator installs, not where the tests run: each unit is copied
 with /opt/numbat/bin/ rewritten to this virtualenv's bin folder, which holds the real
 numbatd and numbat-logs. verify answers 0 even for unknown keys and bad values, so the
-test also wants it silent; the last test checks that it does speak up.
+test also wants it silent; the last test checks that it does speak up. Each unit also names
+the extra to install with its program (`pip install numbat` alone is the emitter).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +22,10 @@ DEPLOY = Path(__file__).parent.parent / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service"))
 INSTALLED = "/opt/numbat/bin/"
 
-pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+#: The extra that brings each program's dependencies (pyproject.toml).
+EXTRA_OF = {"numbatd": "collector", "numbat-logs": "logs"}
+
+needs_verify = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 
 
 def verify(unit_text: str, name: str, folder: Path) -> subprocess.CompletedProcess[str]:
@@ -31,6 +36,7 @@ def verify(unit_text: str, name: str, folder: Path) -> subprocess.CompletedProce
     )
 
 
+@needs_verify
 @pytest.mark.parametrize("unit", UNITS, ids=[unit.name for unit in UNITS])
 def test_the_unit_verifies(unit, tmp_path) -> None:
     text = unit.read_text()
@@ -44,6 +50,17 @@ def test_the_units_give_numba_a_cache_directory() -> None:
         assert "\nCacheDirectory=" in unit.read_text(), unit.name
 
 
+@pytest.mark.parametrize("unit", UNITS, ids=[unit.name for unit in UNITS])
+def test_the_unit_says_which_extra_to_install(unit) -> None:
+    """``pip install numbat`` is the emitter alone: the unit's install line names the extra
+    its program needs."""
+    text = unit.read_text()
+    programs = set(re.findall(rf"^Exec\w*={re.escape(INSTALLED)}(\S+)", text, flags=re.MULTILINE))
+    assert len(programs) == 1, programs
+    assert f"/opt/numbat/bin/pip install 'numbat[{EXTRA_OF[programs.pop()]}]'" in text
+
+
+@needs_verify
 def test_verify_does_complain_of_a_bad_setting(tmp_path) -> None:
     text = (DEPLOY / "numbatd.service").read_text().replace("ProtectSystem=strict", "ProtectSystem=stricter")
     result = verify(text, "numbatd.service", tmp_path)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emitter import EventBuilder
-from emitter.wire import encode_batch, encode_json
+from emitter._wire import encode_batch, encode_json
 
 NOW = 1_700_000_000.1234
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emitter import to_statsd
-from emitter.statsd import sanitize_tag_key
+from emitter._statsd import sanitize_tag_key
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emitter._wire import pack_datagrams
 from emitter.backoff import Backoff
-from emitter.wire import pack_datagrams
 
 lines_strategy = st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"") + b"\n"), max_size=60)
 

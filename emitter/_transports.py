@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .uri import Destination
-from .wire import MAX_DATAGRAM_SIZE, pack_datagrams
+from ._uri import Destination
+from ._wire import MAX_DATAGRAM_SIZE, pack_datagrams
 
 
 class SendFailed(Exception):

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from ._statsd import to_statsd
 from .event import Event
-from .statsd import to_statsd
 
 #: Fits one IPv4 or IPv6 datagram in a 1500-byte Ethernet MTU without fragmenting.
 DEFAULT_DATAGRAM_SIZE = 1432

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._transports import Rejected, SendFailed, Transport
+from ._wire import encode_batch
 from .backoff import Backoff
 from .event import Event, Scalar
-from .transports import Rejected, SendFailed, Transport
-from .wire import encode_batch
 
 log = logging.getLogger("numbat.emitter")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .wire import DEFAULT_DATAGRAM_SIZE, MAX_DATAGRAM_SIZE
+from ._wire import DEFAULT_DATAGRAM_SIZE, MAX_DATAGRAM_SIZE
 
 
 @dataclass(frozen=True, slots=True)

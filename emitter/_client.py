@@ -12,14 +12,14 @@ from functools import partial
 from time import monotonic, sleep, time
 from typing import Any
 
+from ._sender import Sender
+from ._settings import EmitterSettings
+from ._timer import Timer
+from ._transports import DatagramTransport, HttpTransport, StreamTransport, Transport
+from ._uri import Destination, parse_uri
+from ._wire import encode_json, encode_statsd
 from .backoff import Backoff
 from .event import EventBuilder, Scalar
-from .sender import Sender
-from .settings import EmitterSettings
-from .timer import Timer
-from .transports import DatagramTransport, HttpTransport, StreamTransport, Transport
-from .uri import Destination, parse_uri
-from .wire import encode_json, encode_statsd
 
 
 @dataclass(frozen=True, slots=True)
