@@ -68,9 +68,7 @@ def outside_env() -> dict[str, str]:
 
 
 def distributions(python: Path) -> frozenset[str]:
-    code = (
-        "import importlib.metadata as m, json; print(json.dumps(sorted(d.metadata['Name'] for d in m.distributions())))"
-    )
+    code = "import importlib.metadata as m, json; print(json.dumps([d.metadata['Name'] for d in m.distributions()]))"
     listing = subprocess.run(
         [str(python), "-I", "-c", code], env=outside_env(), capture_output=True, text=True, timeout=60, check=True
     )
