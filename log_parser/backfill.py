@@ -24,6 +24,7 @@ The parts, each with one job:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import io
@@ -463,9 +464,14 @@ class Backfill:
 
     def _commit(self, batch: list[ObjectResult], summary: Summary) -> None:
         """The objects written since the last commit, in one transaction: a crash keeps
-        all of them or none."""
+        all of them or none. Ctrl-C and SIGTERM wait until the commit is counted in the
+        summary: one that fell in between would count the batch twice."""
         if not batch:
             return
+        with _signals_held():
+            self._commit_now(batch, summary)
+
+    def _commit_now(self, batch: list[ObjectResult], summary: Summary) -> None:
         self.store.commit()
         for result in batch:
             summary.processed += 1
@@ -477,3 +483,37 @@ class Backfill:
                 summary.formats[result.format] += 1
             summary.bytes_read += result.bytes_read
         batch.clear()
+
+
+
+class _HeldInterrupts:
+    """Whether Ctrl-C and SIGTERM are held back now, and whether one came meanwhile."""
+
+    holding = False
+    pending = False
+
+
+_HELD = _HeldInterrupts()
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """The handler of SIGINT and SIGTERM for a backfill run (the CLI installs it): stop
+    the run with KeyboardInterrupt, between objects; inside a commit, once it is counted."""
+    if _HELD.holding:
+        _HELD.pending = True
+        return
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Interrupts held back inside the block, then raised: a handler runs in the main
+    thread whichever thread the signal came to, so masking it there would not do."""
+    _HELD.holding = True
+    try:
+        yield
+    finally:
+        _HELD.holding = False
+    if _HELD.pending:
+        _HELD.pending = False
+        raise KeyboardInterrupt

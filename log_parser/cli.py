@@ -22,7 +22,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from libcloud.common.types import LibcloudError
 
 from .api import ANY_ORIGIN, create_app, json_protocol_errors, parse_origin
-from .backfill import Backfill, Executor, InProcess, LocalPool, Selection, Summary
+from .backfill import Backfill, Executor, InProcess, LocalPool, Selection, Summary, interrupt
 from .formats import PARSERS
 from .formats.jsonlines import FIELDS, parse_field_mapping
 from .live import Live, LiveOptions, follow_file, read_stdin, syslog_listener
@@ -244,7 +244,7 @@ def backfill(args: argparse.Namespace) -> int:
         return 2
     # From here Ctrl-C and SIGTERM stop the run between objects; what is recorded stays.
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _interrupt)
+        signal.signal(signum, interrupt)
     try:
         store = Store(args.db, bulk_writer=True)
     except sqlite3.Error as exc:
@@ -316,10 +316,6 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number above 0: {text!r}")
     return int(text)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sqlite3
+from collections.abc import Iterator
 
 import pytest
 
+from log_parser.backfill import Backfill, ObjectResult, Task, interrupt
+from log_parser.sources import Credentials, parse_source
 from log_parser.store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
 
 DAY = dt.date(2026, 11, 20)
@@ -85,4 +89,43 @@ def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its
     store.add_object(BackfilledObject("c.gz", object_rows({("left-pad", "1.3.0", DAY): 1}), ObjectRecord("e3", 10)))
     store.commit()
     assert store.known("left-pad")
+    store.close()
+
+
+class _InterruptedWhileCounted(dict[str, int]):
+    """A result's rejected reasons whose first reading delivers SIGTERM, as if it came
+    while the run counted a committed batch into its summary."""
+
+    delivered = False
+
+    def items(self):  # type: ignore[override]
+        if not self.delivered:
+            self.delivered = True
+            interrupt(signal.SIGTERM, None)
+        return super().items()
+
+
+def test_an_interrupt_while_a_commit_is_counted_counts_it_once(tmp_path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for number in range(6):
+        (folder / f"{number}.log").write_text("x\n")
+    source = parse_source(str(folder), Credentials())
+
+    class Results:
+        description = "fake"
+
+        def run(self, tasks: list[Task]) -> Iterator[ObjectResult]:
+            for number, task in enumerate(tasks):
+                rejected = _InterruptedWhileCounted(bad=1) if number == 2 else {"bad": 1}
+                name = task.source.object_key(task.object.name)
+                yield ObjectResult(name, ObjectRecord(task.object.etag, task.object.size, lines=1), rejected=rejected)
+
+        def close(self) -> None:
+            pass
+
+    store = Store(tmp_path / "d.sqlite", bulk_writer=True)
+    summary = Backfill(source, store, Results()).run()
+    assert summary.interrupted
+    assert summary.processed == len(store.object_records()) == summary.rejected["bad"]
     store.close()
