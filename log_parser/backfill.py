@@ -485,7 +485,6 @@ class Backfill:
         batch.clear()
 
 
-
 class _HeldInterrupts:
     """Whether Ctrl-C and SIGTERM are held back now, and whether one came meanwhile."""
 
