@@ -34,7 +34,7 @@ ROOT = HERE.parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
 sys.path.insert(0, str(ROOT))  # the test suite's SeaweedFS helper
 
-from log_parser.sources import Credentials, parse_source  # noqa: E402
+from log_parser.backfill import Credentials, parse_source  # noqa: E402
 from tests.log_parser.seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedFS  # noqa: E402
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -26,9 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
 
-from log_parser.bulk import BulkCounter, tally_buffer  # noqa: E402
-from log_parser.counting import Tally  # noqa: E402
-from log_parser.formats import CombinedParser  # noqa: E402
+from log_parser.core import Tally  # noqa: E402
+from log_parser.core._bulk import BulkCounter, tally_buffer  # noqa: E402
+from log_parser.core.formats import CombinedParser  # noqa: E402
 
 CHUNK = 8 << 20
 

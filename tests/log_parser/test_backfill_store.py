@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from log_parser.store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
+from log_parser._store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
 
 DAY = dt.date(2026, 11, 20)
 

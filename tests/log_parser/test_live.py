@@ -18,12 +18,13 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser.counting import Tally, tally_lines
-from log_parser.follow import FileFollower
-from log_parser.formats import CombinedParser
-from log_parser.live import DETECT_AFTER, MAX_UNDETECTED, Live, LiveOptions
-from log_parser.store import Store
-from log_parser.syslog import SyslogFramer
+from log_parser import Store
+from log_parser.core import Tally
+from log_parser.core._counting import tally_lines
+from log_parser.core._syslog_framing import SyslogFramer
+from log_parser.core.formats import CombinedParser
+from log_parser.live import FileFollower, Live, LiveOptions
+from log_parser.live._job import DETECT_AFTER, MAX_UNDETECTED
 
 from ..waiting import wait_for
 
@@ -129,7 +130,7 @@ def test_live_counts_combined_messages_holding_a_newline_as_the_parser_does(tmp_
     live = Live(LiveOptions(db=str(tmp_path / "d.sqlite"), format="combined"))
     reference = Tally()
     for messages in batches:
-        trio.run(live.take, messages)
+        trio.run(live.handle_lines, messages)
         tally_lines([m.decode() for m in messages], CombinedParser(), reference)
     got = live.tally
     assert (got.downloads, got.requests, got.rejected) == (reference.downloads, reference.requests, reference.rejected)
@@ -286,15 +287,15 @@ def test_live_auto_detection_holds_a_bounded_number_of_lines(tmp_path) -> None:
     live = Live(LiveOptions(db=str(tmp_path / "d.sqlite")))
     garbage = [b"no format reads this line %d" % i for i in range(MAX_UNDETECTED + 5)]
     for start in range(0, len(garbage), 100):
-        trio.run(live.take, garbage[start : start + 100])
-    assert live.parser is None
+        trio.run(live.handle_lines, garbage[start : start + 100])
+    assert live.counter is None
     assert len(live._pending) < MAX_UNDETECTED
     assert live.tally.rejected["cannot tell the log format"] >= MAX_UNDETECTED
     good = [log_line(i % 60, "/lodash/-/lodash-4.17.21.tgz").encode() for i in range(DETECT_AFTER)]
-    trio.run(live.take, good)
+    trio.run(live.handle_lines, good)
     trio.run(live.flush)
-    assert live.parser is not None
-    assert live.parser.name == "combined"
+    assert live.counter is not None
+    assert live.counter.format == "combined"
     live.store.close()
     store = Store(tmp_path / "d.sqlite", read_only=True)
     assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == DETECT_AFTER
