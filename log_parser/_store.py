@@ -1,6 +1,6 @@
 """The downloads store: daily counts per package and version, in SQLite.
 
-Three kinds of rows: ``live`` counts, added to as the live parser flushes; ``file``
+Three kinds of rows: ``live`` counts, added to as the live job flushes; ``file``
 counts, one set per log file ``numbat-logs count`` read; and ``backfill`` counts, one set
 per log object a backfill processed. Live and file counts are provisional, and add up: a
 day no backfill has covered is answered from both. A day that a backfill has covered is
@@ -131,8 +131,8 @@ class Store:
         each commit (SQLite's ``synchronous = NORMAL`` in WAL mode: a crash of the
         process still loses nothing committed, a power cut may lose the last commits; an
         object lost that way takes its record with it and the next run redoes it), and a
-        page cache of ``BULK_CACHE_MIB`` (the index by package takes rows in no order;
-        with SQLite's 2 MiB default, inserting into it costs a third more)."""
+        page cache of ``BULK_CACHE_MIB`` (the index by package takes rows in no order,
+        and inserting into it is slower with SQLite's default cache: see bench/backfill.py)."""
         self.path = str(path)
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
@@ -248,8 +248,8 @@ class Store:
                 "rejected = ?, finished = ? WHERE id = ?",
                 (*dataclasses.astuple(record), finished, number),
             )
-        # rows name their object by its id: a long name in every row made the store a
-        # third larger and its writing a third slower
+        # rows name their object by its id: a long name in every row makes the store larger
+        # and its writing slower
         key = str(number)
         db.execute("DELETE FROM backfill WHERE object = ?", (key,))
         db.execute(
@@ -314,7 +314,7 @@ class ObjectRows:
     """An object's backfill rows, (package, day as YYYY-MM-DD, version, count), made in a
     backfill worker and written by the parent: one JSON array, which crosses the process
     boundary as one bytes object and which SQLite reads in one statement (``json_each``),
-    a quarter faster than binding row after row; with the days and packages it names."""
+    quicker than binding row after row; with the days and packages it names."""
 
     json: bytes
     days: frozenset[str]
@@ -343,7 +343,7 @@ class BackfilledObject:
 
 def object_rows(counts: DayCounts) -> ObjectRows:
     """The rows of one object's counts, in the table's own (package, day, version) order,
-    which inserts a third faster than any other."""
+    which SQLite inserts quickest."""
     return ObjectRows.of(
         sorted((package, day.isoformat(), version, n) for (package, version, day), n in counts.items() if n)
     )

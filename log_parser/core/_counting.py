@@ -2,6 +2,10 @@
 
 A download is a GET of a package tarball answered 200: HEAD, 206 ranges, 304 revalidations,
 errors and everything that is not a tarball are requests, not downloads.
+
+Strategy: a :class:`Tally` is added to one request at a time, deciding whether it is a
+download before it changes anything, so a request never counts half; :func:`tally_lines`
+runs a parser over lines and counts each refused line by its reason instead of stopping.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Syslog over TCP, as CDNs stream logs: bytes of a connection in, messages out. Sans-I/O.
 
 Strategy: RFC 6587 allows two framings on one connection, told apart per message by its
-first byte: octet counting (``LENGTH SP MESSAGE``) when it is a digit, newline framing
-(a message ends at LF, a CR before it dropped) otherwise. The buffer holds at most one
-unfinished message. A message longer than ``max_message`` is never held whole: an
-octet-counted one is skipped by its length as its bytes arrive, a newline-framed one is
-dropped once the buffer passes the bound and its bytes are skipped up to its LF; either
-way it is counted once, in :attr:`SyslogFramer.refused`, and the messages beside it are
-kept. A newline-framed line of the connection's last bytes, with no LF after it, is not a
-message (the sender was cut off) and is never handed out.
+first byte: octet counting (``LENGTH SP MESSAGE``) when it is a digit, newline framing (a
+message ends at LF; CRs before it are dropped) otherwise. The buffer holds at most one
+unfinished message. A message longer than ``max_message`` (not counting its octet count,
+or the LF and one CR that end a line) is never held whole: an octet-counted one is skipped
+by its length as its bytes arrive, a newline-framed one is dropped once the buffer passes
+the bound and its bytes are skipped up to its LF; either way it is counted once, in
+:attr:`SyslogFramer.refused`, and the messages beside it are kept. A newline-framed line
+of the connection's last bytes, with no LF after it, is not a message (the sender was cut
+off) and is never handed out.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SyslogFramer:
             if message:
                 messages.append(message)
         self._buffer = buffer[at:]
-        if waiting_for_line and len(self._buffer) > self.max_message + 1:  # past the bound (and a CR), no LF yet
+        if waiting_for_line and len(self._buffer) > self.max_message + 1:  # past the bound and a CR, no LF yet
             self.refused += 1
             self._buffer, self._skip_line = b"", True
         return messages
@@ -90,8 +91,8 @@ class SyslogFramer:
         end = buffer.find(b"\n", at)
         if end < 0:
             return -at - 1, b""
-        line = buffer[at:end].rstrip(b"\r")
-        if len(line) > self.max_message:
+        size = end - at - (buffer[end - 1 : end] == b"\r")  # the CR before the LF is framing
+        if size > self.max_message:
             self.refused += 1
             return end + 1, b""
-        return end + 1, line
+        return end + 1, buffer[at:end].rstrip(b"\r")

@@ -38,7 +38,6 @@ ACCEPT_FAILED = "accept_failed"
 MAX_DATAGRAM = 65_535
 RECEIVE_BYTES = 256 * 1024  #: read from a TCP connection at a time
 UDP_RECEIVE_BUFFER = 4 << 20  #: the kernel buffer asked for, which absorbs a burst while lines are counted
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; Python does not name it
 #: accept() errors that mean "not now" (out of descriptors or memory), and the wait before the next try.
 RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPT_RETRY = 0.1
@@ -135,12 +134,9 @@ async def _hand_over(lines: list[bytes], max_line_bytes: int, handler: LineHandl
 
 
 def _ask_receive_buffer(sock: socket.socket, wanted: int) -> None:
-    """Past net.core.rmem_max only a privileged process may go (SO_RCVBUFFORCE); a
-    smaller buffer is said once, with the fix."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
-    except OSError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+    """The kernel grants at most net.core.rmem_max (live runs unprivileged, so it cannot
+    go past it); a smaller buffer is said once, with the fix."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
     granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports double
     if granted < wanted:
         log.warning(
@@ -179,20 +175,25 @@ class _Connections:
     async def accept_all(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
         async with listener:
             while True:
-                try:
-                    stream = await listener.accept()
-                except OSError as exc:
-                    if exc.errno not in RESOURCE_ERRORS:
-                        raise
-                    self.handler.count_event(ACCEPT_FAILED)  # the connection waits in the backlog
-                    await trio.sleep(ACCEPT_RETRY)
-                    continue
-                if self.open >= self.limits.max_connections:
+                stream = await self._next_connection(listener)
+                if self.open < self.limits.max_connections:
+                    self.open += 1
+                    nursery.start_soon(self.read, stream)
+                else:
                     self.handler.count_event(CONNECTIONS_REFUSED)
                     await stream.aclose()
-                    continue
-                self.open += 1
-                nursery.start_soon(self.read, stream)
+
+    async def _next_connection(self, listener: trio.SocketListener) -> trio.SocketStream:
+        """The next connection; while the process is out of descriptors or memory, the
+        connections wait in the kernel's backlog and accept is tried again, counted."""
+        while True:
+            try:
+                return await listener.accept()
+            except OSError as exc:
+                if exc.errno not in RESOURCE_ERRORS:
+                    raise
+                self.handler.count_event(ACCEPT_FAILED)
+                await trio.sleep(ACCEPT_RETRY)
 
     async def read(self, stream: trio.SocketStream) -> None:
         """The connection's messages to the handler until it ends, breaks or falls idle."""

@@ -21,76 +21,26 @@ PACKAGE = Path(log_parser.__file__).parent
 
 SURFACES = {
     "log_parser": [
-        "ParseError",
-        "Request",
-        "Store",
-        "Tally",
-        "counter_for",
-        "tally_file",
-        "tally_stream",
-        "to_day_counts",
+        "ParseError", "Request", "Store", "Tally", "counter_for", "tally_file", "tally_stream", "to_day_counts"
     ],
     "log_parser.core": [
-        "PARSERS",
-        "FormatCounter",
-        "LineParser",
-        "ParseError",
-        "Request",
-        "Tally",
-        "counter_for",
-        "detect_format",
-        "is_download",
-        "new_parser",
-        "parse_tarball_path",
-        "warm_for",
+        "PARSERS", "FormatCounter", "LineParser", "ParseError", "Request", "Tally", "counter_for",
+        "detect_format", "is_download", "new_parser", "parse_tarball_path", "warm_for"
     ],
     "log_parser.core.formats": [
-        "NOTHING_TO_TELL",
-        "PARSERS",
-        "CloudFrontParser",
-        "CombinedParser",
-        "FastlyParser",
-        "JsonLinesParser",
-        "LineParser",
-        "detect_format",
-        "new_parser",
-        "parse_field_mapping",
+        "NOTHING_TO_TELL", "PARSERS", "CloudFrontParser", "CombinedParser", "FastlyParser", "JsonLinesParser",
+        "LineParser", "detect_format", "new_parser", "parse_field_mapping"
     ],
     "log_parser.live": [
-        "FileFollower",
-        "LineHandler",
-        "LineInput",
-        "ListenerLimits",
-        "Live",
-        "LiveOptions",
-        "follow_file",
-        "listen_syslog",
-        "parse_syslog_url",
-        "read_stdin",
+        "FileFollower", "LineHandler", "LineInput", "ListenerLimits", "Live", "LiveOptions", "follow_file",
+        "listen_syslog", "parse_syslog_url", "read_stdin"
     ],
     "log_parser.backfill": [
-        "Backfill",
-        "Credentials",
-        "Executor",
-        "InProcess",
-        "LocalPool",
-        "NoProgress",
-        "ObjectInfo",
-        "ObjectResult",
-        "Plan",
-        "ProgressDisplay",
-        "Selection",
-        "Source",
-        "SourceError",
-        "Summary",
-        "Task",
-        "TerminalProgress",
-        "load_credentials",
-        "parse_source",
-        "plan",
-        "process_object",
+        "Backfill", "Credentials", "Executor", "InProcess", "LocalPool", "NoProgress", "ObjectInfo",
+        "ObjectResult", "Plan", "ProgressDisplay", "Selection", "Source", "SourceError", "Summary", "Task",
+        "TerminalProgress", "load_credentials", "parse_source", "plan", "process_object"
     ],
-}
+}  # fmt: skip
 
 #: What log_parser.core may import besides its own modules: the standard library's pure
 #: parts, the codecs and compilers, and the choice of numba's cache folder.

@@ -57,29 +57,50 @@ def frame(message: bytes, octets: bool) -> bytes:
     return b"%d %s" % (len(message), message) if octets else message + b"\n"
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\n", b" ").lstrip(b"0123456789") or b"x"),
-            st.booleans(),
-        ),
-        max_size=20,
+#: Messages, each octet-counted or newline-framed (none starts with a digit: a newline-framed
+#: one would read as a count), and where the stream they make is cut into pieces.
+FRAMED_MESSAGES = st.lists(
+    st.tuples(
+        st.binary(min_size=1, max_size=80).map(lambda b: b.replace(b"\n", b" ").lstrip(b"0123456789") or b"x"),
+        st.booleans(),
     ),
-    st.lists(st.integers(min_value=1, max_value=40), max_size=30),
+    max_size=20,
 )
-def test_syslog_framing_survives_any_chunking(messages, cuts) -> None:
+CUTS = st.lists(st.integers(min_value=1, max_value=40), max_size=30)
+
+
+def feed_in_pieces(framer: SyslogFramer, messages: list[tuple[bytes, bool]], cuts: list[int]) -> list[bytes]:
+    """What ``framer`` gives for the framed ``messages``, fed in pieces ``cuts`` long."""
     stream = b"".join(frame(m, octets) for m, octets in messages)
-    framer = SyslogFramer()
     got = []
     position = 0
     for cut in cuts:
         got += framer.feed(stream[position : position + cut])
         position += cut
-    got += framer.feed(stream[position:])
+    return got + framer.feed(stream[position:])
+
+
+@given(FRAMED_MESSAGES, CUTS)
+def test_syslog_framing_survives_any_chunking(messages, cuts) -> None:
+    got = feed_in_pieces(SyslogFramer(), messages, cuts)
     # octet-counted messages come back exactly; a newline-framed one loses a trailing CR,
     # and one left empty is no message
     expected = [m if octets else m.rstrip(b"\r") for m, octets in messages if octets or m.rstrip(b"\r")]
     assert got == expected
+
+
+@given(FRAMED_MESSAGES, CUTS)
+def test_syslog_framing_refuses_each_over_long_message_once_whatever_the_chunking(messages, cuts) -> None:
+    bound = 40
+    framer = SyslogFramer(max_message=bound)
+    got = feed_in_pieces(framer, messages, cuts)
+
+    def too_long(message: bytes, octets: bool) -> bool:  # a line's length counts no CR before its LF
+        return len(message) - (not octets and message.endswith(b"\r")) > bound
+
+    kept = [m if octets else m.rstrip(b"\r") for m, octets in messages if not too_long(m, octets)]
+    assert got == [m for m in kept if m]
+    assert framer.refused == sum(too_long(m, octets) for m, octets in messages)
 
 
 @given(st.binary(max_size=400))

@@ -5,31 +5,25 @@ the burst and the options through the real command."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
-from hypothesis import given
-from hypothesis import strategies as st
 
-from log_parser import Store
 from log_parser._syslog_limits import ListenerLimits
-from log_parser.core._syslog_framing import SyslogFramer
 from log_parser.live import listen_syslog, parse_syslog_url
 from log_parser.live._syslog import CONNECTIONS_CLOSED_IDLE, CONNECTIONS_REFUSED, LINE_TOO_LONG
 
 from ..waiting import wait_for
-from .test_live import log_line
+from .test_live import log_line, start_live
+from .test_live import stored_downloads as stored
 
 
 class Recorder:
@@ -150,35 +144,6 @@ def test_over_long_lines_are_refused_counted_and_the_lines_beside_them_kept() ->
     assert recorder.rejected == {LINE_TOO_LONG: 1}
 
 
-def frame(message: bytes, octets: bool) -> bytes:
-    return b"%d %s" % (len(message), message) if octets else message + b"\n"
-
-
-@given(
-    st.lists(
-        st.tuples(
-            st.binary(min_size=1, max_size=80).map(lambda b: b.replace(b"\n", b" ").lstrip(b"0123456789\r") or b"x"),
-            st.booleans(),
-        ),
-        max_size=20,
-    ),
-    st.lists(st.integers(min_value=1, max_value=40), max_size=30),
-)
-def test_syslog_framing_refuses_each_over_long_message_once_whatever_the_chunking(messages, cuts) -> None:
-    bound = 40
-    stream = b"".join(frame(m, octets) for m, octets in messages)
-    framer = SyslogFramer(max_message=bound)
-    got = []
-    position = 0
-    for cut in cuts:
-        got += framer.feed(stream[position : position + cut])
-        position += cut
-    got += framer.feed(stream[position:])
-    kept = [m if octets else m.rstrip(b"\r") for m, octets in messages]
-    assert got == [m for m in kept if 0 < len(m) <= bound]
-    assert framer.refused == sum(len(m) > bound for m in kept)
-
-
 def test_syslog_urls_take_ipv6_and_refuse_what_is_no_address() -> None:
     assert parse_syslog_url("udp://[::1]:5140") == parse_syslog_url("udp://[::1]:5140")
     address = parse_syslog_url("tcp://[::1]:5140")
@@ -214,27 +179,9 @@ def free_port(family: socket.AddressFamily, kind: socket.SocketKind) -> int:
         return int(probe.getsockname()[1])
 
 
-def start_live(*arguments: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "log_parser", "live", *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-
-
 def stop(live: subprocess.Popen[bytes]) -> None:
     live.send_signal(signal.SIGTERM)
     assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
-
-
-def stored(db: Path, package: str) -> int:
-    if not db.exists():
-        return 0
-    store = Store(db, read_only=True)
-    try:
-        return sum(store.daily(package, dt.date(2024, 5, 1), dt.date(2024, 5, 3)).values())
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        store.close()
 
 
 def line_of(package: str, minute: int = 0) -> bytes:

@@ -1,4 +1,11 @@
-"""What a format parser is, and the time formats they share."""
+"""What a format parser is, and the time formats they share.
+
+Strategy: a parser is one method, a line in and a request (or None, or ParseError with
+the reason) out, so that every format is counted by the same loop. Times are read to
+epoch seconds here once for all formats: Apache's ``%t`` by one expression, the epoch
+second each (day, zone) began cached, since a log holds few days; ISO 8601 by
+``datetime``. Both refuse a moment the store cannot name.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 """CloudFront standard logs: W3C extended format, tab-separated, field names from the
 ``#Fields:`` header (which may change between files, so it is followed as it comes),
-URL-encoded values."""
+URL-encoded values.
+
+Strategy: the columns are found by name, from the last ``#Fields:`` line read (the
+fields CloudFront writes by default until one comes), so a file that reorders or adds
+fields reads as well; a line is split on tabs and only the needed fields are decoded.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Format parsers by name, and the one way to make one."""
+"""Format parsers by name, and the one way to make one.
+
+Strategy: a table of classes, the names being those of ``--format``; :func:`new_parser`
+alone knows which formats take the operator's JSON field mapping (``json``, and
+``fastly``, whose messages may be JSON objects).
+"""
 
 from __future__ import annotations
 
