@@ -93,10 +93,9 @@ def _executor(args: argparse.Namespace) -> Executor:
         from ..backfill._dask import DaskCluster  # noqa: PLC0415 - Dask is optional, loaded only when asked for
 
         return DaskCluster(args.scheduler, args.connect_timeout)
-    if args.workers == 1:
-        return InProcess()
-    warm_for(args.format)  # before the fork: every worker then has the compiled scanner loaded
-    return LocalPool(args.workers)
+    # A long run: the compiled scanner is loaded now, before the fork (every worker then has it)
+    warm_for(args.format)
+    return InProcess() if args.workers == 1 else LocalPool(args.workers)
 
 
 def _report(summary: Summary, json_file: Path | None) -> None:

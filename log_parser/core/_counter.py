@@ -8,8 +8,8 @@ once per process. So :func:`counter_for` gives combined logs a counter that pars
 line by line until the process has read :data:`COMPILE_AFTER` bytes of them, and only
 then loads the scanner, which counts everything after: a small log is counted before
 numba would have loaded, a large one pays the load once. A long-running job (live, a
-backfill's pool before it forks) calls :func:`warm_for` at its start instead, so that
-the load never falls inside its loop.
+backfill, before its pool forks) calls :func:`warm_for` at its start instead, so that the
+load never falls inside its loop.
 
 Callers hand over bytes: whole lines ending at LF (the last may lack it) with
 :meth:`FormatCounter.count`, or messages that are each one line whatever they hold
