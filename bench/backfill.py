@@ -14,6 +14,15 @@ process; with 2 the command writes while its two workers read. Goals: 2 workers 
 1.8 times 1 worker; S3 within 80% of the local folder. The default 2M lines make each run
 a few seconds long, so fixed costs (the pool's start) weigh less: on 1M lines the 2-worker
 ratio ranged 1.69-1.99 from run to run on a 2-core machine, on 2M lines 1.98-2.16.
+
+Figures behind choices in log_parser/_store.py, measured with this bench when they were
+made: the backfill's page cache (``BULK_CACHE_MIB``) against SQLite's 2 MiB default, whose
+inserts into the index by package cost a third more; rows that name their object by id
+against its name in every row, a store a third larger and written a third slower; an
+object's rows as one JSON array read by ``json_each``, a quarter faster than binding row
+after row; rows sorted in the table's (package, day, version) order, inserted a third
+faster than in any other. In log_parser/backfill/_job.py: a commit per object cost the
+parent about twice as much as commits of up to ``MAX_BATCH`` objects.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ ROOT = HERE.parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
 sys.path.insert(0, str(ROOT))  # the test suite's SeaweedFS helper
 
-from log_parser.sources import Credentials, parse_source  # noqa: E402
+from log_parser.backfill import Credentials, parse_source  # noqa: E402
 from tests.log_parser.seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedFS  # noqa: E402
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

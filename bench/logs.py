@@ -1,4 +1,5 @@
-"""numbat-logs' counter against GoAccess on the same generated registry log, one run.
+"""numbat-logs' counter against GoAccess on the same generated registry log, one run; and
+how soon ``numbat-logs count`` is done with a one-line log.
 
     python bench/logs.py [--lines 1000000]
 
@@ -7,8 +8,14 @@ requests are for metadata, about a third for tarballs (mostly of each package's 
 version), statuses mostly 200 with 304s, 404s, a few 206s and 5xx. Ours counts it on one
 core: the bulk counter in this process (the file read in 8 MiB chunks; the scanner already
 compiled), and the whole `numbat-logs count` command (interpreter start, imports, loading
-the compiled scanner, writing the store). GoAccess (Debian's package) parses the same file
-into its JSON report, wall clock of the whole command.
+the compiled scanner, writing the store). GoAccess (Debian's package), when installed,
+parses the same file into its JSON report, wall clock of the whole command.
+
+Startup: the median wall clock, launch to exit, of `numbat-logs count` on a one-line log
+(a fresh store each run), beside that of `python -c pass`, the floor any Python command
+pays. A log that small is counted by the line parser: loading numba and the compiled
+scanner (about 0.4 s on the machines these figures come from) would cost more than
+parsing the first MiB of lines does (COMPILE_AFTER, log_parser/core/_counter.py).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import datetime as dt
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,11 +32,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
+sys.path.insert(0, str(ROOT))  # the code of this checkout, whatever the virtualenv installed
 
-from log_parser.bulk import BulkCounter, tally_buffer  # noqa: E402
-from log_parser.counting import Tally  # noqa: E402
-from log_parser.formats import CombinedParser  # noqa: E402
+from log_parser.core import Tally  # noqa: E402
+from log_parser.core._bulk import BulkCounter, tally_buffer  # noqa: E402
+from log_parser.core.formats import CombinedParser  # noqa: E402
 
 CHUNK = 8 << 20
 
@@ -92,20 +102,25 @@ def reference(path: Path, sample: int) -> Tally:
     return tally
 
 
-def command(path: Path, folder: Path) -> float:
+def command(path: Path, folder: Path, run: int) -> float:
+    """The whole command on a fresh store: on the same store, a second run would find the
+    file counted already, and skip it."""
     started = time.perf_counter()
+    store = folder / f"d-{run}.db"
     subprocess.run(
-        [sys.executable, "-m", "log_parser", "count", "--format", "combined", "--db", str(folder / "d.db"), str(path)],
+        [sys.executable, "-m", "log_parser", "count", "--format", "combined", "--db", str(store), str(path)],
         check=True,
         capture_output=True,
+        cwd=ROOT,
     )
     return time.perf_counter() - started
 
 
-def goaccess(path: Path, folder: Path) -> float:
+def goaccess(path: Path, folder: Path) -> float | None:
+    """GoAccess's wall clock on the log, or None when it is not installed."""
     binary = shutil.which("goaccess")
     if binary is None:
-        raise SystemExit("goaccess is not installed (apt-get install goaccess)")
+        return None
     started = time.perf_counter()
     subprocess.run(
         [binary, str(path), "--log-format=COMBINED", "-o", str(folder / "report.json"), "--no-progress"],
@@ -115,11 +130,31 @@ def goaccess(path: Path, folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def startup(folder: Path, runs: int) -> tuple[float, float, float]:
+    """Median seconds, launch to exit, of ``numbat-logs count`` on a one-line log, of an
+    interpreter that imports the compiled scanner and nothing else, and of ``python -c pass``."""
+    log = folder / "one.log"
+    log.write_text('203.0.113.9 - - [01/May/2024:12:00:07 +0000] "GET /pkg/-/pkg-1.0.0.tgz HTTP/1.1" 200 9 "-" "npm"\n')
+
+    def wall_clock(command: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+        return time.perf_counter() - started
+
+    count = [sys.executable, "-m", "log_parser", "count", str(log)]
+    ours = statistics.median(wall_clock([*count, "--db", str(folder / f"one-{n}.db")]) for n in range(runs))
+    load_scanner = [sys.executable, "-c", "import log_parser.core._scanner"]
+    scanner = statistics.median(wall_clock(load_scanner) for _ in range(runs))
+    floor = statistics.median(wall_clock([sys.executable, "-c", "pass"]) for _ in range(runs))
+    return ours, scanner, floor
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3, help="ours: best of this many runs (a run is ~1 s)")
     parser.add_argument("--goaccess-rounds", type=int, default=1, help="GoAccess: best of this many (~40 s each)")
+    parser.add_argument("--startup-runs", type=int, default=7, help="startup: the median of this many runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -132,17 +167,27 @@ def main() -> None:
         assert figures(bulk_head(log, sample)) == figures(reference(log, sample)), (
             "the bulk counter must count as the parser does"
         )
-        command_seconds = min(command(log, folder) for _ in range(args.rounds))
-        their_seconds = min(goaccess(log, folder) for _ in range(args.goaccess_rounds))
-    theirs_rate = args.lines / their_seconds
+        command_seconds = min(command(log, folder, run) for run in range(args.rounds))
+        goaccess_runs = [goaccess(log, folder) for _ in range(args.goaccess_rounds)]
+        startup_seconds, scanner_seconds, floor_seconds = startup(folder, args.startup_runs)
+    their_seconds = min((run for run in goaccess_runs if run is not None), default=None)
     print(f"{args.lines} lines ({size_mb:.0f} MB), {tally.total_downloads} downloads, one core each")
     print(f"ours: best of {args.rounds} runs, GoAccess: best of {args.goaccess_rounds}")
     print(f"{'counter':40} {'seconds':>8} {'lines/s':>12} {'vs GoAccess':>12}")
-    print(f"{'GoAccess 1.7 -> JSON report':40} {their_seconds:8.2f} {theirs_rate:12,.0f} {'1.0x':>12}")
+    if their_seconds is None:
+        print(f"{'GoAccess (not installed)':40} {'-':>8} {'-':>12} {'-':>12}")
+    else:
+        their_rate = args.lines / their_seconds
+        print(f"{'GoAccess 1.7 -> JSON report':40} {their_seconds:8.2f} {their_rate:12,.0f} {'1.0x':>12}")
     rows = (("numbat-logs bulk counter", our_seconds), ("numbat-logs count (whole command)", command_seconds))
     for name, seconds in rows:
         rate = args.lines / seconds
-        print(f"{name:40} {seconds:8.2f} {rate:12,.0f} {rate / theirs_rate:11.1f}x")
+        versus = "-" if their_seconds is None else f"{rate / (args.lines / their_seconds):.1f}x"
+        print(f"{name:40} {seconds:8.2f} {rate:12,.0f} {versus:>12}")
+    print(f"\nstartup, launch to exit (median of {args.startup_runs})")
+    print(f"{'numbat-logs count, a one-line log':40} {startup_seconds:8.3f}")
+    print(f"{'python importing the compiled scanner':40} {scanner_seconds:8.3f}")
+    print(f"{'python -c pass (the floor)':40} {floor_seconds:8.3f}")
 
 
 def figures(tally: Tally) -> tuple[object, ...]:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from log_parser.sources import Credentials, parse_source
+from log_parser.backfill import Credentials, parse_source
 
 from .seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedFS
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from log_parser.store import Store
+from log_parser import Store
 
 from ..processes import terminate
 from ..waiting import wait_for

@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from log_parser import backfill as backfill_module
-from log_parser import reading
-from log_parser.backfill import Backfill, LocalPool, ObjectResult, Task, process_object
-from log_parser.sources import list_objects, parse_source
-from log_parser.store import Store
+from log_parser import Store
+from log_parser import _reading as reading
+from log_parser.backfill import Backfill, LocalPool, ObjectResult, Task, parse_source, process_object
+from log_parser.backfill import _executors as executors_module
+from log_parser.backfill._sources import list_objects
+from log_parser.core import warm_for
 
 from ..waiting import wait_for
 from .backfill_data import (
@@ -310,6 +311,7 @@ def test_an_object_is_streamed_not_held_in_memory(tmp_path, monkeypatch) -> None
             out.write(line * 1000)
     source = parse_source(str(tmp_path / "logs"))
     [info] = list_objects(source)
+    warm_for("combined")  # numba's loading is no part of what is measured
     tracemalloc.start()
     try:
         result = process_object(Task(source, info))
@@ -443,7 +445,7 @@ def test_an_object_that_kills_its_worker_twice_fails_by_name(tmp_path, monkeypat
     objects = generate(10, 200, seed=10)
     write_folder(tmp_path / "logs", objects)
     write_folder(tmp_path / "logs", {"cdn/poison.gz": ["never read"]})
-    monkeypatch.setattr(backfill_module, "process_object", _dies_on_poison)
+    monkeypatch.setattr(executors_module, "process_object", _dies_on_poison)
     source = parse_source(str(tmp_path / "logs"))
     store = Store(tmp_path / "d.sqlite")
     pool = LocalPool(2)

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from log_parser.sources import Credentials, parse_source
+from log_parser.backfill import Credentials, parse_source
 
 from .backfill_data import (
     FIRST_DAY,

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from log_parser.backfill import Backfill, ObjectResult, Task, interrupt
-from log_parser.sources import Credentials, parse_source
-from log_parser.store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
+from log_parser._store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
+from log_parser.backfill import Backfill, Credentials, ObjectResult, Task, interrupt, parse_source
 
 DAY = dt.date(2026, 11, 20)
 

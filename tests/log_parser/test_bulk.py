@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser.bulk import BulkCounter, tally_buffer
-from log_parser.counting import Tally, tally_lines
-from log_parser.formats import CombinedParser
+from log_parser.core import Tally
+from log_parser.core._bulk import BulkCounter, tally_buffer
+from log_parser.core._counting import tally_lines
+from log_parser.core.formats import CombinedParser
 
 paths = st.sampled_from(
     [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from log_parser.store import Store
+from log_parser import Store
 
 DAY = dt.date(2024, 5, 1)
 COMBINED = '203.0.113.9 - - [01/May/2024:12:00:07 +0000] "GET {path} HTTP/1.1" 200 {size} "-" "npm/10 node/v20"'

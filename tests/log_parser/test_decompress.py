@@ -21,7 +21,8 @@ import zstandard
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from log_parser.decompress import BY_NAME, DecompressingReader, Decompressor, detect
+from log_parser._reading import DecompressingReader
+from log_parser.core._decompress import BY_NAME, Decompressor, detect
 
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": lambda data: gzip.compress(data, compresslevel=6, mtime=0),

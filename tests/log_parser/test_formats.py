@@ -9,9 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser.counting import Tally
-from log_parser.formats import PARSERS, CloudFrontParser, CombinedParser, FastlyParser, JsonLinesParser, detect_format
-from log_parser.records import ParseError, Request
+from log_parser.core import ParseError, Request, Tally
+from log_parser.core.formats import (
+    PARSERS,
+    CloudFrontParser,
+    CombinedParser,
+    FastlyParser,
+    JsonLinesParser,
+    detect_format,
+)
 
 T = int(dt.datetime(2024, 5, 1, 12, 0, 7, tzinfo=dt.UTC).timestamp())
 

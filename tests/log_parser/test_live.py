@@ -18,12 +18,13 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser.counting import Tally, tally_lines
-from log_parser.follow import FileFollower
-from log_parser.formats import CombinedParser
-from log_parser.live import DETECT_AFTER, MAX_UNDETECTED, Live, LiveOptions
-from log_parser.store import Store
-from log_parser.syslog import SyslogFramer
+from log_parser import Store
+from log_parser.core import Tally
+from log_parser.core._counting import tally_lines
+from log_parser.core._syslog_framing import SyslogFramer
+from log_parser.core.formats import CombinedParser
+from log_parser.live import FileFollower, Live, LiveOptions
+from log_parser.live._job import DETECT_AFTER, MAX_UNDETECTED
 
 from ..waiting import wait_for
 
@@ -56,29 +57,50 @@ def frame(message: bytes, octets: bool) -> bytes:
     return b"%d %s" % (len(message), message) if octets else message + b"\n"
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\n", b" ").lstrip(b"0123456789") or b"x"),
-            st.booleans(),
-        ),
-        max_size=20,
+#: Messages, each octet-counted or newline-framed (none starts with a digit: a newline-framed
+#: one would read as a count), and where the stream they make is cut into pieces.
+FRAMED_MESSAGES = st.lists(
+    st.tuples(
+        st.binary(min_size=1, max_size=80).map(lambda b: b.replace(b"\n", b" ").lstrip(b"0123456789") or b"x"),
+        st.booleans(),
     ),
-    st.lists(st.integers(min_value=1, max_value=40), max_size=30),
+    max_size=20,
 )
-def test_syslog_framing_survives_any_chunking(messages, cuts) -> None:
+CUTS = st.lists(st.integers(min_value=1, max_value=40), max_size=30)
+
+
+def feed_in_pieces(framer: SyslogFramer, messages: list[tuple[bytes, bool]], cuts: list[int]) -> list[bytes]:
+    """What ``framer`` gives for the framed ``messages``, fed in pieces ``cuts`` long."""
     stream = b"".join(frame(m, octets) for m, octets in messages)
-    framer = SyslogFramer()
     got = []
     position = 0
     for cut in cuts:
         got += framer.feed(stream[position : position + cut])
         position += cut
-    got += framer.feed(stream[position:])
+    return got + framer.feed(stream[position:])
+
+
+@given(FRAMED_MESSAGES, CUTS)
+def test_syslog_framing_survives_any_chunking(messages, cuts) -> None:
+    got = feed_in_pieces(SyslogFramer(), messages, cuts)
     # octet-counted messages come back exactly; a newline-framed one loses a trailing CR,
     # and one left empty is no message
     expected = [m if octets else m.rstrip(b"\r") for m, octets in messages if octets or m.rstrip(b"\r")]
     assert got == expected
+
+
+@given(FRAMED_MESSAGES, CUTS)
+def test_syslog_framing_refuses_each_over_long_message_once_whatever_the_chunking(messages, cuts) -> None:
+    bound = 40
+    framer = SyslogFramer(max_message=bound)
+    got = feed_in_pieces(framer, messages, cuts)
+
+    def too_long(message: bytes, octets: bool) -> bool:  # a line's length counts no CR before its LF
+        return len(message) - (not octets and message.endswith(b"\r")) > bound
+
+    kept = [m if octets else m.rstrip(b"\r") for m, octets in messages if not too_long(m, octets)]
+    assert got == [m for m in kept if m]
+    assert framer.refused == sum(too_long(m, octets) for m, octets in messages)
 
 
 @given(st.binary(max_size=400))
@@ -129,7 +151,7 @@ def test_live_counts_combined_messages_holding_a_newline_as_the_parser_does(tmp_
     live = Live(LiveOptions(db=str(tmp_path / "d.sqlite"), format="combined"))
     reference = Tally()
     for messages in batches:
-        trio.run(live.take, messages)
+        trio.run(live.handle_lines, messages)
         tally_lines([m.decode() for m in messages], CombinedParser(), reference)
     got = live.tally
     assert (got.downloads, got.requests, got.rejected) == (reference.downloads, reference.requests, reference.rejected)
@@ -286,15 +308,15 @@ def test_live_auto_detection_holds_a_bounded_number_of_lines(tmp_path) -> None:
     live = Live(LiveOptions(db=str(tmp_path / "d.sqlite")))
     garbage = [b"no format reads this line %d" % i for i in range(MAX_UNDETECTED + 5)]
     for start in range(0, len(garbage), 100):
-        trio.run(live.take, garbage[start : start + 100])
-    assert live.parser is None
+        trio.run(live.handle_lines, garbage[start : start + 100])
+    assert live.counter is None
     assert len(live._pending) < MAX_UNDETECTED
     assert live.tally.rejected["cannot tell the log format"] >= MAX_UNDETECTED
     good = [log_line(i % 60, "/lodash/-/lodash-4.17.21.tgz").encode() for i in range(DETECT_AFTER)]
-    trio.run(live.take, good)
+    trio.run(live.handle_lines, good)
     trio.run(live.flush)
-    assert live.parser is not None
-    assert live.parser.name == "combined"
+    assert live.counter is not None
+    assert live.counter.format == "combined"
     live.store.close()
     store = Store(tmp_path / "d.sqlite", read_only=True)
     assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == DETECT_AFTER

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from log_parser.periods import PeriodError, parse_period
+from log_parser.core._periods import PeriodError, parse_period
 
 TODAY = dt.date(2026, 12, 2)
 NAMED_DAYS = {"last-day": 1, "last-week": 7, "last-month": 30, "last-year": 365}

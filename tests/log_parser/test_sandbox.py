@@ -1,7 +1,8 @@
 """numbat-logs as deploy/numbat-logs-*.service run it: read-only everything, no writable
-home, no NUMBA_CACHE_DIR (tests/sandbox.py). Every command imports the compiled scanner,
-and numba wants a writable cache folder as soon as it is imported: the scanner chooses
-one first (emitter.compiled_cache), which the first test shows is what keeps it alive."""
+home, no NUMBA_CACHE_DIR (tests/sandbox.py). Counting a combined log past COMPILE_AFTER
+bytes imports the compiled scanner, and numba wants a writable cache folder as soon as it
+is imported: the scanner chooses one first (emitter.compiled_cache), which the first test
+shows is what keeps it alive. ``serve`` imports no numba at all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from log_parser.core._counter import COMPILE_AFTER
 
 from ..collector.numbatd import free_port
 from ..sandbox import python_in_sandbox, sandbox_problem, sandboxed, unit_environment
@@ -30,7 +33,7 @@ import sys, types
 stub = types.ModuleType("emitter.compiled_cache")
 stub.use_compiled_cache = lambda *args, **kwargs: None
 sys.modules["emitter.compiled_cache"] = stub
-import log_parser.scanner
+import log_parser.core._scanner
 """
 
 
@@ -50,7 +53,8 @@ def test_the_sandbox_is_real_the_scanner_cannot_cache_without_the_choice(tmp_pat
 def test_count_compiles_into_the_units_cache_directory(tmp_path) -> None:
     state, cache, tmp = folders(tmp_path, "state", "cache", "tmp")
     log = tmp_path / "access.log"
-    log.write_text("\n".join(LINES) + "\n")
+    copies = COMPILE_AFTER // len("\n".join(LINES)) + 1  # enough for the scanner to be loaded
+    log.write_text("\n".join(LINES * copies) + "\n")
     env = unit_environment(None, STATE_DIRECTORY=str(state), CACHE_DIRECTORY=str(cache), TMPDIR=str(tmp))
     count = ["count", str(log), "--db", f"{state}/d.db"]
     result = subprocess.run(
@@ -62,9 +66,9 @@ def test_count_compiles_into_the_units_cache_directory(tmp_path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["downloads"] == 2
+    assert json.loads(result.stdout)["downloads"] == 2 * copies
     assert result.stderr == ""  # no warning: the cache folder is the unit's
-    assert list(cache.rglob("scanner.*.nbi"))
+    assert list(cache.rglob("_scanner.*.nbi"))
     assert not (state / "numba-cache").exists()
 
 
@@ -101,4 +105,4 @@ def test_serve_runs_with_only_the_state_directory_writable(tmp_path) -> None:
     said = server.stderr.read().decode()  # type: ignore[union-attr]
     assert "numba" not in said, said  # hypercorn's "Running on" only
     assert "Traceback" not in said, said
-    assert list((state / "numba-cache").rglob("scanner.*.nbi"))  # no CacheDirectory=: under $STATE_DIRECTORY
+    assert not (state / "numba-cache").exists()  # serve loads no numba, so it needs no cache folder

@@ -14,12 +14,12 @@ from collections import Counter
 import pytest
 import zstandard
 
-from log_parser.backfill import Selection, plan
-from log_parser.counting import Tally
-from log_parser.progress import render
-from log_parser.reading import ChunkReader, tally_stream
-from log_parser.sources import Credentials, ObjectInfo, SourceError, date_in_name, load_credentials, parse_source
-from log_parser.store import ObjectRecord, to_day_counts
+from log_parser._reading import ChunkReader, tally_stream
+from log_parser._store import ObjectRecord, to_day_counts
+from log_parser.backfill import Credentials, ObjectInfo, Selection, SourceError, load_credentials, parse_source, plan
+from log_parser.backfill._progress import render
+from log_parser.backfill._sources import date_in_name
+from log_parser.core import Tally
 
 from .backfill_data import as_cloudfront, generate, reference_count
 

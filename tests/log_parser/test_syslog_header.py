@@ -12,10 +12,16 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from log_parser.counting import Tally, tally_lines
-from log_parser.formats import FastlyParser
-from log_parser.formats.syslog_header import Element, SyslogHeader, _fast_message_start, message_start, read_header
-from log_parser.records import ParseError
+from log_parser.core import ParseError, Tally
+from log_parser.core._counting import tally_lines
+from log_parser.core.formats import FastlyParser
+from log_parser.core.formats._syslog_header import (
+    Element,
+    SyslogHeader,
+    _fast_message_start,
+    message_start,
+    read_header,
+)
 
 from ..processes import terminate
 from ..waiting import wait_for

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser.tarball import parse_tarball_path
+from log_parser.core import parse_tarball_path
 
 
 @pytest.mark.parametrize(

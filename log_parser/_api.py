@@ -1,0 +1,237 @@
+"""The npm downloads API over the downloads store, as an ASGI app (Starlette) served by
+hypercorn on trio.
+
+Same paths, JSON shapes and errors as api.npmjs.org: ``/downloads/point/{period}[/{pkg}]``,
+``/downloads/range/{period}[/{pkg}]``, comma-separated packages for bulk lookups, and
+``/versions/{pkg}/last-week``. Where we do better than npm: today's live count is there
+(ask for today's date), scoped packages work in bulk lookups, and per-version counts are
+available for any period at ``/versions/{pkg}/{period}``.
+
+Strategy: every answer, errors included, is JSON. The routes answer npm's errors; the
+exception handlers turn Starlette's 404, 405 and 500 into ``{"error": ...}``; and
+``json_protocol_errors`` does the same for the requests hypercorn refuses before any app
+sees them (a request line with raw non-ASCII bytes). ``Cors`` lets browsers call us, as
+they call api.npmjs.org, from the origins given (``*`` by default: the data is public).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from itertools import chain
+from typing import Any
+
+import h11
+import orjson
+from hypercorn.protocol import h11 as hypercorn_h11
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._cors import ANY_ORIGIN, cors_headers, parse_origin, preflight_headers
+from ._store import Store
+from .core._periods import PeriodError, days_between, parse_period
+
+MAX_DAYS = 548  #: 18 months, npm's limit for one package
+MAX_BULK_DAYS = 365
+MAX_BULK_PACKAGES = 128
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def create_app(
+    store_path: str, today: Callable[[], dt.date] = utc_today, cors_origins: Sequence[str] = (ANY_ORIGIN,)
+) -> ASGIApp:
+    """The API, inside ``Cors`` so that every answer carries the CORS headers, a 500
+    from Starlette's outermost error handler too."""
+
+    def open_store() -> Store:
+        return Store(store_path, read_only=True)
+
+    def period_of(request: Request, bulk: bool = False) -> tuple[dt.date, dt.date]:
+        start, end = parse_period(request.path_params["period"], today())
+        limit = MAX_BULK_DAYS if bulk else MAX_DAYS
+        if (end - start).days + 1 > limit:
+            raise PeriodError(f"exceeded max days of {limit}")
+        return start, end
+
+    def point(request: Request) -> JSONResponse:
+        return answer(request, range_=False)
+
+    def range_(request: Request) -> JSONResponse:
+        return answer(request, range_=True)
+
+    def answer(request: Request, range_: bool) -> JSONResponse:
+        try:
+            packages = packages_of(request.path_params.get("package"))
+            start, end = period_of(request, bulk=isinstance(packages, Bulk))
+        except PeriodError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        store = open_store()
+        try:
+            if packages is None:
+                return JSONResponse(_document(store, None, start, end, range_))
+            if isinstance(packages, Bulk):
+                return JSONResponse(
+                    {p: _document(store, p, start, end, range_) if store.known(p) else None for p in packages}
+                )
+            if not store.known(packages):
+                return JSONResponse({"error": f"package {packages} not found"}, status_code=404)
+            return JSONResponse(_document(store, packages, start, end, range_))
+        finally:
+            store.close()
+
+    def versions(request: Request) -> JSONResponse:
+        package = request.path_params["package"]
+        try:
+            start, end = period_of(request)
+        except PeriodError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        store = open_store()
+        try:
+            if not store.known(package):
+                return JSONResponse({"error": f"package {package} not found"}, status_code=404)
+            return JSONResponse({"package": package, "downloads": store.by_version(package, start, end)})
+        finally:
+            store.close()
+
+    app = Starlette(
+        routes=[
+            Route("/downloads/point/{period}", point),
+            Route("/downloads/point/{period}/{package:path}", point),
+            Route("/downloads/range/{period}", range_),
+            Route("/downloads/range/{period}/{package:path}", range_),
+            Route("/versions/{package:path}/{period}", versions),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    return Cors(app, cors_origins)
+
+
+class Bulk(list[str]):
+    """The names of a bulk lookup, answered as a map by name."""
+
+
+def packages_of(names: str | None) -> str | Bulk | None:
+    """One package, a bulk lookup, or none (all packages). A comma makes a lookup bulk,
+    as npm's does: ``express,`` is answered as the map ``{"express": ...}`` (npm's
+    maintainers point to a trailing comma as the way to always get the bulk shape);
+    empty names are ignored, so ``,`` alone is the empty map."""
+    if not names:
+        return None
+    if "," not in names:
+        return names
+    packages = Bulk(dict.fromkeys(name for name in names.split(",") if name))
+    if len(packages) > MAX_BULK_PACKAGES:
+        raise PeriodError(f"bulk queries are limited to {MAX_BULK_PACKAGES} packages")
+    return packages
+
+
+def _document(store: Store, package: str | None, start: dt.date, end: dt.date, range_: bool) -> dict[str, object]:
+    daily = store.daily(package, start, end)
+    document: dict[str, object] = {"start": start.isoformat(), "end": end.isoformat()}
+    if range_:
+        document["downloads"] = [
+            {"day": day.isoformat(), "downloads": daily.get(day, 0)} for day in days_between(start, end)
+        ]
+    else:
+        document["downloads"] = sum(daily.values())
+    if package is not None:
+        document["package"] = package
+    return document
+
+
+def error_text(status: int) -> str:
+    """``not found``, ``method not allowed``: the reason phrase, in npm's lower case."""
+    return HTTPStatus(status).phrase.lower()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no such route) and 405 are text/plain; ours are JSON."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": error_text(exc.status_code)}, exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": error_text(500)}, 500)
+
+
+# --- CORS (the rules are in _cors.py) ---------------------------------------------------
+
+
+class Cors:
+    """ASGI middleware: answers preflight requests (``OPTIONS`` with
+    ``Access-Control-Request-Method``) itself, and adds the CORS headers to every other
+    answer, errors included, so a page can read why it was refused."""
+
+    def __init__(self, app: ASGIApp, origins: Sequence[str]) -> None:
+        self.app = app
+        self.origins = [parse_origin(origin) for origin in origins]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_headers = Headers(scope=scope)
+        origin = request_headers.get("origin")
+        cors = cors_headers(self.origins, origin)
+        if scope["method"] == "OPTIONS" and origin is not None and "access-control-request-method" in request_headers:
+            await self._preflight(cors, request_headers, origin)(scope, receive, send)
+            return
+        if not cors:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in cors.items():
+                    if name == "Vary":
+                        headers.add_vary_header(value)  # beside any the app set
+                    else:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    @staticmethod
+    def _preflight(cors: dict[str, str], request_headers: Headers, origin: str) -> Response:
+        if "Access-Control-Allow-Origin" not in cors:
+            return JSONResponse({"error": f"origin {origin} not allowed"}, 403, headers=cors)
+        return Response(
+            status_code=204, headers=preflight_headers(cors, request_headers.get("access-control-request-headers"))
+        )
+
+
+# --- what hypercorn refuses ------------------------------------------------------------
+
+
+def json_protocol_errors() -> None:
+    """Make hypercorn's own error answers JSON too. h11 refuses a request it cannot parse
+    (a request line with raw non-ASCII bytes, a malformed one, oversized headers) before
+    any app sees it, and hypercorn then answers its status with an empty body; this
+    replaces that answer with ``{"error": ...}``. hypercorn has no hook for it, so its
+    method is replaced: process-wide, and only ``serve`` calls it."""
+    if not hasattr(hypercorn_h11.H11Protocol, "_send_error_response"):  # a hypercorn that changed: say so
+        raise RuntimeError("hypercorn's H11Protocol has no _send_error_response to replace")
+    setattr(hypercorn_h11.H11Protocol, "_send_error_response", _send_json_error)  # noqa: B010
+
+
+async def _send_json_error(self: Any, status_code: int) -> None:
+    body = orjson.dumps({"error": error_text(status_code)})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    response = h11.Response(status_code=status_code, headers=list(chain(headers, self.config.response_headers("h11"))))
+    await self._send_h11_event(response)
+    await self._send_h11_event(h11.Data(data=body))
+    await self._send_h11_event(h11.EndOfMessage())

@@ -1,0 +1,39 @@
+"""``numbat-logs serve``: the downloads API on hypercorn, until a signal.
+
+Strategy: the store's schema is created first, so a fresh store answers (empty) at once;
+hypercorn runs on trio and stops at SIGTERM or SIGINT through its shutdown trigger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from .._api import create_app, json_protocol_errors
+from .._cors import ANY_ORIGIN
+from .._store import Store
+
+
+def run(args: argparse.Namespace) -> int:
+    Store(args.db).close()
+    config = Config()
+    config.bind = [args.listen]
+    config.accesslog = None
+    json_protocol_errors()
+    app = create_app(args.db, cors_origins=args.cors_origin or [ANY_ORIGIN])
+    trio.run(_serve_until_signalled, app, config)
+    return 0
+
+
+async def _serve_until_signalled(app: object, config: Config) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+        async def stop_requested() -> None:
+            async for _ in signals:
+                return
+
+        await hypercorn_serve(app, config, shutdown_trigger=stop_requested)  # type: ignore[arg-type]
