@@ -12,8 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
-from collector.decoders import DECODERS, GraphiteDecoder, InfluxDecoder, NumbatDecoder, StatsdDecoder
-from collector.events import TIME_RANGE_MS, Batch
+from collector.wire import FORMATS, TIME_RANGE_MS, Batch, decoder_for
+from collector.wire._graphite import GraphiteDecoder
+from collector.wire._influx import InfluxDecoder
+from collector.wire._numbat import NumbatDecoder
+from collector.wire._statsd import StatsdDecoder
 from emitter import to_statsd
 
 NOW = 1_700_000_000_000
@@ -230,10 +233,10 @@ def test_graphite_lines() -> None:
 # -- every decoder: fuzzing --------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", sorted(DECODERS))
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 @given(payload=st.binary(max_size=400))
 def test_arbitrary_bytes_never_raise(fmt: str, payload: bytes) -> None:
-    batch = decode(DECODERS[fmt](), payload)
+    batch = decode(decoder_for(fmt), payload)
     for event in batch.events:
         assert isinstance(event["name"], str)
         assert event["name"]
@@ -250,10 +253,10 @@ line_like = st.lists(
 ).map(lambda parts: "\n".join(parts).encode())
 
 
-@pytest.mark.parametrize("fmt", sorted(DECODERS))
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 @given(payload=line_like)
 def test_near_miss_text_never_raises(fmt: str, payload: bytes) -> None:
-    batch = decode(DECODERS[fmt](), payload)
+    batch = decode(decoder_for(fmt), payload)
     assert len(batch.events) + len(batch.rejections) <= max(1, payload.count(b"\n") + 1) * 64
 
 
