@@ -94,8 +94,12 @@ def sink_table(kind: str, folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         fixed["spool"] = {"dir": str(folder / f"spool-{kind}")}
     own = table_for(SINK_TYPES[kind].options, fixed)
     common = table_for(SinkConfig, {"name": kind})
-    # "options" is no key of the table: the sink type's own keys, drawn above, are its options
-    return st.tuples(own, common).map(lambda parts: {k: v for k, v in parts[1].items() if k not in ("type", "options")} | parts[0])
+
+    def merged(parts: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+        # "options" is no key of the table: the sink type's own keys, drawn above, are its options
+        return {k: v for k, v in parts[1].items() if k not in ("type", "options")} | parts[0]
+
+    return st.tuples(own, common).map(merged)
 
 
 def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
