@@ -7,7 +7,7 @@ without loading what the sinks need.
 """
 
 from ._addresses import ListenAddress, parse_listen_url
-from ._checks import ConfigError, check_host_port, require, require_at_most
+from ._checks import ConfigError, require, require_at_most
 from ._load import DEFAULT_CONFIG, HasOptions, default_config, load_config, parse_config
 from ._settings import (
     DEFAULT_PORT,
@@ -35,7 +35,6 @@ __all__ = [
     "SelfMetricsConfig",
     "SinkConfig",
     "SinkOptions",
-    "check_host_port",
     "default_config",
     "load_config",
     "parse_config",

@@ -11,16 +11,14 @@ with a reason. The batch is what the router fans out to the sinks.
 from emitter.event import Event
 
 from ._batch import TIME_RANGE_MS, Batch, Rejection
-from ._decoding import DecodeError, Decoder
-from ._formats import FORMATS, PRECISIONS, Format, decoder_for
+from ._decoding import Decoder
+from ._formats import FORMATS, Format, decoder_for
 from ._framing import LineFramer, drop_long_lines
 
 __all__ = [
     "FORMATS",
-    "PRECISIONS",
     "TIME_RANGE_MS",
     "Batch",
-    "DecodeError",
     "Decoder",
     "Event",
     "Format",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal, get_args
 
-from ._decoding import TO_MS, Decoder
+from ._decoding import Decoder
 from ._graphite import GraphiteDecoder
 from ._influx import InfluxDecoder
 from ._numbat import NumbatDecoder
@@ -20,8 +20,6 @@ from ._statsd import StatsdDecoder
 #: What a listener's ``format`` may say.
 Format = Literal["numbat", "statsd", "influx", "graphite"]
 FORMATS: tuple[str, ...] = get_args(Format)
-#: Units of line-protocol timestamps (InfluxDB 2.x's names, and 1.x's ``n``, ``u``, ``m``, ``h``).
-PRECISIONS: tuple[str, ...] = tuple(TO_MS)
 
 
 @cache

@@ -18,6 +18,7 @@ from collector.wire._influx import InfluxDecoder
 from collector.wire._numbat import NumbatDecoder
 from collector.wire._statsd import StatsdDecoder
 from emitter import to_statsd
+from emitter.event import complete_event
 
 NOW = 1_700_000_000_000
 
@@ -282,6 +283,34 @@ def test_valid_numbat_events_round_trip(name, value, time, extra) -> None:
     batch = decode(NumbatDecoder(), orjson.dumps(event) + b"\n")
     assert batch.events == [event]
     assert orjson.loads(batch.json_lines()) == event
+
+
+ABSENT = object()
+
+
+@given(
+    value=st.one_of(
+        st.just(ABSENT),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+    ),
+    time=st.one_of(st.just(ABSENT), st.none(), st.integers(min_value=TIME_RANGE_MS[0], max_value=TIME_RANGE_MS[1])),
+    extra=st.dictionaries(st.text().filter(lambda key: key not in ("name", "value", "time")), scalars, max_size=4),
+)
+def test_numbat_completes_an_event_by_the_emitters_rules(value, time, extra) -> None:
+    """numbat's defaults have one definition (emitter.event.complete_event): an event the
+    decoder completes is what the emitter's rules make of it, and what they say in words:
+    value 1, time the moment of arrival (also for a null time)."""
+    sent = {"name": "app.x", **extra}
+    if value is not ABSENT:
+        sent["value"] = value
+    if time is not ABSENT:
+        sent["time"] = time
+    batch = decode(NumbatDecoder(), orjson.dumps(sent))
+    in_words = {**sent, "value": sent.get("value", 1), "time": NOW if sent.get("time") is None else sent["time"]}
+    assert batch.events == [in_words] == [complete_event(dict(sent), NOW)]
+    assert orjson.loads(batch.json_lines()) == in_words
 
 
 def test_iso_time_without_zone_is_utc() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import trio
 
-from collector.router import QueueClosed, SinkQueue
+from collector.router import SinkQueue
+from collector.router._queue import QueueClosed
 from collector.wire import Batch
 
 
