@@ -52,10 +52,11 @@ def imported(name: str, path: Path, known: dict[str, Path]) -> Iterator[str]:
         else:
             continue
         for target in targets:
-            while target and target not in known:  # ``import a.b.c`` of a module: a.b.c
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                yield target
+            module = target
+            while module and module not in known:  # ``import a.b.c`` of a module: a.b.c
+                module = module.rpartition(".")[0]
+            if module and module != name:
+                yield module
 
 
 def import_graph(package: str) -> dict[str, set[str]]:
@@ -138,7 +139,8 @@ def test_the_direction_of_dependencies(package: str, forbidden: str) -> None:
     """The collector knows nothing of CDN logs; the emitter imports nothing of the collector."""
     for name, path in modules_of(package).items():
         text = path.read_text()
-        assert f"import {forbidden}" not in text and f"from {forbidden}" not in text, name
+        assert f"import {forbidden}" not in text, name
+        assert f"from {forbidden}" not in text, name
 
 
 def test_numbat_event_is_the_emitters() -> None:
