@@ -1,5 +1,9 @@
 """Listen and connect addresses in URL form: ``udp://host:port``, ``tcp://``, ``http://``,
-``unix:///path`` (a stream socket) and ``unixgram:///path`` (a datagram socket, DogStatsD's)."""
+``unix:///path`` (a stream socket) and ``unixgram:///path`` (a datagram socket, DogStatsD's).
+
+Parsed when the configuration is checked, so a bad URL is named before anything starts;
+the listeners and the forward sink use the parsed form.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Every accepted connection holds a descriptor, and so does everything else: sinks' files
 (a rotation opens a new one), spools, outgoing connections, the self-metrics endpoint.
-When connections take the last ones, all of that fails at once: an operator saw /metrics
-stop answering and a jsonl rotation fail, losing events. So the soft limit is raised to
+When connections take the last ones, all of that fails at once (/metrics stops
+answering, a jsonl rotation fails and loses events). So the soft limit is raised to
 the hard one at start, and connections get a budget, that limit minus ``fd_reserve``,
 shared by every listener: past it a connection is accepted and closed at once, counted,
 and the reserve stays for the rest of the process.

@@ -1,8 +1,8 @@
 """A small HTTP/1.1 server on h11 and trio, for the HTTP listener.
 
 Not hypercorn: it can neither count connections nor put a deadline on a request body,
-and 500 clients trickling a body a byte at a time held 1019 descriptors for good.
-Connections are accepted by the stream listener's loop (accept.py: ``max_connections``,
+so clients trickling bodies a byte at a time could hold its descriptors for good.
+Connections are accepted by the stream listener's loop (_accept.py: ``max_connections``,
 the fd budget); each is then a loop of request and answer, kept alive, with these bounds:
 
 - ``read_timeout``: a request's head and body must arrive within it, from its first
@@ -16,7 +16,7 @@ the fd budget); each is then a loop of request and answer, kept alive, with thes
   still comes for at most LINGER_SECONDS and LINGER_BYTES before closing, so the
   client's kernel receives the answer rather than a reset.
 
-What a request means is the handler's business (http.py): a :class:`Request` in, a
+What a request means is the handler's business (_http.py): a :class:`Request` in, a
 :class:`Response` out. Every answer is counted here by status.
 """
 

@@ -1,9 +1,10 @@
 """Datagram sockets, UDP and unix (DogStatsD's ``unixgram``): wait until the socket is
 readable, then drain it without awaiting per datagram.
 
-An ``await`` per datagram loses about half of them at a sender's full speed on these
-machines; draining non-blocking reads loses none (see DESIGN.md). Lines are bounded by
-the Intake like every listener's; the kernel's receive buffer by ``udp_receive_buffer``.
+An ``await`` per datagram lets the kernel's buffer overflow at a sender's full speed,
+and datagrams are lost; draining with non-blocking reads, up to ``udp_drain_batch`` per
+wake-up, keeps up (the measurements are in the README). Lines are bounded by the Intake
+like every listener's; the kernel's receive buffer by ``udp_receive_buffer``.
 """
 
 from __future__ import annotations

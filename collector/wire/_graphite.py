@@ -1,4 +1,9 @@
-"""Graphite's plaintext protocol: ``path value [timestamp]``, tags as ``path;k=v;k2=v2``."""
+"""Graphite's plaintext protocol: ``path value [timestamp]``, tags as ``path;k=v;k2=v2``.
+
+Read as carbon reads it: fields split on whitespace, a missing or ``-1`` timestamp
+meaning now, the value by the text formats' number grammar (_decoding.py); tags
+become fields of the event, never overwriting name, value or time.
+"""
 
 from __future__ import annotations
 

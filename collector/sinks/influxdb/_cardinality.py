@@ -2,13 +2,13 @@
 
 One service that puts a request id in a tag creates a series per request, and one that
 puts it in the metric's name creates a measurement per request; either can take
-InfluxDB down (300,000 measurements grew influxd from 69 MB to 1.5 GB). The guard lets
+InfluxDB down (the README has the numbers). The guard lets
 a sink have at most so many measurements, each at most so many series, and all of them
 together at most so many series, and refuses (the sink drops and counts) points that
 would make more.
 
 Its own memory is bounded with them: a series is remembered by its 64-bit hash, not its
-text (about 70 bytes each, whatever its length), and a measurement by its name and a
+text (the same few bytes, whatever its length), and a measurement by its name and a
 count. Two series whose hashes collide, about one pair in 10^19 at a million series,
 count as one: the second is written without being counted.
 """

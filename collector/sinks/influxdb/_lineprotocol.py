@@ -4,9 +4,9 @@ numbat's mapping: the measurement is the event's name, the field ``value`` its v
 the timestamp its time in ms, and the other scalar fields become tags (or fields, for
 the keys configured so). The output is byte-for-byte what influxdb-client's
 ``Point.to_line_protocol()`` writes for the same point (tags and fields sorted, the
-same escapes, whole floats without ``.0``), which the property tests check. It is
-several times faster: an event of a series already written costs a lookup of its
-cached line prefix, and the numbers of a run of such events are formatted together.
+same escapes, whole floats without ``.0``), which the property tests check, at a fraction
+of its cost: an event of a series already written costs a lookup of its cached line
+prefix, and the numbers of a run of such events are formatted together.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ Function = TypeVar("Function", bound=Callable[..., Any])
 
 
 def compiled(function: Function) -> Function:
-    """Compiled by numba at first call and cached on disk (see log_parser.scanner)."""
+    """Compiled by numba at first call and cached on disk (where: emitter.compiled_cache)."""
     return cast(Function, njit(cache=True, nogil=True)(function))
 
 
