@@ -7,7 +7,7 @@ so counting costs a sink a method call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,117 +29,107 @@ class SelfMetrics:
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
         listener = ["listener", "format"]
-        self.received_bytes = Counter(
-            "numbat_listener_received_bytes", "Bytes read by a listener.", listener, registry=registry
-        )
-        self.received_messages = Counter(
+        self.received_bytes = self._counter("numbat_listener_received_bytes", "Bytes read by a listener.", listener)
+        self.received_messages = self._counter(
             "numbat_listener_received_messages",
             "Datagrams, stream reads or HTTP requests taken in by a listener.",
             listener,
-            registry=registry,
         )
-        self.decoded = Counter("numbat_listener_decoded_events", "Events decoded.", listener, registry=registry)
-        self.rejected = Counter(
+        self.decoded = self._counter("numbat_listener_decoded_events", "Events decoded.", listener)
+        self.rejected = self._counter(
             "numbat_listener_rejected_lines",
             "Input lines refused, by reason (bad syntax, no name, too long...).",
             [*listener, "reason"],
-            registry=registry,
         )
-        self.connections = Gauge(
-            "numbat_listener_connections", "Open stream and HTTP connections.", ["listener"], registry=registry
-        )
-        self.connections_refused = Counter(
+        self.connections = self._gauge("numbat_listener_connections", "Open stream and HTTP connections.", ["listener"])
+        self.connections_refused = self._counter(
             "numbat_listener_connections_refused",
             "Connections closed at once, by reason: over the listener's max_connections, or over the process's "
             "fd budget (RLIMIT_NOFILE minus fd_reserve, shared by every listener).",
             ["listener", "reason"],
-            registry=registry,
         )
-        self.idle_closed = Counter(
+        self.idle_closed = self._counter(
             "numbat_listener_idle_closed",
             "Connections closed after idle_timeout without progress (HTTP: between requests).",
             ["listener"],
-            registry=registry,
         )
-        self.read_timeouts = Counter(
+        self.read_timeouts = self._counter(
             "numbat_listener_read_timeouts",
             "HTTP connections closed because a request's head and body did not arrive within read_timeout.",
             ["listener"],
-            registry=registry,
         )
-        self.accept_errors = Counter(
+        self.accept_errors = self._counter(
             "numbat_listener_accept_errors",
             "accept() failures for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM); the listener backs off.",
             ["listener", "error"],
-            registry=registry,
         )
-        self.connection_budget = Gauge(
+        self.connection_budget = self._gauge(
             "numbat_listener_connection_budget",
             "Connections every listener together may hold: RLIMIT_NOFILE minus fd_reserve.",
-            registry=registry,
         )
-        self.http_requests = Counter(
-            "numbat_listener_http_requests", "HTTP requests by status.", ["listener", "status"], registry=registry
+        self.http_requests = self._counter(
+            "numbat_listener_http_requests", "HTTP requests by status.", ["listener", "status"]
         )
         sink = ["sink", "type"]
-        self.queue_depth = Gauge("numbat_sink_queue_events", "Events waiting for a sink.", sink, registry=registry)
-        self.written = Counter("numbat_sink_written_events", "Events a sink wrote.", sink, registry=registry)
-        self.dropped = Counter(
+        self.queue_depth = self._gauge("numbat_sink_queue_events", "Events waiting for a sink.", sink)
+        self.written = self._counter("numbat_sink_written_events", "Events a sink wrote.", sink)
+        self.dropped = self._counter(
             "numbat_sink_dropped_events",
             "Events a sink lost: its queue overflowed, or it was stopped with events left.",
             [*sink, "cause"],
-            registry=registry,
         )
-        self.errors = Counter("numbat_sink_errors", "Writes that failed and lost their batch.", sink, registry=registry)
-        self.write_seconds = Histogram(
+        self.errors = self._counter("numbat_sink_errors", "Writes that failed and lost their batch.", sink)
+        self.write_seconds = self._histogram(
             "numbat_sink_write_seconds",
             "Time a sink took to write one batch.",
             sink,
-            registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
-        self.retries = Counter(
-            "numbat_sink_retries", "Writes a sink will try again (store away, 5xx, timeouts).", sink, registry=registry
+        self.retries = self._counter(
+            "numbat_sink_retries", "Writes a sink will try again (store away, 5xx, timeouts).", sink
         )
-        self.skipped = Counter(
+        self.skipped = self._counter(
             "numbat_sink_skipped_events",
             "Events a sink does not write, by reason (heartbeat, cardinality, refused by the store, no line).",
             [*sink, "reason"],
-            registry=registry,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = self._histogram(
             "numbat_sink_request_seconds",
             "Time of one request to a remote store.",
             sink,
-            registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
         )
-        self.spooled = Counter(
-            "numbat_sink_spooled_events", "Events written to a sink's spool.", sink, registry=registry
+        self.spooled = self._counter("numbat_sink_spooled_events", "Events written to a sink's spool.", sink)
+        self.replayed = self._counter(
+            "numbat_sink_replayed_events", "Events replayed from a sink's spool to its store.", sink
         )
-        self.replayed = Counter(
-            "numbat_sink_replayed_events", "Events replayed from a sink's spool to its store.", sink, registry=registry
-        )
-        self.delivered = Counter(
+        self.delivered = self._counter(
             "numbat_sink_delivered_events",
             "Events in batches a remote store acknowledged, sent or replayed (points it refused included).",
             sink,
-            registry=registry,
         )
-        self.last_delivery = Gauge(
+        self.last_delivery = self._gauge(
             "numbat_sink_last_delivery_timestamp_seconds",
             "When a remote store last acknowledged a batch (Unix time): alert when it falls behind.",
             sink,
-            registry=registry,
         )
-        self.spool_bytes = Gauge("numbat_sink_spool_bytes", "Size of a sink's spool.", sink, registry=registry)
-        self.spool_events = Gauge(
-            "numbat_sink_spool_events", "Events in a sink's spool waiting for replay.", sink, registry=registry
+        self.spool_bytes = self._gauge("numbat_sink_spool_bytes", "Size of a sink's spool.", sink)
+        self.spool_events = self._gauge(
+            "numbat_sink_spool_events", "Events in a sink's spool waiting for replay.", sink
         )
-        self.spool_damaged = Counter(
-            "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink, registry=registry
+        self.spool_damaged = self._counter(
+            "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink
         )
-        self.reloads = Counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"], registry=registry)
+        self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+
+    def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, text, labels, registry=self.registry)
+
+    def _gauge(self, name: str, text: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, text, labels, registry=self.registry)
+
+    def _histogram(self, name: str, text: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+        return Histogram(name, text, labels, registry=self.registry, buckets=buckets)
 
     def sink_summary(self, sink: str) -> dict[str, object]:
         """One sink's totals so far, by what happened to its events (for the stop's log)."""

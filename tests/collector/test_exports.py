@@ -16,68 +16,26 @@ import pytest
 import collector
 from collector import config, sinks, wire
 
+#: Each package's names, as one text per package: what its ``__all__`` must hold.
 SURFACES = {
-    "collector": [
-        "SINK_TYPES",
-        "Config",
-        "ConfigError",
-        "Daemon",
-        "Sink",
-        "SinkType",
-        "decoder_for",
-        "default_config",
-        "load_config",
-    ],
-    "collector.config": [
-        "DEFAULT_CONFIG",
-        "DEFAULT_PORT",
-        "DEFAULT_SELF_METRICS",
-        "Config",
-        "ConfigError",
-        "HasOptions",
-        "Limits",
-        "ListenAddress",
-        "ListenerConfig",
-        "LogConfig",
-        "SelfMetricsConfig",
-        "SinkConfig",
-        "SinkOptions",
-        "default_config",
-        "load_config",
-        "parse_config",
-        "parse_listen_url",
-        "require",
-        "require_at_most",
-    ],
-    "collector.wire": [
-        "FORMATS",
-        "TIME_RANGE_MS",
-        "Batch",
-        "Decoder",
-        "Event",
-        "Format",
-        "LineFramer",
-        "Rejection",
-        "decoder_for",
-        "drop_long_lines",
-    ],
-    "collector.listeners": ["Intake", "Listeners"],
-    "collector.router": ["Router", "SinkQueue", "SinkRunner"],
-    "collector.sinks": [
-        "SINK_TYPES",
-        "ConsoleOptions",
-        "ForwardOptions",
-        "InfluxOptions",
-        "JsonlOptions",
-        "RemoteSink",
-        "Sink",
-        "SinkType",
-        "SpoolOptions",
-        "Unavailable",
-    ],
-    "collector.sinks.remote": ["RemoteOptions", "RemoteSink", "SpoolOptions", "Unavailable"],
-    "collector.sinks.influxdb": ["COMPILED_MODULE_DIR", "InfluxOptions", "InfluxSink", "LineEncoder"],
-    "collector.observe": ["FloodGate", "HealthApp", "SelfMetrics", "SinkStats", "log", "serve_health", "setup_logging"],
+    "collector": "SINK_TYPES Config ConfigError Daemon Sink SinkType decoder_for default_config load_config".split(),
+    "collector.config": (
+        "DEFAULT_CONFIG DEFAULT_PORT DEFAULT_SELF_METRICS Config ConfigError HasOptions Limits ListenAddress "
+        "ListenerConfig LogConfig SelfMetricsConfig SinkConfig SinkOptions default_config load_config "
+        "parse_config parse_listen_url require require_at_most"
+    ).split(),
+    "collector.wire": (
+        "FORMATS TIME_RANGE_MS Batch Decoder Event Format LineFramer Rejection decoder_for drop_long_lines"
+    ).split(),
+    "collector.listeners": "Intake Listeners".split(),
+    "collector.router": "Router SinkQueue SinkRunner".split(),
+    "collector.sinks": (
+        "SINK_TYPES ConsoleOptions ForwardOptions InfluxOptions JsonlOptions RemoteSink Sink SinkType "
+        "SpoolOptions Unavailable"
+    ).split(),
+    "collector.sinks.remote": "RemoteOptions RemoteSink SpoolOptions Unavailable".split(),
+    "collector.sinks.influxdb": "COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder".split(),
+    "collector.observe": "FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging".split(),
 }
 #: Public modules that are no package with a surface: numbatd's command line, and ``python -m collector``.
 COMMANDS = {"collector.cli", "collector.__main__"}

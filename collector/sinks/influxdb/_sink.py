@@ -13,6 +13,7 @@ the good ones land.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -113,26 +114,19 @@ class InfluxSink(RemoteSink[InfluxOptions]):
         await self._writer.aclose()
 
     def _make_writer(self, options: InfluxOptions) -> Writer:
-        observe = self.stats.request_seconds.observe
-        if options.api == "v2":
-            return V2Writer(
-                url=options.url,
-                token=options.token,
-                org=options.org,
-                bucket=options.bucket,
-                timeout=options.timeout,
-                observe=observe,
+        writer = (
+            partial(V2Writer, token=options.token, org=options.org, bucket=options.bucket)
+            if options.api == "v2"
+            else partial(
+                V1Writer,
+                database=options.database,
+                retention_policy=options.retention_policy,
+                username=options.username,
+                password=options.password,
+                max_connections=options.max_in_flight,
             )
-        return V1Writer(
-            url=options.url,
-            database=options.database,
-            retention_policy=options.retention_policy,
-            username=options.username,
-            password=options.password,
-            timeout=options.timeout,
-            max_connections=options.max_in_flight,
-            observe=observe,
         )
+        return writer(url=options.url, timeout=options.timeout, observe=self.stats.request_seconds.observe)
 
     def encode(self, batch: Batch) -> list[tuple[bytes, int]]:
         """Bodies of at most ``batch_size`` lines for the events worth writing."""
