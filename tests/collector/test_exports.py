@@ -16,26 +16,31 @@ import pytest
 import collector
 from collector import config, sinks, wire
 
+
+def names(text: str) -> list[str]:
+    return text.split()
+
+
 #: Each package's names, as one text per package: what its ``__all__`` must hold.
 SURFACES = {
-    "collector": "SINK_TYPES Config ConfigError Daemon Sink SinkType decoder_for default_config load_config".split(),
-    "collector.config": (
+    "collector": names("SINK_TYPES Config ConfigError Daemon Sink SinkType decoder_for default_config load_config"),
+    "collector.config": names(
         "DEFAULT_CONFIG DEFAULT_PORT DEFAULT_SELF_METRICS Config ConfigError HasOptions Limits ListenAddress "
         "ListenerConfig LogConfig SelfMetricsConfig SinkConfig SinkOptions default_config load_config "
         "parse_config parse_listen_url require require_at_most"
-    ).split(),
-    "collector.wire": (
+    ),
+    "collector.wire": names(
         "FORMATS TIME_RANGE_MS Batch Decoder Event Format LineFramer Rejection decoder_for drop_long_lines"
-    ).split(),
-    "collector.listeners": "Intake Listeners".split(),
-    "collector.router": "Router SinkQueue SinkRunner".split(),
-    "collector.sinks": (
+    ),
+    "collector.listeners": names("Intake Listeners"),
+    "collector.router": names("Router SinkQueue SinkRunner"),
+    "collector.sinks": names(
         "SINK_TYPES ConsoleOptions ForwardOptions InfluxOptions JsonlOptions RemoteSink Sink SinkType "
         "SpoolOptions Unavailable"
-    ).split(),
-    "collector.sinks.remote": "RemoteOptions RemoteSink SpoolOptions Unavailable".split(),
-    "collector.sinks.influxdb": "COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder".split(),
-    "collector.observe": "FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging".split(),
+    ),
+    "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
+    "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
+    "collector.observe": names("FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"),
 }
 #: Public modules that are no package with a surface: numbatd's command line, and ``python -m collector``.
 COMMANDS = {"collector.cli", "collector.__main__"}
