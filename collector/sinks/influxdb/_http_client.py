@@ -1,8 +1,9 @@
 """A small HTTP/1.1 client on trio (h11), for POSTs to a store from the daemon's own thread.
 
 A request handed to a worker thread waits for that thread to be scheduled and to take
-the GIL from a busy event loop, each time, while the store sits idle; a request on the event loop starts as soon as its body is ready. Connections are
-kept alive, at most ``max_connections`` of them.
+the GIL from a busy event loop, each time, while the store sits idle; a request on the
+event loop starts as soon as its body is ready. Connections are kept alive, at most
+``max_connections`` of them.
 """
 
 from __future__ import annotations
