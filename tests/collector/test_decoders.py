@@ -231,6 +231,20 @@ def test_graphite_lines() -> None:
     ]
 
 
+# -- one place picks the decoder ------------------------------------------------------
+
+
+def test_decoder_for_names_each_format_and_refuses_others() -> None:
+    assert [decoder_for(fmt).format for fmt in FORMATS] == list(FORMATS)
+    assert decoder_for("influx", "s") is decoder_for("influx", "s")  # stateless: one per format and precision
+    second = decode(decoder_for("influx", "s"), b"m value=1 1700000000")
+    assert second.events[0]["time"] == 1_700_000_000_000
+    with pytest.raises(ValueError, match="unknown format 'json'"):
+        decoder_for("json")
+    with pytest.raises(ValueError, match="unknown precision 'fortnight'"):
+        decoder_for("influx", "fortnight")
+
+
 # -- every decoder: fuzzing --------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from collector.listeners import Intake
 from collector.observe import FloodGate, SelfMetrics, SinkStats
 from collector.router import Router, SinkQueue, SinkRunner
 from collector.sinks import SINK_TYPES, ForwardOptions, JsonlOptions
-from collector.wire import Batch
+from collector.wire import FORMATS, Batch, decoder_for
 
 from ..emitter.receivers import StreamReceiver
 from ..waiting import wait_for
@@ -155,3 +155,10 @@ def test_what_a_listener_decodes_carries_its_name_to_the_sinks() -> None:
     queued = SinkQueue(100, "drop_oldest")
     trio.run(queued.put, batch)
     assert queued.take_all()[0].listeners() == ["edge"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_listener_decodes_with_the_decoder_its_format_names(fmt: str) -> None:
+    config = ListenerConfig(url="udp://127.0.0.1:1", format=fmt, precision="s")  # type: ignore[arg-type]
+    intake = Intake(config, Limits(), Router(), SelfMetrics(), FloodGate(5))
+    assert intake.decoder is decoder_for(fmt, "s")
