@@ -78,6 +78,7 @@ def test_the_embedded_default_needs_no_other_server() -> None:
         ('[[sinks]]\ntype = "jsonl"\npath = "x"\nfsync = "sometimes"', "sinks[3].fsync: must be one of"),
         ('[[sinks]]\ntype = "jsonl"\npath = "x"\nmax_bytes = "big"', "sinks[3].max_bytes: must be a whole number"),
         ('[[sinks]]\ntype = "kafka"', "sinks[3].type: must be one of"),
+        ('[[sinks]]\ntype = ["console"]', "sinks[3].type: must be one of"),
         ('[[sinks]]\ntype = "console"\nqueue_size = 0', "sinks[3].queue_size: must be positive"),
         ('[[sinks]]\ntype = "console"\noverflow = "spill"', "sinks[3].overflow: must be one of 'drop_oldest', 'block'"),
         ('[[sinks]]\ntype = "console"\ninclude = "app."', "sinks[3].include: must be a list"),
