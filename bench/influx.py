@@ -38,10 +38,9 @@ import orjson  # noqa: E402
 import urllib3  # noqa: E402
 from influxdb_client import Point, WritePrecision  # noqa: E402
 
-from collector.decoders import NumbatDecoder  # noqa: E402
-from collector.events import Batch  # noqa: E402
-from collector.lineprotocol import LineEncoder  # noqa: E402
-from collector.transcoder import JsonLineTranscoder  # noqa: E402
+from collector.sinks.influxdb import LineEncoder  # noqa: E402
+from collector.sinks.influxdb._transcoder import JsonLineTranscoder  # noqa: E402
+from collector.wire import Batch, decoder_for  # noqa: E402
 from tests.collector.influxd import Influxd  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
@@ -212,7 +211,7 @@ def main() -> None:
     theirs = cpu_per_point(point_line, sample)
     assert encoder.encode_all(sample)[0] == [point_line(e).encode() for e in sample]
     batch = Batch()
-    NumbatDecoder().decode([orjson.dumps(event) for event in sample], 0, batch)
+    decoder_for("numbat").decode([orjson.dumps(event) for event in sample], 0, batch)
     transcoder = JsonLineTranscoder(LineEncoder())
     assert transcoder.encode_all(batch.events, batch.raw)[0].body == b"\n".join(encoder.encode_all(sample)[0])
     transcoded = cpu_per_point(lambda b: transcoder.encode_all(b.events, b.raw), [batch]) / len(sample)

@@ -1,3 +1,5 @@
+"""``python -m collector``: numbatd."""
+
 import sys
 
 from .cli import main

@@ -1,4 +1,10 @@
-"""``numbatd``: the collector daemon's command line."""
+"""``numbatd``: the collector daemon's command line.
+
+It reads the configuration (handing the loader the sink types), sets up the log, chooses
+numba's cache folder before anything can import numba (an InfluxDB sink's compiled
+transcoder), and runs the :class:`~collector.Daemon` until SIGTERM. Exit status: 0 after
+a clean stop, 1 when the daemon cannot run, 2 for a bad configuration.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,11 @@ import trio
 
 from emitter.compiled_cache import use_compiled_cache
 
-from .config import default_config, load_config
-from .daemon import Daemon
-from .logs import log, setup_logging
-from .schema import ConfigError
+from ._daemon import Daemon
+from .config import ConfigError, default_config, load_config
+from .observe import log, setup_logging
+from .sinks import SINK_TYPES
+from .sinks.influxdb import COMPILED_MODULE_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,20 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check_config:
         try:
-            config = load_config(args.check_config)
+            config = load_config(args.check_config, SINK_TYPES)
         except ConfigError as exc:
             print(f"numbatd: {exc}", file=sys.stderr)
             return 2
         print(f"{args.check_config}: ok ({len(config.listeners)} listeners, {len(config.sinks)} sinks)")
         return 0
     try:
-        config = load_config(args.config) if args.config else default_config()
+        config = load_config(args.config, SINK_TYPES) if args.config else default_config(SINK_TYPES)
     except ConfigError as exc:
         print(f"numbatd: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log.level)
     # before anything imports numba (an InfluxDB sink's transcoder): see emitter.compiled_cache
-    compiled_cache = use_compiled_cache(Path(__file__).parent, config.state_dir)
+    compiled_cache = use_compiled_cache(COMPILED_MODULE_DIR, config.state_dir)
     for warning in compiled_cache.warnings:
         log.warning(warning, extra={"numba_cache_dir": str(compiled_cache.path)})
     # Outside the daemon's own signal handling (before it starts, after it stopped)

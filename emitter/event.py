@@ -1,4 +1,11 @@
-"""Building numbat events from what ``metric()`` was given. Sans-I/O: no sockets, no threads.
+"""numbat's event: its shape, its defaults, and building one from what ``metric()`` was given.
+Sans-I/O: no sockets, no threads, no clock (the time of the call is handed in).
+
+An event is a dict: ``name`` (a non-empty string), ``value`` (a number; 1 when the event
+does not say, one occurrence), ``time`` (ms since the epoch; the moment it happened when
+it does not say), and any other fields. Those rules are written once, here:
+:func:`qualify_name` (the ``app.`` prefix) and :func:`complete_event` (the defaults), which
+the collector's numbat decoder calls too, so an event means the same on both sides.
 
 ``metric()`` itself only records its arguments and the time of the call; the emitter's
 own thread turns those records into events here, so the service's thread pays for a
@@ -13,26 +20,46 @@ from typing import Any
 Scalar = str | int | float | bool | None
 Event = dict[str, Any]
 
+#: What an event counts when it gives no value: one occurrence.
+DEFAULT_VALUE = 1
 DEFAULT_NAME_CACHE_SIZE = 10_000
+
+
+def qualify_name(app: str, name: str) -> str:
+    """``name`` in ``app``'s namespace: prefixed with ``app.`` unless it is ``app`` itself
+    or already starts with ``app.`` (a name that merely starts with the app's letters,
+    ``appetite`` for ``app``, is prefixed)."""
+    return name if name == app or name.startswith(app + ".") else f"{app}.{name}"
+
+
+def complete_event(event: Event, now_ms: int, default_value: Scalar = DEFAULT_VALUE) -> Event:
+    """``event`` with numbat's defaults filled in, in place: ``value`` when it has none,
+    ``time`` (``now_ms``, ms since the epoch) when it has none or it is null. A ``value``
+    of null stays: that is the sender saying NaN, not "one occurrence". Returns ``event``."""
+    if event.get("time") is None:
+        event["time"] = now_ms
+    if "value" not in event:
+        event["value"] = default_value
+    return event
 
 
 class EventBuilder:
     """Turns ``metric()`` arguments into events following numbat's schema.
 
-    ``name`` is prefixed with ``app.`` unless it already is ``app`` or starts with
-    ``app.``; ``value`` defaults to ``default_value``; ``time`` defaults to the moment
-    of the call, in ms since the epoch; ``defaults`` (host, node) fill fields the
-    caller did not give. The caller's own dict is never mutated.
+    ``name`` is qualified by :func:`qualify_name`; ``value`` defaults to ``default_value``
+    (:data:`DEFAULT_VALUE`; None in statsd mode, which sends no value); ``time`` defaults
+    to the moment of the call, in ms since the epoch; ``defaults`` (host, node) fill
+    fields the caller did not give. The caller's own dict is never mutated.
     """
 
-    __slots__ = ("_name_cache_size", "_names", "_prefix", "app", "default_value", "defaults")
+    __slots__ = ("_name_cache_size", "_names", "app", "default_value", "defaults")
 
     def __init__(
         self,
         app: str,
         defaults: Mapping[str, Scalar] | None = None,
         *,
-        default_value: Scalar = 1,
+        default_value: Scalar = DEFAULT_VALUE,
         name_cache_size: int = DEFAULT_NAME_CACHE_SIZE,
     ) -> None:
         if not isinstance(app, str) or not app:
@@ -40,7 +67,6 @@ class EventBuilder:
         self.app = app
         self.defaults: dict[str, Scalar] = dict(defaults or {})
         self.default_value = default_value
-        self._prefix = app + "."
         # Qualified names, cached: services use a handful of names millions of times.
         self._names: dict[str, str] = {}
         self._name_cache_size = name_cache_size
@@ -52,7 +78,7 @@ class EventBuilder:
         qualified = self._names.get(name)
         if qualified is not None:
             return qualified
-        qualified = name if name == self.app or name.startswith(self._prefix) else self._prefix + name
+        qualified = qualify_name(self.app, name)
         if len(self._names) < self._name_cache_size:
             self._names[name] = qualified
         return qualified
@@ -68,6 +94,7 @@ class EventBuilder:
                 name = self.qualify(name_or_event)
                 if name is None:
                     return None
+            # complete_event's rule, written out: this event is new, so value and time go first
             event = {
                 "name": name,
                 "value": self.default_value if value is None else value,
@@ -102,7 +129,7 @@ class EventBuilder:
                 else:
                     append(event)
                 continue
-            event = {
+            event = {  # build()'s common case, inlined
                 "name": qualified,
                 "value": default_value if value is None else value,
                 "time": int(called_at * 1000),
@@ -120,10 +147,8 @@ class EventBuilder:
         name = self.qualify(given.get("name"))
         if name is None:
             return None
-        event = {"name": name, "value": self.default_value, "time": None, **self.defaults, **given, **fields}
+        event = {"name": name, **self.defaults, **given, **fields}
         event["name"] = name
         if value is not None:
             event["value"] = value
-        if event["time"] is None:
-            event["time"] = int(called_at * 1000)
-        return event
+        return complete_event(event, int(called_at * 1000), self.default_value)

@@ -1,16 +1,53 @@
-"""Sinks by type name. Each type's ``Options`` dataclass is its part of the config."""
+"""The sinks, by type name, and what a sink is.
+
+:data:`SINK_TYPES` is the registry: each type's options class (the keys of its
+``[[sinks]]`` table, handed to the configuration loader) and its sink class (made by the
+router). One module or package per sink: _console.py, _jsonl.py, _forward.py,
+influxdb/; remote/ is what the sinks that write to a remote store share (retries, the
+spool); _base.py is :class:`Sink`, its life and what its runner may ask of it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .base import Sink
-from .console import ConsoleSink
-from .forward import ForwardSink
-from .influxdb import InfluxSink
-from .jsonl import JsonlSink
+from ..config import SinkOptions
+from ._base import Sink
+from ._console import ConsoleOptions, ConsoleSink
+from ._forward import ForwardOptions, ForwardSink
+from ._jsonl import JsonlOptions, JsonlSink
+from .influxdb import InfluxOptions, InfluxSink
+from .remote import RemoteSink, SpoolOptions, Unavailable
 
-SINKS: dict[str, type[Sink]] = {sink.kind: sink for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink)}
-SINK_OPTIONS: dict[str, type[Any]] = {name: sink.Options for name, sink in SINKS.items()}
 
-__all__ = ["SINKS", "SINK_OPTIONS", "Sink"]
+@dataclass(frozen=True)
+class SinkType:
+    """One entry of the registry: the class that checks a sink type's options, and the
+    class of the sink."""
+
+    options: type[SinkOptions]
+    sink: type[Sink[Any]]
+
+    @classmethod
+    def of(cls, sink: type[Sink[Any]]) -> SinkType:
+        return cls(sink.Options, sink)
+
+
+SINK_TYPES: Mapping[str, SinkType] = {
+    sink.kind: SinkType.of(sink) for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink)
+}
+
+__all__ = [
+    "SINK_TYPES",
+    "ConsoleOptions",
+    "ForwardOptions",
+    "InfluxOptions",
+    "JsonlOptions",
+    "RemoteSink",
+    "Sink",
+    "SinkType",
+    "SpoolOptions",
+    "Unavailable",
+]

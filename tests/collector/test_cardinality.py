@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.cardinality import (
+from collector.sinks.influxdb._cardinality import (
     TOO_MANY_MEASUREMENTS,
     TOO_MANY_SERIES,
     TOO_MANY_SERIES_IN_MEASUREMENT,

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import DEFAULT_CONFIG, default_config, parse_config
-from collector.schema import ConfigError
-from collector.sinks.jsonl import JsonlOptions
+from collector.config import DEFAULT_CONFIG, ConfigError, default_config, parse_config
+from collector.sinks import SINK_TYPES, JsonlOptions
 
 GOOD = """
 shutdown_timeout = 5
@@ -43,7 +42,7 @@ overflow = "block"
 
 
 def test_a_full_config_parses() -> None:
-    config = parse_config(tomllib.loads(GOOD))
+    config = parse_config(tomllib.loads(GOOD), SINK_TYPES)
     assert [listener.format for listener in config.listeners] == ["numbat", "statsd", "influx", "numbat"]
     assert config.listeners[1].address.host == "::1"
     assert config.limits_for(config.listeners[1]).max_connections == 10
@@ -57,7 +56,7 @@ def test_a_full_config_parses() -> None:
 
 
 def test_the_embedded_default_needs_no_other_server() -> None:
-    config = default_config()
+    config = default_config(SINK_TYPES)
     assert [listener.url for listener in config.listeners] == ["udp://127.0.0.1:3333", "tcp://127.0.0.1:3333"]
     assert [sink.type for sink in config.sinks] == ["console"]
     assert "127.0.0.1" in DEFAULT_CONFIG
@@ -79,6 +78,7 @@ def test_the_embedded_default_needs_no_other_server() -> None:
         ('[[sinks]]\ntype = "jsonl"\npath = "x"\nfsync = "sometimes"', "sinks[3].fsync: must be one of"),
         ('[[sinks]]\ntype = "jsonl"\npath = "x"\nmax_bytes = "big"', "sinks[3].max_bytes: must be a whole number"),
         ('[[sinks]]\ntype = "kafka"', "sinks[3].type: must be one of"),
+        ('[[sinks]]\ntype = ["console"]', "sinks[3].type: must be one of"),
         ('[[sinks]]\ntype = "console"\nqueue_size = 0', "sinks[3].queue_size: must be positive"),
         ('[[sinks]]\ntype = "console"\noverflow = "spill"', "sinks[3].overflow: must be one of 'drop_oldest', 'block'"),
         ('[[sinks]]\ntype = "console"\ninclude = "app."', "sinks[3].include: must be a list"),
@@ -100,15 +100,15 @@ def test_mistakes_are_named_by_their_key(change: str, message: str) -> None:
     base = GOOD.replace("[limits]\nmax_line_bytes = 4096\n", "")
     text = change + "\n" + base if change.startswith("surprise") else base + "\n" + change
     with pytest.raises(ConfigError) as caught:
-        parse_config(tomllib.loads(text))
+        parse_config(tomllib.loads(text), SINK_TYPES)
     assert message in str(caught.value)
 
 
 def test_no_listeners_or_no_sinks_is_an_error() -> None:
     with pytest.raises(ConfigError, match="listeners: at least one"):
-        parse_config({"sinks": [{"type": "console"}]})
+        parse_config({"sinks": [{"type": "console"}]}, SINK_TYPES)
     with pytest.raises(ConfigError, match="sinks: at least one"):
-        parse_config({"listeners": [{"url": "udp://127.0.0.1:1"}]})
+        parse_config({"listeners": [{"url": "udp://127.0.0.1:1"}]}, SINK_TYPES)
 
 
 def numbatd(*args: str) -> subprocess.CompletedProcess[str]:

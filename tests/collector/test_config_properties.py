@@ -22,10 +22,9 @@ import trio
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from collector.config import Limits, LogConfig, SelfMetricsConfig, SinkConfig, load_config
-from collector.daemon import Daemon
-from collector.schema import ConfigError
-from collector.sinks import SINK_OPTIONS
+from collector import Daemon
+from collector.config import ConfigError, Limits, LogConfig, SelfMetricsConfig, SinkConfig, load_config
+from collector.sinks import SINK_TYPES
 
 
 def mostly(usual: list[Any], edges: list[Any]) -> st.SearchStrategy[Any]:
@@ -93,9 +92,14 @@ def sink_table(kind: str, folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         fixed |= {"url": "http://127.0.0.1:1", "database": "db", "bucket": "b"}
     if kind in ("influxdb", "forward"):
         fixed["spool"] = {"dir": str(folder / f"spool-{kind}")}
-    own = table_for(SINK_OPTIONS[kind], fixed)
+    own = table_for(SINK_TYPES[kind].options, fixed)
     common = table_for(SinkConfig, {"name": kind})
-    return st.tuples(own, common).map(lambda parts: {k: v for k, v in parts[1].items() if k != "type"} | parts[0])
+
+    def merged(parts: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+        # "options" is no key of the table: the sink type's own keys, drawn above, are its options
+        return {k: v for k, v in parts[1].items() if k not in ("type", "options")} | parts[0]
+
+    return st.tuples(own, common).map(merged)
 
 
 def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
@@ -106,7 +110,7 @@ def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         },
         optional={"limits": table_for(Limits)},
     )
-    kinds = st.lists(st.sampled_from(sorted(SINK_OPTIONS)), min_size=1, max_size=3, unique=True)
+    kinds = st.lists(st.sampled_from(sorted(SINK_TYPES)), min_size=1, max_size=3, unique=True)
     return st.fixed_dictionaries(
         {
             "listeners": st.lists(listener, min_size=1, max_size=2).map(
@@ -125,7 +129,7 @@ def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
 
 
 async def start_reload_stop(path: Path, second: bytes) -> None:
-    daemon = Daemon(load_config(path), path)
+    daemon = Daemon(load_config(path, SINK_TYPES), path)
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
@@ -137,7 +141,7 @@ async def start_reload_stop(path: Path, second: bytes) -> None:
 def accepted(path: Path, table: dict[str, Any]) -> bool:
     path.write_bytes(tomli_w.dumps(table).encode())
     try:
-        load_config(path)
+        load_config(path, SINK_TYPES)
     except ConfigError:
         return False
     return True
@@ -179,5 +183,5 @@ def test_a_config_of_values_only_python_would_take_is_refused(tmp_path) -> None:
         base = '[[listeners]]\nurl = "udp://127.0.0.1:0"\n[[sinks]]\ntype = "console"\n'
         path.write_text(change + base if not change.startswith("[") else base + change)
         with pytest.raises(ConfigError) as refused:
-            load_config(path)
+            load_config(path, SINK_TYPES)
         assert message in str(refused.value)

@@ -12,9 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
-from collector.decoders import DECODERS, GraphiteDecoder, InfluxDecoder, NumbatDecoder, StatsdDecoder
-from collector.events import TIME_RANGE_MS, Batch
+from collector.wire import FORMATS, TIME_RANGE_MS, Batch, decoder_for
+from collector.wire._graphite import GraphiteDecoder
+from collector.wire._influx import InfluxDecoder
+from collector.wire._numbat import NumbatDecoder
+from collector.wire._statsd import StatsdDecoder
 from emitter import to_statsd
+from emitter.event import complete_event
 
 NOW = 1_700_000_000_000
 
@@ -227,13 +231,27 @@ def test_graphite_lines() -> None:
     ]
 
 
+# -- one place picks the decoder ------------------------------------------------------
+
+
+def test_decoder_for_names_each_format_and_refuses_others() -> None:
+    assert [decoder_for(fmt).format for fmt in FORMATS] == list(FORMATS)
+    assert decoder_for("influx", "s") is decoder_for("influx", "s")  # stateless: one per format and precision
+    second = decode(decoder_for("influx", "s"), b"m value=1 1700000000")
+    assert second.events[0]["time"] == 1_700_000_000_000
+    with pytest.raises(ValueError, match="unknown format 'json'"):
+        decoder_for("json")
+    with pytest.raises(ValueError, match="unknown precision 'fortnight'"):
+        decoder_for("influx", "fortnight")
+
+
 # -- every decoder: fuzzing --------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", sorted(DECODERS))
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 @given(payload=st.binary(max_size=400))
 def test_arbitrary_bytes_never_raise(fmt: str, payload: bytes) -> None:
-    batch = decode(DECODERS[fmt](), payload)
+    batch = decode(decoder_for(fmt), payload)
     for event in batch.events:
         assert isinstance(event["name"], str)
         assert event["name"]
@@ -250,10 +268,10 @@ line_like = st.lists(
 ).map(lambda parts: "\n".join(parts).encode())
 
 
-@pytest.mark.parametrize("fmt", sorted(DECODERS))
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 @given(payload=line_like)
 def test_near_miss_text_never_raises(fmt: str, payload: bytes) -> None:
-    batch = decode(DECODERS[fmt](), payload)
+    batch = decode(decoder_for(fmt), payload)
     assert len(batch.events) + len(batch.rejections) <= max(1, payload.count(b"\n") + 1) * 64
 
 
@@ -279,6 +297,34 @@ def test_valid_numbat_events_round_trip(name, value, time, extra) -> None:
     batch = decode(NumbatDecoder(), orjson.dumps(event) + b"\n")
     assert batch.events == [event]
     assert orjson.loads(batch.json_lines()) == event
+
+
+ABSENT = object()
+
+
+@given(
+    value=st.one_of(
+        st.just(ABSENT),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+    ),
+    time=st.one_of(st.just(ABSENT), st.none(), st.integers(min_value=TIME_RANGE_MS[0], max_value=TIME_RANGE_MS[1])),
+    extra=st.dictionaries(st.text().filter(lambda key: key not in ("name", "value", "time")), scalars, max_size=4),
+)
+def test_numbat_completes_an_event_by_the_emitters_rules(value, time, extra) -> None:
+    """numbat's defaults have one definition (emitter.event.complete_event): an event the
+    decoder completes is what the emitter's rules make of it, and what they say in words:
+    value 1, time the moment of arrival (also for a null time)."""
+    sent = {"name": "app.x", **extra}
+    if value is not ABSENT:
+        sent["value"] = value
+    if time is not ABSENT:
+        sent["time"] = time
+    batch = decode(NumbatDecoder(), orjson.dumps(sent))
+    in_words = {**sent, "value": sent.get("value", 1), "time": NOW if sent.get("time") is None else sent["time"]}
+    assert batch.events == [in_words] == [complete_event(dict(sent), NOW)]
+    assert orjson.loads(batch.json_lines()) == in_words
 
 
 def test_iso_time_without_zone_is_utc() -> None:

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from collector.config import DEFAULT_PORT, DEFAULT_SELF_METRICS
-from collector.sinks.console import format_event
+from collector.sinks._console import format_event
 
 from ..waiting import wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.framing import LineFramer, drop_long_lines
+from collector.wire import LineFramer, drop_long_lines
 
 line_text = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b""))
 

@@ -9,9 +9,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
-from collector.decoders import InfluxDecoder
-from collector.events import Batch
-from collector.lineprotocol import RESERVED, LineEncoder, _tag_text, sanitize_key
+from collector.sinks.influxdb._lineprotocol import RESERVED, LineEncoder, _tag_text, sanitize_key
+from collector.wire import Batch
+from collector.wire._influx import InfluxDecoder
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 scalars = st.one_of(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import trio
 
-from collector.events import Batch
-from collector.queue import QueueClosed, SinkQueue
+from collector.router import SinkQueue
+from collector.router._queue import QueueClosed
+from collector.wire import Batch
 
 
 def batch(*values: int) -> Batch:
@@ -26,10 +27,10 @@ def test_drop_oldest_keeps_the_newest_and_counts_the_rest() -> None:
         await queue.put(shared)
         await queue.put(batch(4, 5, 6, 7))
         assert len(queue) == 5
-        assert values(await queue.get(100)) == [3, 4, 5, 6, 7]
+        assert values(await queue.take(100)) == [3, 4, 5, 6, 7]
         assert values(shared) == [1, 2, 3]  # shared with other sinks: never cut in place
         await queue.put(batch(*range(10, 20)))  # larger than the queue on its own
-        assert values(await queue.get(100)) == [15, 16, 17, 18, 19]
+        assert values(await queue.take(100)) == [15, 16, 17, 18, 19]
 
     trio.run(main)
     assert dropped == [2, 5]
@@ -40,8 +41,8 @@ def test_get_merges_whole_batches_up_to_the_limit() -> None:
         queue = SinkQueue(100, "drop_oldest")
         for start in range(0, 12, 3):
             await queue.put(batch(start, start + 1, start + 2))
-        assert values(await queue.get(7)) == [0, 1, 2, 3, 4, 5]
-        assert values(await queue.get(2)) == [6, 7, 8]  # a batch is never split
+        assert values(await queue.take(7)) == [0, 1, 2, 3, 4, 5]
+        assert values(await queue.take(2)) == [6, 7, 8]  # a batch is never split
         assert len(queue) == 3
 
     trio.run(main)
@@ -61,10 +62,10 @@ def test_block_makes_the_producer_wait_for_room() -> None:
             nursery.start_soon(producer)
             await trio.sleep(0.05)
             assert progress == []  # waiting: 3 + 2 > 4
-            assert values(await queue.get(10)) == [1, 2, 3]
+            assert values(await queue.take(10)) == [1, 2, 3]
             await trio.sleep(0.05)
             assert progress == ["put"]
-        assert values(await queue.get(10)) == [4, 5]
+        assert values(await queue.take(10)) == [4, 5]
 
     trio.run(main)
 
@@ -74,8 +75,8 @@ def test_close_lets_readers_drain_then_ends_them_and_refuses_writers() -> None:
         queue = SinkQueue(10, "block")
         await queue.put(batch(1))
         queue.close()
-        assert values(await queue.get(10)) == [1]
-        assert await queue.get(10) is None
+        assert values(await queue.take(10)) == [1]
+        assert await queue.take(10) is None
         try:
             await queue.put(batch(2))
         except QueueClosed:
@@ -97,8 +98,8 @@ def test_a_lingering_get_takes_what_there_is_when_a_producer_waits_for_room() ->
             nursery.start_soon(producer)
             await trio.sleep(0.01)
             with trio.fail_after(1):  # not the 30 s linger: the batch can never reach 5
-                assert values(await queue.get(5, linger=30)) == [1, 2, 3]
-        assert values(await queue.get(5)) == [4, 5, 6]
+                assert values(await queue.take(5, linger=30)) == [1, 2, 3]
+        assert values(await queue.take(5)) == [4, 5, 6]
 
     trio.run(main)
 
@@ -114,6 +115,6 @@ def test_a_get_lingers_for_a_fuller_batch_while_nobody_waits() -> None:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(later)
-            assert values(await queue.get(3, linger=5)) == [1, 2, 3]
+            assert values(await queue.take(3, linger=5)) == [1, 2, 3]
 
     trio.run(main)

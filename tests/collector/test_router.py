@@ -10,15 +10,11 @@ import pytest
 import trio
 
 from collector.config import Limits, ListenerConfig, SinkConfig
-from collector.events import Batch
 from collector.listeners import Intake
-from collector.logs import FloodGate
-from collector.queue import SinkQueue
-from collector.router import Router, SinkRunner
-from collector.selfmetrics import SelfMetrics, SinkStats
-from collector.sinks import SINKS
-from collector.sinks.forward import ForwardOptions
-from collector.sinks.jsonl import JsonlOptions
+from collector.observe import FloodGate, SelfMetrics, SinkStats
+from collector.router import Router, SinkQueue, SinkRunner
+from collector.sinks import SINK_TYPES, ForwardOptions, JsonlOptions
+from collector.wire import FORMATS, Batch, decoder_for
 
 from ..emitter.receivers import StreamReceiver
 from ..waiting import wait_for
@@ -40,7 +36,7 @@ def mixed_batch(count: int = 100) -> Batch:
 
 
 async def run_one_batch(config: SinkConfig, batch: Batch, metrics: SelfMetrics, tmp_path: Path) -> None:
-    sink = SINKS[config.type](config, SinkStats(metrics, config.name, config.type), tmp_path / "state")
+    sink = SINK_TYPES[config.type].sink(config, SinkStats(metrics, config.name, config.type), tmp_path / "state")
     queue = SinkQueue(10_000, "drop_oldest")
     runner = await SinkRunner.open(sink, queue, metrics)
     async with trio.open_nursery() as nursery:
@@ -93,7 +89,7 @@ def test_a_failing_destination_loses_its_batch_and_says_whose_it_was(tmp_path, c
     batch.add({"name": "second", "value": 1, "time": 1})
 
     async def main() -> None:
-        sink = SINKS["jsonl"](config, SinkStats(metrics, "jsonl", "jsonl"), tmp_path)
+        sink = SINK_TYPES["jsonl"].sink(config, SinkStats(metrics, "jsonl", "jsonl"), tmp_path)
         queue = SinkQueue(10, "drop_oldest")
         runner = await SinkRunner.open(sink, queue, metrics)
         (out / "x.jsonl").unlink()
@@ -127,7 +123,7 @@ def test_a_stop_keeps_the_queued_events_it_can_encode_in_the_spool(tmp_path) -> 
     metrics = SelfMetrics()
 
     async def main() -> None:
-        sink = SINKS["forward"](config, SinkStats(metrics, "forward", "forward"), tmp_path / "state")
+        sink = SINK_TYPES["forward"].sink(config, SinkStats(metrics, "forward", "forward"), tmp_path / "state")
 
         async def stuck(body: bytes) -> None:
             await trio.sleep_forever()  # a peer that takes nothing: the stop's deadline cuts it off
@@ -159,3 +155,10 @@ def test_what_a_listener_decodes_carries_its_name_to_the_sinks() -> None:
     queued = SinkQueue(100, "drop_oldest")
     trio.run(queued.put, batch)
     assert queued.take_all()[0].listeners() == ["edge"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_listener_decodes_with_the_decoder_its_format_names(fmt: str) -> None:
+    config = ListenerConfig(url="udp://127.0.0.1:1", format=fmt, precision="s")  # type: ignore[arg-type]
+    intake = Intake(config, Limits(), Router(), SelfMetrics(), FloodGate(5))
+    assert intake.decoder is decoder_for(fmt, "s")

@@ -52,7 +52,7 @@ class Unit:
 
 
 def compiled_files(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("transcoder.*.nbi"))
+    return sorted(folder.rglob("_transcoder.*.nbi"))
 
 
 def send(port: int, count: int, start: int = 0) -> None:
@@ -63,7 +63,7 @@ def send(port: int, count: int, start: int = 0) -> None:
 
 
 def test_the_sandbox_is_real_the_transcoder_cannot_cache_without_a_choice(tmp_path) -> None:
-    result = python_in_sandbox("import collector.transcoder", [], unit_environment(None))
+    result = python_in_sandbox("import collector.sinks.influxdb._transcoder", [], unit_environment(None))
     assert result.returncode != 0
     assert "no locator available" in result.stderr, result.stderr
 

@@ -9,7 +9,7 @@ from collections import deque
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.spool import MAGIC, Damage, Record, Spool, encode_record, scan
+from collector.sinks.remote._spool import MAGIC, Damage, Record, Spool, encode_record, scan
 
 
 def drain(spool: Spool) -> list[bytes]:

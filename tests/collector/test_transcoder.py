@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.decoders import NumbatDecoder
-from collector.events import Batch
-from collector.lineprotocol import LineEncoder
-from collector.transcoder import JsonLineTranscoder, Lines
+from collector.sinks.influxdb import LineEncoder
+from collector.sinks.influxdb._transcoder import JsonLineTranscoder, Lines
+from collector.wire import Batch
+from collector.wire._numbat import NumbatDecoder
 
 from .test_lineprotocol import admit_at_most
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from emitter import EventBuilder
 from emitter._wire import encode_batch, encode_json
+from emitter.event import DEFAULT_VALUE, complete_event, qualify_name
 
 NOW = 1_700_000_000.1234
 
@@ -42,6 +43,35 @@ def test_names_are_prefixed_with_the_app_once() -> None:
     # Unlike Node's indexOf check, a name that merely starts with the app's letters is prefixed.
     assert b.build("testapplication", None, {}, NOW)["name"] == "testapp.testapplication"
     assert b.build({"name": "test"}, None, {}, NOW)["name"] == "testapp.test"
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_a_name_is_put_in_its_apps_namespace_once(app: str, name: str) -> None:
+    qualified = qualify_name(app, name)
+    assert qualified == app or qualified.startswith(app + ".")  # in the namespace
+    assert qualified in (name, f"{app}.{name}")  # by a prefix, or as it was
+    assert qualify_name(app, qualified) == qualified  # once
+    if name != app and not name.startswith(app + "."):
+        assert qualified == f"{app}.{name}"
+
+
+def test_complete_event_fills_numbats_defaults_in_place() -> None:
+    event = {"name": "x"}
+    assert complete_event(event, 1_700_000_000_123) is event
+    assert event == {"name": "x", "time": 1_700_000_000_123, "value": DEFAULT_VALUE}
+    assert DEFAULT_VALUE == 1
+    assert complete_event({"name": "x", "time": None}, 5)["time"] == 5  # null: the sender did not say
+    assert complete_event({"name": "x"}, 5, default_value=None)["value"] is None  # statsd mode
+
+
+def test_complete_event_keeps_what_the_event_says() -> None:
+    moment = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)
+    for given_event in (
+        {"name": "x", "value": 0, "time": 0},
+        {"name": "x", "value": False, "time": moment},
+        {"name": "x", "value": None, "time": 3},  # a null value is the sender's NaN, not "one"
+    ):
+        assert complete_event(dict(given_event), 5) == given_event
 
 
 def test_host_and_node_fill_fields_the_caller_did_not_give() -> None:

@@ -1,0 +1,194 @@
+"""numbatd's own metrics, in a prometheus-client registry of its own.
+
+Counted per batch, never per event: a counter increment costs about as much as
+decoding a short event. A sink's share is bound to its labels once (:class:`SinkStats`),
+so counting costs a sink a method call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.gc_collector import GCCollector
+
+
+class SelfMetrics:
+    def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series say nothing here
+        self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        listener = ["listener", "format"]
+        self.received_bytes = self._counter("numbat_listener_received_bytes", "Bytes read by a listener.", listener)
+        self.received_messages = self._counter(
+            "numbat_listener_received_messages",
+            "Datagrams, stream reads or HTTP requests taken in by a listener.",
+            listener,
+        )
+        self.decoded = self._counter("numbat_listener_decoded_events", "Events decoded.", listener)
+        self.rejected = self._counter(
+            "numbat_listener_rejected_lines",
+            "Input lines refused, by reason (bad syntax, no name, too long...).",
+            [*listener, "reason"],
+        )
+        self.connections = self._gauge("numbat_listener_connections", "Open stream and HTTP connections.", ["listener"])
+        self.connections_refused = self._counter(
+            "numbat_listener_connections_refused",
+            "Connections closed at once, by reason: over the listener's max_connections, or over the process's "
+            "fd budget (RLIMIT_NOFILE minus fd_reserve, shared by every listener).",
+            ["listener", "reason"],
+        )
+        self.idle_closed = self._counter(
+            "numbat_listener_idle_closed",
+            "Connections closed after idle_timeout without progress (HTTP: between requests).",
+            ["listener"],
+        )
+        self.read_timeouts = self._counter(
+            "numbat_listener_read_timeouts",
+            "HTTP connections closed because a request's head and body did not arrive within read_timeout.",
+            ["listener"],
+        )
+        self.accept_errors = self._counter(
+            "numbat_listener_accept_errors",
+            "accept() failures for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM); the listener backs off.",
+            ["listener", "error"],
+        )
+        self.connection_budget = self._gauge(
+            "numbat_listener_connection_budget",
+            "Connections every listener together may hold: RLIMIT_NOFILE minus fd_reserve.",
+        )
+        self.http_requests = self._counter(
+            "numbat_listener_http_requests", "HTTP requests by status.", ["listener", "status"]
+        )
+        sink = ["sink", "type"]
+        self.queue_depth = self._gauge("numbat_sink_queue_events", "Events waiting for a sink.", sink)
+        self.written = self._counter("numbat_sink_written_events", "Events a sink wrote.", sink)
+        self.dropped = self._counter(
+            "numbat_sink_dropped_events",
+            "Events a sink lost: its queue overflowed, or it was stopped with events left.",
+            [*sink, "cause"],
+        )
+        self.errors = self._counter("numbat_sink_errors", "Writes that failed and lost their batch.", sink)
+        self.write_seconds = self._histogram(
+            "numbat_sink_write_seconds",
+            "Time a sink took to write one batch.",
+            sink,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.retries = self._counter(
+            "numbat_sink_retries", "Writes a sink will try again (store away, 5xx, timeouts).", sink
+        )
+        self.skipped = self._counter(
+            "numbat_sink_skipped_events",
+            "Events a sink does not write, by reason (heartbeat, cardinality, refused by the store, no line).",
+            [*sink, "reason"],
+        )
+        self.request_seconds = self._histogram(
+            "numbat_sink_request_seconds",
+            "Time of one request to a remote store.",
+            sink,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
+        self.spooled = self._counter("numbat_sink_spooled_events", "Events written to a sink's spool.", sink)
+        self.replayed = self._counter(
+            "numbat_sink_replayed_events", "Events replayed from a sink's spool to its store.", sink
+        )
+        self.delivered = self._counter(
+            "numbat_sink_delivered_events",
+            "Events in batches a remote store acknowledged, sent or replayed (points it refused included).",
+            sink,
+        )
+        self.last_delivery = self._gauge(
+            "numbat_sink_last_delivery_timestamp_seconds",
+            "When a remote store last acknowledged a batch (Unix time): alert when it falls behind.",
+            sink,
+        )
+        self.spool_bytes = self._gauge("numbat_sink_spool_bytes", "Size of a sink's spool.", sink)
+        self.spool_events = self._gauge(
+            "numbat_sink_spool_events", "Events in a sink's spool waiting for replay.", sink
+        )
+        self.spool_damaged = self._counter(
+            "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink
+        )
+        self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+
+    def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, text, labels, registry=self.registry)
+
+    def _gauge(self, name: str, text: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, text, labels, registry=self.registry)
+
+    def _histogram(self, name: str, text: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+        return Histogram(name, text, labels, registry=self.registry, buckets=buckets)
+
+    def sink_summary(self, sink: str) -> dict[str, object]:
+        """One sink's totals so far, by what happened to its events (for the stop's log)."""
+        summary: dict[str, object] = {}
+        for key, metric, by in (
+            ("written", self.written, None),
+            ("delivered", self.delivered, None),
+            ("dropped", self.dropped, "cause"),
+            ("skipped", self.skipped, "reason"),
+        ):
+            values = self.values(metric, by, sink=sink)
+            if values:
+                summary[key] = int(values[""]) if by is None else {k: int(v) for k, v in values.items()}
+        return summary
+
+    @staticmethod
+    def values(metric: Counter, by: str | None = None, **labels: str) -> dict[str, float]:
+        """A counter's totals over the samples that carry ``labels``, by the label ``by``
+        (one total under "" when ``by`` is None); zeros left out."""
+        totals: dict[str, float] = {}
+        for family in metric.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    key = sample.labels[by] if by else ""
+                    totals[key] = totals.get(key, 0.0) + sample.value
+        return {key: value for key, value in totals.items() if value}
+
+    @staticmethod
+    def total(metric: Counter) -> float:
+        """The sum over every label set of a counter."""
+        return sum(
+            sample.value for family in metric.collect() for sample in family.samples if sample.name.endswith("_total")
+        )
+
+
+class SinkStats:
+    """One sink's share of the self-metrics, bound to its labels."""
+
+    def __init__(self, metrics: SelfMetrics, name: str, kind: str) -> None:
+        labels = (name, kind)
+        self._metrics, self._labels = metrics, labels
+        self.retried = metrics.retries.labels(*labels).inc
+        self.spooled = metrics.spooled.labels(*labels).inc
+        self.replayed = metrics.replayed.labels(*labels).inc
+        self.spool_damaged = metrics.spool_damaged.labels(*labels).inc
+        self.request_seconds = metrics.request_seconds.labels(*labels)
+        self.dropped_overflow = metrics.dropped.labels(*labels, "overflow").inc
+        self.dropped_spool_cap = metrics.dropped.labels(*labels, "spool full").inc
+        self.dropped_stopped = metrics.dropped.labels(*labels, "stopped").inc
+        self._delivered = metrics.delivered.labels(*labels)
+        self._last_delivery = metrics.last_delivery.labels(*labels)
+
+    def delivered(self, count: int) -> None:
+        self._delivered.inc(count)
+        self._last_delivery.set_to_current_time()
+
+    def skipped(self, reason: str, count: int = 1) -> None:
+        self._metrics.skipped.labels(*self._labels, reason).inc(count)
+
+    def watch_spool(self, size_bytes: Callable[[], float], events: Callable[[], float]) -> None:
+        self._metrics.spool_bytes.labels(*self._labels).set_function(size_bytes)
+        self._metrics.spool_events.labels(*self._labels).set_function(events)

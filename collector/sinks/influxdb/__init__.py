@@ -1,0 +1,15 @@
+"""The InfluxDB sink and everything it alone uses: its options and life (_sink.py), the
+line-protocol encoder (_lineprotocol.py) and its compiled fast path (_transcoder.py,
+numba: imported only when an InfluxDB sink is made), the cardinality guard
+(_cardinality.py), the writers of both write APIs (_writers.py) and the small HTTP
+client the v1 writer posts with (_http_client.py)."""
+
+from pathlib import Path
+
+from ._lineprotocol import LineEncoder
+from ._sink import InfluxOptions, InfluxSink
+
+#: Where the compiled module is: numba's cache folder is chosen for it (emitter.compiled_cache).
+COMPILED_MODULE_DIR = Path(__file__).parent
+
+__all__ = ["COMPILED_MODULE_DIR", "InfluxOptions", "InfluxSink", "LineEncoder"]

@@ -1,0 +1,518 @@
+"""numbat JSON lines of known series straight to line protocol, compiled by numba. Sans-I/O.
+
+The :class:`~._lineprotocol.LineEncoder` finds an event's cached series by
+hashing the strings of its freshly decoded dict, and that lookup is most of what it
+costs. The event's original JSON line says the same for less: with its value and time
+cut out, those bytes always decode to the same event but for value and time, so they
+name one series. One compiled pass over a whole batch looks each line's series up by
+those bytes and writes ``<series> value=<value> <time>``; the LineEncoder then sees only
+the events of series not learnt yet, and those of unusual shape.
+
+A line takes the compiled path only in the usual shape: a flat JSON object without
+backslashes, with one ``"value"`` that Point writes digit for digit (a decimal of at
+most 15 significant digits, 1e-4 or more, no exponent) and one ``"time"`` that is a
+plain non-negative integer. A series is learnt from the LineEncoder's verdict on an
+event of it (skip, cardinality guard, a line to write), so the output is the
+LineEncoder's, line for line, which the property tests check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit, types
+
+from ...wire import Event
+from ._lineprotocol import CACHE_LIMIT, LineEncoder
+
+Int64Array = np.ndarray[Any, np.dtype[np.int64]]
+ByteArray = np.ndarray[Any, np.dtype[np.uint8]]
+
+#: What the first pass says of a line that has no known series.
+UNKNOWN = -1  #: usual shape, series not learnt yet
+UNUSUAL = -2  #: not the usual shape: only the LineEncoder can say
+#: What the second pass is told of a line the LineEncoder took.
+LEFT_OUT = -3  #: no line (skipped, refused by the guard, nothing to write)
+GIVEN = -4  #: the LineEncoder's own line, in order among the extras
+
+#: Columns of the cuts array: where the value's token starts, where the text Point writes
+#: of it ends, where the token ends; where the time starts and ends.
+_VALUE_START, _VALUE_TEXT_END, _VALUE_END, _TIME_START, _TIME_END = range(5)
+_MAX_DIGITS = 15  #: significant digits every double carries exactly
+_MAX_TIME_DIGITS = 18  #: times in int64 without a second thought
+
+_QUOTE, _BACKSLASH, _COLON, _COMMA, _OPEN, _CLOSE, _MINUS, _DOT, _ZERO, _NINE = b'"\\:,{}-.09'
+_SPACE, _TAB, _RETURN, _NEWLINE, _LOW_T, _LOW_F, _LOW_N, _PLUS, _E, _LOW_E = b" \t\r\ntfn+Ee"
+_SUFFIX = b" value="
+
+_GOLDEN = -0x61C8864680B583EB  #: 2**64 / phi as a signed int64: Fibonacci hashing spreads keys
+_FIRST_SLOTS = 1 << 12
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def compiled(function: Function) -> Function:
+    """Compiled by numba at first call and cached on disk (where: emitter.compiled_cache)."""
+    return cast(Function, njit(cache=True, nogil=True)(function))
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Line protocol for a batch: one body, and where each line ends in it."""
+
+    body: bytes
+    ends: Int64Array  #: exclusive end of each line; lines are joined by a newline
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def chunks(self, size: int) -> list[tuple[bytes, int]]:
+        """Bodies of at most ``size`` lines each, with their line counts."""
+        bodies = []
+        start = 0
+        for first in range(0, len(self.ends), size):
+            last = min(first + size, len(self.ends)) - 1
+            end = int(self.ends[last])
+            bodies.append((self.body[start:end], last - first + 1))
+            start = end + 1
+        return bodies
+
+    @classmethod
+    def of(cls, lines: Sequence[bytes]) -> Lines:
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        return cls(b"\n".join(lines), np.cumsum(lengths + 1) - 1)
+
+
+class JsonLineTranscoder:
+    """Lines for a batch's events, from their JSON lines where the series is known.
+
+    ``encoder`` decides everything the compiled path does not: its configuration must
+    be one whose lines are plain (:attr:`LineEncoder.plain`). At most ``limit`` series
+    are learnt; later ones take the LineEncoder's path, as they did before.
+    """
+
+    def __init__(self, encoder: LineEncoder, limit: int = CACHE_LIMIT) -> None:
+        if not encoder.plain:
+            raise ValueError("configured fields or integers as integers: lines are not plain")
+        self.encoder = encoder
+        self.limit = limit
+        self._slots = np.zeros((_FIRST_SLOTS, 2), dtype=np.int64)  # [hash, id + 1]
+        self._keys = np.empty(1 << 16, dtype=np.uint8)  # learnt keys, end to end
+        self._key_spans = np.empty((_FIRST_SLOTS // 2, 2), dtype=np.int64)
+        self._prefixes = np.empty(1 << 16, dtype=np.uint8)  # "<series> value=" per id
+        self._prefix_spans = np.empty((_FIRST_SLOTS // 2, 2), dtype=np.int64)
+        self._learnt = 0
+        self._key_bytes = 0
+        self._prefix_bytes = 0
+
+    def __len__(self) -> int:
+        """Series learnt."""
+        return self._learnt
+
+    def encode_all(self, events: Sequence[Event], raw: Sequence[bytes | None]) -> tuple[Lines, dict[str, int]]:
+        """What ``LineEncoder.encode_all(events)`` gives, as :class:`Lines`; ``raw`` holds
+        each event's JSON line, or None where the event is not its line as sent."""
+        left_out = {"skipped": 0, "no line": 0}
+        if not events:
+            return Lines(b"", np.empty(0, dtype=np.int64)), left_out
+        joined = b"\n".join(cast(Sequence[bytes], raw) if None not in raw else [line or b"" for line in raw])
+        data = np.frombuffer(joined, dtype=np.uint8)
+        ids, cuts, spans = _classify(data, self._slots, self._keys, self._key_spans)
+        if len(ids) != len(events):  # a newline inside a line: no line of this batch is trusted
+            lines, left_out = self.encoder.encode_all(events)
+            return Lines.of(lines), left_out
+        extras: list[bytes] = []
+        learnt_here: dict[bytes, int] = {}
+        for index in np.flatnonzero(ids < 0).tolist():
+            key = _key(joined, spans[index], cuts[index]) if ids[index] == UNKNOWN else None
+            if key is not None and key in learnt_here:
+                ids[index] = learnt_here[key]
+                continue
+            encoded = self.encoder.encode_checked(events[index], left_out)
+            if encoded is None:
+                ids[index] = LEFT_OUT
+            elif key is not None and self._learnt < self.limit:
+                key_hash = _key_hash(data, int(spans[index, 0]), int(spans[index, 1]), cuts[index])
+                ids[index] = learnt_here[key] = self._learn(key, key_hash, encoded[0])
+            else:
+                ids[index] = GIVEN
+                extras.append(encoded[1].encode())
+        given = Lines.of(extras)
+        body, ends = _emit(
+            data, ids, cuts, spans, self._prefixes, self._prefix_spans, np.frombuffer(given.body, np.uint8), given.ends
+        )
+        return Lines(body.tobytes(), ends), left_out
+
+    def _learn(self, key: bytes, key_hash: int, series: str) -> int:
+        prefix = series.encode() + _SUFFIX
+        index = self._learnt
+        if 2 * (index + 1) > len(self._slots):
+            self._slots = _rehash(self._slots, 2 * len(self._slots))
+        if index == len(self._key_spans):
+            self._key_spans = _longer(self._key_spans, 2 * index)
+            self._prefix_spans = _longer(self._prefix_spans, 2 * index)
+        self._keys, self._key_bytes = _append(self._keys, self._key_bytes, key, self._key_spans[index])
+        self._prefixes, self._prefix_bytes = _append(
+            self._prefixes, self._prefix_bytes, prefix, self._prefix_spans[index]
+        )
+        _insert(self._slots, key_hash, index)
+        self._learnt += 1
+        return index
+
+
+def _key(joined: bytes, span: Int64Array, cut: Int64Array) -> bytes:
+    """The line at ``span`` without its value and time tokens: what names its series."""
+    (first, first_end), (second, second_end) = sorted(
+        ((int(cut[_VALUE_START]), int(cut[_VALUE_END])), (int(cut[_TIME_START]), int(cut[_TIME_END])))
+    )
+    return joined[int(span[0]) : first] + joined[first_end:second] + joined[second_end : int(span[1])]
+
+
+def _append(arena: ByteArray, used: int, data: bytes, span: Int64Array) -> tuple[ByteArray, int]:
+    """``data`` written after the ``used`` bytes of ``arena`` (grown when short); its
+    [start, end] into ``span``."""
+    end = used + len(data)
+    if end > len(arena):
+        longer = np.empty(max(2 * len(arena), end), dtype=np.uint8)
+        longer[:used] = arena[:used]
+        arena = longer
+    arena[used:end] = np.frombuffer(data, dtype=np.uint8)
+    span[0], span[1] = used, end
+    return arena, end
+
+
+def _longer(rows: Int64Array, count: int) -> Int64Array:
+    longer = np.empty((count, rows.shape[1]), dtype=np.int64)
+    longer[: len(rows)] = rows
+    return longer
+
+
+# -- compiled --------------------------------------------------------------------------
+# numba compiles no keyword-only arguments: the functions below take many positional ones.
+# Learnt keys sit end to end in one byte array, their [start, end] in key_spans by id;
+# a hash table of [FNV-1a hash, id + 1] rows (size a power of two, at most half full)
+# finds them.
+
+
+@compiled
+def _blanks(data: Any, at: int, end: int) -> int:
+    """The first byte from ``at`` that is not JSON whitespace."""
+    while at < end and (data[at] == _SPACE or data[at] == _TAB or data[at] == _RETURN):
+        at += 1
+    return at
+
+
+@compiled
+def _string_end(data: Any, at: int, end: int) -> int:
+    """The closing quote of a string whose text starts at ``at``; -1 for a string with
+    escapes or control characters, which take the LineEncoder's path."""
+    while at < end:
+        byte = data[at]
+        if byte == _QUOTE:
+            return at
+        if byte == _BACKSLASH or byte < 0x20:
+            return -1
+        at += 1
+    return -1
+
+
+_OTHER, _VALUE, _TIME = range(3)
+
+
+@compiled
+def _key_kind(data: Any, start: int, end: int) -> int:
+    """Which of the keys that matter the key at [start, end) is."""
+    if end - start == 4 and data[start] == 116 and data[start + 1] == 105 and data[start + 2] == 109:
+        return _TIME if data[start + 3] == 101 else _OTHER  # time
+    if end - start == 5 and data[start] == 118 and data[start + 1] == 97 and data[start + 2] == 108:
+        return _VALUE if data[start + 3] == 117 and data[start + 4] == 101 else _OTHER  # value
+    return _OTHER
+
+
+@compiled
+def _is_digit(byte: int) -> bool:
+    return _ZERO <= byte <= _NINE
+
+
+@compiled
+def _plain_decimal(data: Any, start: int, end: int) -> int:
+    """Where the text Point writes for the JSON number at [start, end) ends (trailing
+    zeros of the fraction, and a bare point, cut): the number's own digits, when it has
+    at most 15 significant ones, no exponent, is 1e-4 or more and is not -0. Else -1."""
+    at = start + 1 if data[start] == _MINUS else start
+    whole_start = at
+    while at < end and _is_digit(data[at]):
+        at += 1
+    whole_end = fraction_start = fraction_end = at
+    if at == whole_start:
+        return -1
+    if at < end and data[at] == _DOT:
+        fraction_start = at = at + 1
+        while at < end and _is_digit(data[at]):
+            at += 1
+        fraction_end = at
+    if at != end:  # an exponent
+        return -1
+    while fraction_end > fraction_start and data[fraction_end - 1] == _ZERO:
+        fraction_end -= 1
+    if whole_end - whole_start == 1 and data[whole_start] == _ZERO:
+        first = fraction_start
+        while first < fraction_end and data[first] == _ZERO:
+            first += 1
+        if first == fraction_end:  # zero: "0", but a negative zero is written "-0" by nobody else
+            return -1 if start < whole_start else whole_end
+        if first - fraction_start >= 4:  # below 1e-4: Point writes an exponent
+            return -1
+        significant = fraction_end - first
+    else:
+        significant = whole_end - whole_start + fraction_end - fraction_start
+    if significant > _MAX_DIGITS:
+        return -1
+    return fraction_end if fraction_end > fraction_start else whole_end
+
+
+@compiled
+def _plain_integer(data: Any, start: int, end: int) -> bool:
+    if not 0 < end - start <= _MAX_TIME_DIGITS:
+        return False
+    for index in range(start, end):  # noqa: SIM110 - numba compiles no generator for all()
+        if not _is_digit(data[index]):
+            return False
+    return True
+
+
+@compiled
+def _read_value(data: Any, at: int, end: int, kind: int, cut: Any) -> int:
+    """Where the value at ``at`` of a key of ``kind`` ends, its span noted in ``cut`` when
+    it is the value or the time; -1 when the line is not of the usual shape."""
+    byte = data[at]
+    if byte == _QUOTE:
+        token_end = _string_end(data, at + 1, end) + 1
+        return -1 if token_end == 0 or kind != _OTHER else token_end
+    if byte in (_LOW_T, _LOW_F, _LOW_N):
+        token_end = at + 1
+        while token_end < end and 97 <= data[token_end] <= 122:  # a-z
+            token_end += 1
+        return -1 if kind != _OTHER else token_end
+    if byte != _MINUS and not _is_digit(byte):  # objects and arrays
+        return -1
+    token_end = at + 1
+    while token_end < end and (_is_digit(data[token_end]) or data[token_end] in (_DOT, _MINUS, _PLUS, _E, _LOW_E)):
+        token_end += 1
+    if kind == _VALUE:
+        text_end = _plain_decimal(data, at, token_end)
+        if cut[_VALUE_END] or text_end < 0:  # a second value, or one Point writes otherwise
+            return -1
+        cut[_VALUE_START], cut[_VALUE_TEXT_END], cut[_VALUE_END] = at, text_end, token_end
+    elif kind == _TIME:
+        if cut[_TIME_END] or not _plain_integer(data, at, token_end):
+            return -1
+        cut[_TIME_START], cut[_TIME_END] = at, token_end
+    return token_end
+
+
+@compiled
+def _read_object(data: Any, start: int, end: int, cut: Any) -> bool:
+    """True for a line of the usual shape, with its value and time tokens in ``cut``
+    (zeros until found). The line is one the decoder took, so it holds a name."""
+    at = _blanks(data, start, end)
+    if at >= end or data[at] != _OPEN:
+        return False
+    at = _blanks(data, at + 1, end)
+    while True:
+        if at >= end or data[at] != _QUOTE:
+            return False
+        key_end = _string_end(data, at + 1, end)
+        if key_end < 0:
+            return False
+        kind = _key_kind(data, at + 1, key_end)
+        at = _blanks(data, key_end + 1, end)
+        if at >= end or data[at] != _COLON:
+            return False
+        at = _blanks(data, at + 1, end)
+        if at >= end:
+            return False
+        at = _blanks(data, _read_value(data, at, end, kind, cut), end)
+        if at < 0 or at >= end:
+            return False
+        if data[at] == _CLOSE:
+            return cut[_VALUE_END] > 0 and cut[_TIME_END] > 0 and _blanks(data, at + 1, end) == end
+        if data[at] != _COMMA:
+            return False
+        at = _blanks(data, at + 1, end)
+
+
+@compiled
+def _cut_spans(start: int, end: int, cut: Any) -> tuple[int, int, int, int, int, int]:
+    """The three stretches of a line around its value and time tokens."""
+    first, first_end = cut[_VALUE_START], cut[_VALUE_END]
+    second, second_end = cut[_TIME_START], cut[_TIME_END]
+    if second < first:
+        first, first_end, second, second_end = second, second_end, first, first_end
+    return start, first, first_end, second, second_end, end
+
+
+_PRIME = np.uint64(1099511628211)
+_FNV_START = np.uint64(14695981039346656037)
+
+
+@compiled
+def _mix(data: Any, start: int, end: int, lanes: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
+    """FNV-1a in four lanes, a byte to each in turn, so that the multiplications do not
+    wait for each other; the lanes carry across the stretches of one key."""
+    first, second, third, fourth = lanes
+    at = start
+    while at + 4 <= end:
+        first = (first ^ np.uint64(data[at])) * _PRIME
+        second = (second ^ np.uint64(data[at + 1])) * _PRIME
+        third = (third ^ np.uint64(data[at + 2])) * _PRIME
+        fourth = (fourth ^ np.uint64(data[at + 3])) * _PRIME
+        at += 4
+    while at < end:
+        first = (first ^ np.uint64(data[at])) * _PRIME
+        at += 1
+    return first, second, third, fourth
+
+
+@compiled
+def _key_hash(data: Any, start: int, end: int, cut: Any) -> int:
+    """The hash of a line's key, taken from the line itself: the same key is always cut
+    into the same three stretches, so it always hashes alike."""
+    a, b, c, d, e, f = _cut_spans(start, end, cut)
+    lanes = (_FNV_START, _FNV_START, _FNV_START, _FNV_START)
+    first, second, third, fourth = _mix(data, e, f, _mix(data, c, d, _mix(data, a, b, lanes)))
+    return int(np.int64((first ^ (second * _PRIME) ^ (third * _PRIME * _PRIME) ^ (fourth >> np.uint64(7))) * _PRIME))
+
+
+@compiled
+def _same_key(data: Any, start: int, end: int, cut: Any, keys: Any, key_start: int, key_end: int) -> bool:  # noqa: PLR0917
+    a, b, c, d, e, f = _cut_spans(start, end, cut)
+    if (b - a) + (d - c) + (f - e) != key_end - key_start:
+        return False
+    at = key_start
+    for first, last in ((a, b), (c, d), (e, f)):
+        for index in range(first, last):
+            if data[index] != keys[at]:
+                return False
+            at += 1
+    return True
+
+
+@compiled
+def _find(data: Any, start: int, end: int, cut: Any, slots: Any, keys: Any, key_spans: Any) -> int:  # noqa: PLR0917
+    """The id of the series this line names, or UNKNOWN."""
+    key_hash = _key_hash(data, start, end, cut)
+    mask = slots.shape[0] - 1
+    slot = (key_hash * _GOLDEN) & mask
+    while slots[slot, 1] > 0:
+        index = slots[slot, 1] - 1
+        if slots[slot, 0] == key_hash and _same_key(
+            data, start, end, cut, keys, key_spans[index, 0], key_spans[index, 1]
+        ):
+            return int(index)
+        slot = (slot + 1) & mask
+    return UNKNOWN
+
+
+@compiled
+def _insert(slots: Any, key_hash: int, index: int) -> None:
+    mask = slots.shape[0] - 1
+    slot = (key_hash * _GOLDEN) & mask
+    while slots[slot, 1] > 0:
+        slot = (slot + 1) & mask
+    slots[slot, 0], slots[slot, 1] = key_hash, index + 1
+
+
+@compiled
+def _rehash(slots: Any, size: int) -> Any:
+    grown = np.zeros((size, 2), dtype=np.int64)
+    for row in range(slots.shape[0]):
+        if slots[row, 1] > 0:
+            _insert(grown, slots[row, 0], slots[row, 1] - 1)
+    return grown
+
+
+@compiled
+def _copy(body: Any, at: int, source: Any, start: int, end: int) -> int:
+    body[at : at + end - start] = source[start:end]
+    return at + end - start
+
+
+_READONLY_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
+_BYTES = types.Array(types.uint8, 1, "C")
+_INTS = types.Array(types.int64, 1, "C")
+_ROWS = types.Array(types.int64, 2, "C")
+
+
+# The two passes are compiled for their one signature when the module is imported: a
+# first batch that takes seconds would look like a hang.
+@njit((_READONLY_BYTES, _ROWS, _BYTES, _ROWS), cache=True, nogil=True)
+def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """For each line of ``data``: its series id (or UNKNOWN, UNUSUAL), its cuts, its span."""
+    count = 1
+    for byte in data:
+        if byte == _NEWLINE:
+            count += 1
+    ids = np.empty(count, dtype=np.int64)
+    cuts = np.zeros((count, 5), dtype=np.int64)
+    spans = np.empty((count, 2), dtype=np.int64)
+    start = 0
+    for line in range(count):
+        end = start
+        while end < data.size and data[end] != _NEWLINE:
+            end += 1
+        spans[line, 0], spans[line, 1] = start, end
+        cut = cuts[line]
+        if _read_object(data, start, end, cut):
+            ids[line] = _find(data, start, end, cut, slots, keys, key_spans)
+        else:
+            ids[line] = UNUSUAL
+        start = end + 1
+    return ids, cuts, spans
+
+
+@njit((_READONLY_BYTES, _INTS, _ROWS, _ROWS, _BYTES, _ROWS, _READONLY_BYTES, _INTS), cache=True, nogil=True)
+def _emit(  # noqa: PLR0917
+    data: Any, ids: Any, cuts: Any, spans: Any, prefixes: Any, prefix_spans: Any, given: Any, given_ends: Any
+) -> tuple[ByteArray, Int64Array]:
+    """The body: each line of a known series as prefix, value and time, each GIVEN line
+    from ``given`` in turn, joined by newlines; and where each line ends."""
+    size = given.size + 1
+    count = given_ends.size
+    for line in range(ids.size):
+        index = ids[line]
+        if index >= 0:
+            size += prefix_spans[index, 1] - prefix_spans[index, 0] + 1
+            size += (
+                cuts[line, _VALUE_TEXT_END]
+                - cuts[line, _VALUE_START]
+                + cuts[line, _TIME_END]
+                - cuts[line, _TIME_START]
+                + 1
+            )
+            count += 1
+    body = np.empty(size, dtype=np.uint8)
+    ends = np.empty(count, dtype=np.int64)
+    at = written = given_line = given_start = 0
+    for line in range(ids.size):
+        index = ids[line]
+        if index < 0 and index != GIVEN:
+            continue
+        if written:
+            body[at] = _NEWLINE
+            at += 1
+        if index >= 0:
+            at = _copy(body, at, prefixes, prefix_spans[index, 0], prefix_spans[index, 1])
+            at = _copy(body, at, data, cuts[line, _VALUE_START], cuts[line, _VALUE_TEXT_END])
+            body[at] = _SPACE
+            at = _copy(body, at + 1, data, cuts[line, _TIME_START], cuts[line, _TIME_END])
+        else:
+            at = _copy(body, at, given, given_start, given_ends[given_line])
+            given_start = given_ends[given_line] + 1
+            given_line += 1
+        ends[written] = at
+        written += 1
+    return body[:at], ends

@@ -1,0 +1,126 @@
+"""The batches events travel in, from a decoder through the router to the sinks. Sans-I/O.
+
+An event is numbat's (:data:`emitter.event.Event`): a dict with ``name`` (str), ``value``
+and ``time`` (ms since the epoch), plus any other fields. Whatever format it arrived in,
+every decoder produces this shape, so sinks need to know only one.
+
+Decoders hand on only events every sink can carry: numbers JSON and float64 can hold,
+times within :data:`TIME_RANGE_MS`, structures orjson can write. A sink therefore meets
+a value it cannot write only through a bug, and then loses that event alone.
+
+Events travel in batches (one datagram, one read from a connection, one HTTP body),
+so the per-event cost of routing is a list append, not a task switch. A batch keeps a
+JSON line of each numbat event that decodes to exactly that event (most often the line
+as it arrived), so sinks that write JSON lines pass those bytes on instead of encoding
+them again. It also remembers which listener each run of its events came from, so a
+sink that drops one can say where it came from.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from emitter.event import Event
+
+#: The times, in ms since the epoch, that every store can hold: InfluxDB keeps
+#: nanoseconds in an int64 (years 1677 to 2262); Graphite and Prometheus hold more.
+TIME_RANGE_MS = (-(2**63) // 1_000_000 + 1, (2**63 - 1) // 1_000_000)
+
+
+@dataclass(slots=True)
+class Rejection:
+    """One input line that could not be decoded, and why."""
+
+    reason: str
+    line: bytes
+
+    MAX_SAMPLE = 200
+
+    @property
+    def sample(self) -> str:
+        """The start of the line, printable, for logs."""
+        return self.line[: self.MAX_SAMPLE].decode("utf-8", "replace")
+
+
+@dataclass(slots=True)
+class Batch:
+    """Events decoded together, with their JSON lines where those are known."""
+
+    events: list[Event] = field(default_factory=list)
+    #: For each event, a JSON line (no newline) that decodes to exactly the event, else None.
+    raw: list[bytes | None] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    #: (index of an event, listener): that listener's events start there. Sorted.
+    origins: list[tuple[int, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def add(self, event: Event, raw: bytes | None = None) -> None:
+        self.events.append(event)
+        self.raw.append(raw)
+
+    def reject(self, reason: str, line: bytes) -> None:
+        self.rejections.append(Rejection(reason, line))
+
+    def json_lines(self) -> bytes:
+        """Every event as newline-terminated JSON, reusing the known lines."""
+        raw = self.raw
+        if None not in raw:
+            return b"\n".join(raw) + b"\n" if raw else b""  # type: ignore[arg-type]
+        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        return b"".join(
+            line + b"\n" if line is not None else dumps(event, option=option)
+            for event, line in zip(self.events, raw, strict=True)
+        )
+
+    # -- where events came from ------------------------------------------------------
+
+    def origin_of(self, index: int) -> str:
+        """The listener the event at ``index`` came from ("" when unknown)."""
+        at = bisect_right(self.origins, (index, "\uffff")) - 1
+        return self.origins[at][1] if at >= 0 else ""
+
+    def listeners(self) -> list[str]:
+        """Every listener this batch holds events of."""
+        return sorted({name for _, name in self.origins})
+
+    # -- new batches from old (batches are shared by sinks: never changed in place) ---
+
+    def slice(self, start: int, stop: int | None = None) -> Batch:
+        """Events ``start`` to ``stop``, with their lines and origins."""
+        stop = len(self.events) if stop is None else stop
+        origins = [(0, self.origin_of(start))] if start < stop and self.origins else []
+        origins += [(at - start, name) for at, name in self.origins if start < at < stop]
+        return Batch(self.events[start:stop], self.raw[start:stop], origins=origins)
+
+    def extend(self, other: Batch) -> None:
+        """Append ``other``'s events (this batch must be one nobody else holds)."""
+        offset = len(self.events)
+        self.events += other.events
+        self.raw += other.raw
+        self.origins += [(at + offset, name) for at, name in other.origins]
+
+    def select(self, keep: Callable[[str], bool]) -> Batch:
+        """The events whose name ``keep`` accepts (no rejections: those were counted)."""
+        selected = Batch()
+        for start, stop, origin in self._runs():
+            first = len(selected.events)
+            for event, line in zip(self.events[start:stop], self.raw[start:stop], strict=True):
+                if keep(event["name"]):
+                    selected.events.append(event)
+                    selected.raw.append(line)
+            if origin is not None and len(selected.events) > first:
+                selected.origins.append((first, origin))
+        return selected
+
+    def _runs(self) -> list[tuple[int, int, str | None]]:
+        """(start, stop, listener) of each run of events from one listener."""
+        if not self.origins:
+            return [(0, len(self.events), None)]
+        stops = [at for at, _ in self.origins[1:]] + [len(self.events)]
+        return [(at, stop, name) for (at, name), stop in zip(self.origins, stops, strict=True)]

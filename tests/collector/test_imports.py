@@ -1,0 +1,147 @@
+"""The dependency rules of the design, read off the source: no import circle inside a
+package, configuration that loads no sink, sans-I/O code that loads no I/O framework,
+and a collector that knows nothing of CDN logs.
+
+The import graph is built from the source with ``ast``, every import counted: at the top
+of a module, inside a function (a lazy import is still a dependency) and under
+``if TYPE_CHECKING:`` (a circle the type checker needs is still a circle in the design).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import emitter.event
+from collector import wire
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Packages whose modules are checked for circles; add one here to cover it.
+PACKAGES = ["collector", "emitter"]
+#: Third-party packages that do I/O, or that only some sinks need.
+IO_FRAMEWORKS = ["trio", "h11", "hypercorn", "prometheus_client", "urllib3", "influxdb_client", "numpy", "numba"]
+
+
+def modules_of(package: str) -> dict[str, Path]:
+    """Every module of ``package`` under ROOT, by dotted name (a package by its own name)."""
+    found = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imported(name: str, path: Path, known: dict[str, Path]) -> Iterator[str]:
+    """The modules of ``known`` that the module ``name`` (at ``path``) imports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            # ``from pkg import sub`` imports the module pkg.sub when there is one, else pkg
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            module = target
+            while module and module not in known:  # ``import a.b.c`` of a module: a.b.c
+                module = module.rpartition(".")[0]
+            if module and module != name:
+                yield module
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    known = modules_of(package)
+    return {name: set(imported(name, path, known)) for name, path in known.items()}
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One circle of ``graph``, as the modules around it, or None."""
+    state: dict[str, str] = {}  # "open" while its imports are being walked, then "done"
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                return [*path[path.index(target) :], target]
+            if target not in state and (circle := visit(target)) is not None:
+                return circle
+        path.pop()
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (circle := visit(start)) is not None:
+            return circle
+    return None
+
+
+def test_the_circle_finder_finds_circles() -> None:
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b", "d"}, "b": set(), "d": {"d2"}, "d2": {"d"}}) == ["d", "d2", "d"]
+
+
+def test_relative_imports_are_resolved_to_modules() -> None:
+    graph = import_graph("collector")
+    assert "collector.wire._batch" in graph["collector.wire._numbat"]  # from ._batch import ...
+    assert "collector.config" in graph["collector.sinks._base"]  # from ..config import ...
+    assert "collector.sinks.influxdb._transcoder" in graph["collector.sinks.influxdb._sink"]  # lazy, in a function
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_circle(package: str) -> None:
+    circle = find_circle(import_graph(package))
+    assert circle is None, " -> ".join(circle or [])
+
+
+def loaded_by(statement: str) -> list[str]:
+    """The modules a fresh interpreter has loaded after ``statement``."""
+    script = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.split()
+
+
+def frameworks(modules: list[str]) -> set[str]:
+    return {module.partition(".")[0] for module in modules} & set(IO_FRAMEWORKS)
+
+
+def test_reading_a_configuration_loads_no_sink_and_no_io_framework() -> None:
+    loaded = loaded_by("import collector.config")
+    assert not frameworks(loaded)
+    assert not [module for module in loaded if module.startswith(("collector.sinks", "collector.listeners"))]
+
+
+def test_the_wire_is_sans_io() -> None:
+    assert not frameworks(loaded_by("import collector.wire"))
+
+
+def test_the_collector_package_loads_its_surface_only_when_asked() -> None:
+    assert not frameworks(loaded_by("import collector"))
+    assert "trio" in frameworks(loaded_by("from collector import Daemon"))
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [("collector", "log_parser"), ("emitter", "collector")])
+def test_the_direction_of_dependencies(package: str, forbidden: str) -> None:
+    """The collector knows nothing of CDN logs; the emitter imports nothing of the collector."""
+    for name, path in modules_of(package).items():
+        text = path.read_text()
+        assert f"import {forbidden}" not in text, name
+        assert f"from {forbidden}" not in text, name
+
+
+def test_numbat_event_is_the_emitters() -> None:
+    assert wire.Event is emitter.event.Event
