@@ -1,6 +1,7 @@
 """The dependency rules of the design, read off the source: no import circle inside a
-package, configuration that loads no sink, sans-I/O code that loads no I/O framework,
-and a collector that knows nothing of CDN logs.
+package, configuration that loads no sink, sans-I/O code that loads no I/O framework
+(the collector's wire, log_parser's core), an emitter that needs nothing but orjson, and
+a collector and a log counter that know nothing of each other.
 
 The import graph is built from the source with ``ast``, every import counted: at the top
 of a module, inside a function (a lazy import is still a dependency) and under
@@ -20,9 +21,9 @@ import pytest
 import emitter.event
 from collector import wire
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 #: Packages whose modules are checked for circles; add one here to cover it.
-PACKAGES = ["collector", "emitter"]
+PACKAGES = ["collector", "emitter", "log_parser"]
 #: Third-party packages that do I/O, or that only some sinks need.
 IO_FRAMEWORKS = ["trio", "h11", "hypercorn", "prometheus_client", "urllib3", "influxdb_client", "numpy", "numba"]
 
@@ -134,13 +135,71 @@ def test_the_collector_package_loads_its_surface_only_when_asked() -> None:
     assert "trio" in frameworks(loaded_by("from collector import Daemon"))
 
 
-@pytest.mark.parametrize(("package", "forbidden"), [("collector", "log_parser"), ("emitter", "collector")])
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("collector", "log_parser"), ("log_parser", "collector"), ("emitter", "collector"), ("emitter", "log_parser")],
+)
 def test_the_direction_of_dependencies(package: str, forbidden: str) -> None:
-    """The collector knows nothing of CDN logs; the emitter imports nothing of the collector."""
+    """The collector knows nothing of CDN logs, and the log side talks to the collector
+    only over the wire; the emitter imports nothing of either."""
     for name, path in modules_of(package).items():
         text = path.read_text()
         assert f"import {forbidden}" not in text, name
         assert f"from {forbidden}" not in text, name
+
+
+def third_party(package: str) -> dict[str, set[str]]:
+    """What each module of ``package`` imports from outside it and outside the standard library."""
+    found = {}
+    for name, path in modules_of(package).items():
+        tops = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                tops |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                tops.add(node.module.partition(".")[0])
+        found[name] = {top for top in tops if top not in sys.stdlib_module_names and top != package}
+    return found
+
+
+def test_the_emitter_needs_orjson_alone() -> None:
+    """Services install the emitter alone: nothing of its own beyond orjson (numba's cache
+    folder is chosen with the standard library)."""
+    assert {name: tops - {"orjson"} for name, tops in third_party("emitter").items() if tops - {"orjson"}} == {}
+
+
+#: What log_parser.core may import besides the standard library's pure parts: the
+#: codecs and compilers, and (the scanner alone) the choice of numba's cache folder.
+CORE_MAY_IMPORT = {"numpy", "numba", "orjson", "zstandard", "log_parser", "emitter"}
+#: The standard library modules that do I/O or run things: the core imports none of them.
+IO_MODULES = {"asyncio", "socket", "selectors", "sqlite3", "subprocess", "threading", "multiprocessing",
+              "concurrent", "shutil", "tempfile", "io", "signal", "http", "urllib.request", "ssl"}  # fmt: skip
+
+
+def test_the_log_core_does_no_io() -> None:
+    core = {name: path for name, path in modules_of("log_parser").items() if name.startswith("log_parser.core")}
+    for name, path in core.items():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                targets = [node.module]
+            else:
+                continue
+            for target in targets:
+                top = target.partition(".")[0]
+                assert top in sys.stdlib_module_names or top in CORE_MAY_IMPORT, f"{name} imports {target}"
+                assert target not in IO_MODULES, f"{name} imports {target}"
+                assert top not in IO_MODULES, f"{name} imports {target}"
+                assert top not in ("emitter", "log_parser") or name.endswith("_scanner") or top == "log_parser", (
+                    f"{name} imports {target}"
+                )
+        calls = {
+            node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert not calls & {"open", "print", "input"}, f"{name} calls {calls & {'open', 'print', 'input'}}"
+    assert not frameworks(loaded_by("import log_parser.core")) - {"numpy"}
 
 
 def test_numbat_event_is_the_emitters() -> None:
