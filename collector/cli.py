@@ -16,7 +16,7 @@ from pathlib import Path
 
 import trio
 
-from emitter.compiled_cache import use_compiled_cache
+from jit import use_compiled_cache
 
 from ._daemon import Daemon
 from .config import ConfigError, default_config, load_config
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"numbatd: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log.level)
-    # before anything imports numba (an InfluxDB sink's transcoder): see emitter.compiled_cache
+    # before anything imports numba (an InfluxDB sink's transcoder): see jit's _cache
     compiled_cache = use_compiled_cache(COMPILED_MODULE_DIR, config.state_dir)
     for warning in compiled_cache.warnings:
         log.warning(warning, extra={"numba_cache_dir": str(compiled_cache.path)})

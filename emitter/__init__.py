@@ -5,11 +5,10 @@
 >>> e.metric("request.latency", 30, status="ok")  # doctest: +SKIP
 
 What a service may import is in ``__all__`` (tests/test_exports.py holds it, so a change
-is a visible decision). Modules with a leading underscore are internal. Three modules
-are public for numbat's own programs: ``event`` (the numbat event and its defaults),
+is a visible decision). Modules with a leading underscore are internal. Two modules are
+public for numbat's own programs: ``event`` (the numbat event and its defaults) and
 ``backoff`` (jittered reconnect delays, which numbatd's listeners and remote sinks use
-too) and ``compiled_cache`` (numba's cache folder, chosen by numbatd and numbat-logs);
-``cli`` is the ``numbat-emit`` command.
+too); ``cli`` is the ``numbat-emit`` command.
 """
 
 from ._client import Emitter, EmitterStats, get_global, metric, set_global, timer

@@ -21,24 +21,25 @@ loads the scanner, numbat-logs under its systemd unit included, has a writable o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numpy as np
 
-from emitter.compiled_cache import use_compiled_cache
+from jit import use_compiled_cache
 
 from ._records import FIRST_TIME, LAST_TIME, MAX_SIZE
 from .formats._base import MAX_HOUR, MAX_MINUTE, MAX_SECOND, MAX_ZONE, MIN_ZONE
 
 #: numba's cache folder, chosen before numba is first imported (numba reads
 #: NUMBA_CACHE_DIR then): writable even under the units' ProtectSystem=strict, see
-#: emitter.compiled_cache. Its loader (:mod:`._counter`) logs the warnings.
+#: jit's ``_cache``. Its loader (:mod:`._counter`) logs the warnings.
 COMPILED_CACHE = use_compiled_cache(Path(__file__).parent, os.environ.get("STATE_DIRECTORY"))
 
 from numba import njit, types  # noqa: E402 - only once the cache folder is chosen
+
+from jit.tables import KEY, VALUE, compiled, first_slot, fnv1a, with_room, with_row  # noqa: E402
 
 #: Layout of the figures array the scanner adds to.
 REQUESTS, BYTES_LOW, BYTES_HIGH, FIRST_CLASS = 0, 1, 2, 3
@@ -58,20 +59,9 @@ _MONTHS = np.array([int.from_bytes(name, "big") for name in (
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _ODD = -1  #: what the field readers return for a line that is not of the usual shape
 
-#: Hash tables are arrays of [key, value], a value of 0 marking a free slot.
-_KEY, _VALUE = 0, 1
+#: Hash tables (jit.tables): [key, value] rows, a value of 0 marking a free slot.
 _FIRST_TABLE_SIZE = 1024  #: slots; a table doubles when half full
-_GOLDEN = -0x61C8864680B583EB  #: 2**64 / phi as a signed int64: Fibonacci hashing spreads keys
 _MINUTE_BITS = 32  #: a (path, minute) key is path id << 32 | epoch minute (< 2**32 until year 10000)
-
-Function = TypeVar("Function", bound=Callable[..., Any])
-
-
-def compiled(function: Function) -> Function:
-    """Compiled to machine code by numba, cached on disk in the folder
-    :data:`COMPILED_CACHE` names: the first process compiles for seconds, later ones
-    load the machine code at once."""
-    return cast(Function, njit(cache=True, nogil=True)(function))
 
 
 @dataclass(frozen=True)
@@ -87,9 +77,9 @@ def scan(buffer: bytes, figures: Int64Array) -> Scanned:
     """Scan every line of ``buffer``: add requests, bytes and status classes of the lines
     it accepts to ``figures``; return the others, and the downloads, as offsets."""
     odd_lines, paths, pairs = _scan(np.frombuffer(buffer, dtype=np.uint8), figures)
-    keys = pairs[:, _KEY]
+    keys = pairs[:, KEY]
     minutes = keys & ((1 << _MINUTE_BITS) - 1)
-    return Scanned(odd_lines, paths, np.stack((keys >> _MINUTE_BITS, minutes * 60, pairs[:, _VALUE]), axis=1))
+    return Scanned(odd_lines, paths, np.stack((keys >> _MINUTE_BITS, minutes * 60, pairs[:, VALUE]), axis=1))
 
 
 def new_figures() -> Int64Array:
@@ -258,15 +248,6 @@ def _is_tarball_name(data: Any, start: int, end: int) -> bool:
 
 
 @compiled
-def _path_hash(data: Any, start: int, end: int) -> int:
-    """FNV-1a of a path; paths with equal hashes are compared byte by byte."""
-    value = np.uint64(14695981039346656037)
-    for index in range(start, end):
-        value = (value ^ np.uint64(data[index])) * np.uint64(1099511628211)
-    return int(np.int64(value))
-
-
-@compiled
 def _same_bytes(data: Any, start: int, end: int, other_start: int, other_end: int) -> bool:
     if end - start != other_end - other_start:
         return False
@@ -282,15 +263,15 @@ def _path_index(data: Any, table: Any, spans: Any, known: int, span: tuple[int, 
     whose [start, end] are in ``spans``: ``known`` itself for a new one, whose row is then
     added. ``table`` maps FNV hash to index + 1."""
     start, end = span
-    key = _path_hash(data, start, end)
+    key = fnv1a(data, start, end)
     mask = table.shape[0] - 1
-    slot = (key * _GOLDEN) & mask
-    while table[slot, _VALUE] > 0:
-        index = table[slot, _VALUE] - 1
-        if table[slot, _KEY] == key and _same_bytes(data, start, end, spans[index, 0], spans[index, 1]):
+    slot = first_slot(key, mask)
+    while table[slot, VALUE] > 0:
+        index = table[slot, VALUE] - 1
+        if table[slot, KEY] == key and _same_bytes(data, start, end, spans[index, 0], spans[index, 1]):
             return int(index)
         slot = (slot + 1) & mask
-    table[slot, _KEY], table[slot, _VALUE] = key, known + 1
+    table[slot, KEY], table[slot, VALUE] = key, known + 1
     spans[known, 0], spans[known, 1] = start, end
     return known
 
@@ -299,40 +280,14 @@ def _path_index(data: Any, table: Any, spans: Any, known: int, span: tuple[int, 
 def _count(table: Any, key: int) -> bool:
     """One more for ``key`` in ``table`` (key -> count); True when the key is new."""
     mask = table.shape[0] - 1
-    slot = (key * _GOLDEN) & mask
-    while table[slot, _VALUE] > 0:
-        if table[slot, _KEY] == key:
-            table[slot, _VALUE] += 1
+    slot = first_slot(key, mask)
+    while table[slot, VALUE] > 0:
+        if table[slot, KEY] == key:
+            table[slot, VALUE] += 1
             return False
         slot = (slot + 1) & mask
-    table[slot, _KEY], table[slot, _VALUE] = key, 1
+    table[slot, KEY], table[slot, VALUE] = key, 1
     return True
-
-
-@compiled
-def _with_row(rows: Any, used: int) -> Any:
-    """``rows``, or a copy twice as long when all are used."""
-    if used < rows.shape[0]:
-        return rows
-    longer = np.empty((rows.shape[0] * 2, rows.shape[1]), dtype=rows.dtype)
-    longer[:used] = rows
-    return longer
-
-
-@compiled
-def _with_room(table: Any, used: int) -> Any:
-    """``table``, or a copy twice its size when one more key would fill it past half."""
-    if 2 * (used + 1) <= table.shape[0]:
-        return table
-    grown = np.zeros((table.shape[0] * 2, 2), dtype=np.int64)
-    mask = grown.shape[0] - 1
-    for row in range(table.shape[0]):
-        if table[row, _VALUE] > 0:
-            slot = (table[row, _KEY] * _GOLDEN) & mask
-            while grown[slot, _VALUE] > 0:
-                slot = (slot + 1) & mask
-            grown[slot] = table[row]
-    return grown
 
 
 _SIGNATURE = (types.Array(types.uint8, 1, "C", readonly=True), types.Array(types.int64, 1, "C"))
@@ -367,7 +322,7 @@ def _scan(data: Any, figures: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
         if path_start != _ODD:
             status, size = _status_and_size(data, at, end)
         if status == _ODD:
-            odd_lines = _with_row(odd_lines, odd)
+            odd_lines = with_row(odd_lines, odd)
             odd_lines[odd, 0], odd_lines[odd, 1] = start, end
             odd += 1
             continue
@@ -378,10 +333,10 @@ def _scan(data: Any, figures: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
             figures[BYTES_LOW] -= BYTES_CARRY
             figures[BYTES_HIGH] += 1
         if is_get and status == 200 and _is_tarball_name(data, path_start, name_end):
-            paths = _with_room(paths, known_paths)
-            path_spans = _with_row(path_spans, known_paths)
+            paths = with_room(paths, known_paths)
+            path_spans = with_row(path_spans, known_paths)
             path = _path_index(data, paths, path_spans, known_paths, (path_start, path_end))
             known_paths += path == known_paths
-            pairs = _with_room(pairs, distinct_pairs)
+            pairs = with_room(pairs, distinct_pairs)
             distinct_pairs += _count(pairs, (path << _MINUTE_BITS) | (moment // 60))
-    return odd_lines[:odd], path_spans[:known_paths], pairs[pairs[:, _VALUE] > 0]
+    return odd_lines[:odd], path_spans[:known_paths], pairs[pairs[:, VALUE] > 0]

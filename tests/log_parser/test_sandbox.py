@@ -29,10 +29,8 @@ pytestmark = [
 
 #: The scanner's import without the choice: the module that makes it, replaced by a no-op.
 WITHOUT_THE_CHOICE = """
-import sys, types
-stub = types.ModuleType("emitter.compiled_cache")
-stub.use_compiled_cache = lambda *args, **kwargs: None
-sys.modules["emitter.compiled_cache"] = stub
+import jit
+jit.use_compiled_cache = lambda *args, **kwargs: None
 import log_parser.core._scanner
 """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ._lineprotocol import LineEncoder
 from ._sink import InfluxOptions, InfluxSink
 
-#: Where the compiled module is: numba's cache folder is chosen for it (emitter.compiled_cache).
+#: Where the compiled module is: numba's cache folder is chosen for it (jit.use_compiled_cache).
 COMPILED_MODULE_DIR = Path(__file__).parent
 
 __all__ = ["COMPILED_MODULE_DIR", "InfluxOptions", "InfluxSink", "LineEncoder"]

@@ -101,7 +101,7 @@ class InfluxSink(RemoteSink[InfluxOptions]):
         )
         # Imported here, by the first InfluxDB sink made: numba's compiled code costs a
         # daemon without one nothing, and numbatd chooses numba's cache folder before this
-        # (emitter.compiled_cache), once its configuration is read.
+        # (jit.use_compiled_cache), once its configuration is read.
         from ._transcoder import JsonLineTranscoder, Lines  # noqa: PLC0415 - numba, loaded only when used
 
         self._lines_of = Lines.of

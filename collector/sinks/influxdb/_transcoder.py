@@ -18,12 +18,14 @@ LineEncoder's, line for line, which the property tests check.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import numpy as np
 from numba import njit, types
+
+from jit.tables import FNV_OFFSET, FNV_PRIME, KEY, VALUE, compiled, first_slot, insert, with_room
 
 from ...wire import Event
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
@@ -48,15 +50,7 @@ _QUOTE, _BACKSLASH, _COLON, _COMMA, _OPEN, _CLOSE, _MINUS, _DOT, _ZERO, _NINE = 
 _SPACE, _TAB, _RETURN, _NEWLINE, _LOW_T, _LOW_F, _LOW_N, _PLUS, _E, _LOW_E = b" \t\r\ntfn+Ee"
 _SUFFIX = b" value="
 
-_GOLDEN = -0x61C8864680B583EB  #: 2**64 / phi as a signed int64: Fibonacci hashing spreads keys
 _FIRST_SLOTS = 1 << 12
-
-Function = TypeVar("Function", bound=Callable[..., Any])
-
-
-def compiled(function: Function) -> Function:
-    """Compiled by numba at first call and cached on disk (where: emitter.compiled_cache)."""
-    return cast(Function, njit(cache=True, nogil=True)(function))
 
 
 @dataclass(frozen=True)
@@ -149,8 +143,7 @@ class JsonLineTranscoder:
     def _learn(self, key: bytes, key_hash: int, series: str) -> int:
         prefix = series.encode() + _SUFFIX
         index = self._learnt
-        if 2 * (index + 1) > len(self._slots):
-            self._slots = _rehash(self._slots, 2 * len(self._slots))
+        self._slots = with_room(self._slots, index)
         if index == len(self._key_spans):
             self._key_spans = _longer(self._key_spans, 2 * index)
             self._prefix_spans = _longer(self._prefix_spans, 2 * index)
@@ -158,7 +151,7 @@ class JsonLineTranscoder:
         self._prefixes, self._prefix_bytes = _append(
             self._prefixes, self._prefix_bytes, prefix, self._prefix_spans[index]
         )
-        _insert(self._slots, key_hash, index)
+        insert(self._slots, key_hash, index + 1)
         self._learnt += 1
         return index
 
@@ -355,8 +348,7 @@ def _cut_spans(start: int, end: int, cut: Any) -> tuple[int, int, int, int, int,
     return start, first, first_end, second, second_end, end
 
 
-_PRIME = np.uint64(1099511628211)
-_FNV_START = np.uint64(14695981039346656037)
+_PRIME, _FNV_START = FNV_PRIME, FNV_OFFSET
 
 
 @compiled
@@ -406,33 +398,15 @@ def _find(data: Any, start: int, end: int, cut: Any, slots: Any, keys: Any, key_
     """The id of the series this line names, or UNKNOWN."""
     key_hash = _key_hash(data, start, end, cut)
     mask = slots.shape[0] - 1
-    slot = (key_hash * _GOLDEN) & mask
-    while slots[slot, 1] > 0:
-        index = slots[slot, 1] - 1
-        if slots[slot, 0] == key_hash and _same_key(
+    slot = first_slot(key_hash, mask)
+    while slots[slot, VALUE] > 0:
+        index = slots[slot, VALUE] - 1
+        if slots[slot, KEY] == key_hash and _same_key(
             data, start, end, cut, keys, key_spans[index, 0], key_spans[index, 1]
         ):
             return int(index)
         slot = (slot + 1) & mask
     return UNKNOWN
-
-
-@compiled
-def _insert(slots: Any, key_hash: int, index: int) -> None:
-    mask = slots.shape[0] - 1
-    slot = (key_hash * _GOLDEN) & mask
-    while slots[slot, 1] > 0:
-        slot = (slot + 1) & mask
-    slots[slot, 0], slots[slot, 1] = key_hash, index + 1
-
-
-@compiled
-def _rehash(slots: Any, size: int) -> Any:
-    grown = np.zeros((size, 2), dtype=np.int64)
-    for row in range(slots.shape[0]):
-        if slots[row, 1] > 0:
-            _insert(grown, slots[row, 0], slots[row, 1] - 1)
-    return grown
 
 
 @compiled

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emitter import compiled_cache
-from emitter.compiled_cache import (
+from jit import _cache as compiled_cache
+from jit._cache import (
     EXPLICIT,
     IN_TREE,
     STATE,
