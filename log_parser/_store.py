@@ -24,6 +24,20 @@ import orjson
 
 from .core._records import FIRST_TIME, LAST_TIME
 
+#: The rows of one kind of source, each naming its source (a backfilled object, a counted
+#: file) by its short id in the source's own table, and found by package.
+SOURCE_COUNTS = """
+CREATE TABLE IF NOT EXISTS {table} (
+    {source} {source_type} NOT NULL,  -- its id in {sources}: in every row, so short
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY ({source}, package, day, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS {table}_by_package ON {table} (package, day);
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS live (
     day TEXT NOT NULL,
@@ -32,16 +46,7 @@ CREATE TABLE IF NOT EXISTS live (
     count INTEGER NOT NULL,
     PRIMARY KEY (package, day, version)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS backfill (
-    object TEXT NOT NULL,  -- the object's id in backfill_objects: in every row, so short
-    day TEXT NOT NULL,
-    package TEXT NOT NULL,
-    version TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (object, package, day, version)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS backfill_by_package ON backfill (package, day);
-CREATE TABLE IF NOT EXISTS backfilled_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
+{backfill}CREATE TABLE IF NOT EXISTS backfilled_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS packages (package TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS backfill_objects (
     id INTEGER PRIMARY KEY,
@@ -66,23 +71,19 @@ CREATE TABLE IF NOT EXISTS counted_files (
     rejected INTEGER NOT NULL,
     finished TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS file_counts (
-    file INTEGER NOT NULL,  -- the file's id in counted_files, as backfill rows name their object
-    day TEXT NOT NULL,
-    package TEXT NOT NULL,
-    version TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (file, package, day, version)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS file_counts_by_package ON file_counts (package, day);
-DROP VIEW IF EXISTS counts;
+{file_counts}DROP VIEW IF EXISTS counts;
 CREATE VIEW counts AS
     SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
     UNION ALL
     SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
     UNION ALL
     SELECT day, package, version, count FROM backfill WHERE day IN (SELECT day FROM backfilled_days);
-"""
+""".format(
+    backfill=SOURCE_COUNTS.format(table="backfill", source="object", source_type="TEXT", sources="backfill_objects"),
+    file_counts=SOURCE_COUNTS.format(
+        table="file_counts", source="file", source_type="INTEGER", sources="counted_files"
+    ),
+)
 
 #: The page cache of a bulk writer, MiB.
 BULK_CACHE_MIB = 64
