@@ -1,7 +1,7 @@
-"""``python -m collector``: numbatd."""
+"""``python -m collector``: numbatd, as the ``numbatd`` command runs it (its extra checked first)."""
 
 import sys
 
-from .cli import main
+from numbat_launcher import numbatd
 
-sys.exit(main())
+sys.exit(numbatd())

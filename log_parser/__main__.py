@@ -1,7 +1,7 @@
-"""``python -m log_parser``: the ``numbat-logs`` command (:func:`log_parser.cli.main`)."""
+"""``python -m log_parser``: the ``numbat-logs`` command, as it runs (its extra checked first)."""
 
 import sys
 
-from .cli import main
+from numbat_launcher import numbat_logs
 
-sys.exit(main())
+sys.exit(numbat_logs())

@@ -184,6 +184,9 @@ def test_the_installed_numbat_emit_sends_a_metric(bare: BareInstall) -> None:
 def test_a_program_without_its_extra_names_it(bare: BareInstall, script: str, argv: list[str], line: str) -> None:
     result = bare.run(str(bare.bin / script), *argv)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", line + "\n")
+    package = {"numbatd": "collector", "numbat-logs": "log_parser"}[script]
+    result = bare.run(str(bare.bin / "python"), "-I", "-m", package, *argv)  # python -m, the same
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", line + "\n")
 
 
 # --- the launcher's lists, against the source and pyproject.toml ----------------------
@@ -202,8 +205,15 @@ def third_party_imports(package: str) -> set[str]:
                 found.update(alias.name.partition(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module.partition(".")[0])
-    ours = {"emitter", "collector", "log_parser", "numbat_launcher", "__future__"}
-    return found - set(sys.stdlib_module_names) - ours
+    return found - set(sys.stdlib_module_names) - our_modules() - {"__future__"}
+
+
+def our_modules() -> set[str]:
+    """The top-level packages and modules the distribution installs, as pyproject.toml says."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    return {pattern.rstrip("*") for pattern in setuptools["packages"]["find"]["include"]} | set(
+        setuptools["py-modules"]
+    )
 
 
 def requirement_names(requirements: list[str]) -> set[str]:
