@@ -1,8 +1,8 @@
 """numbatd's life: wire the parts together, reload on SIGHUP, drain on SIGTERM.
 
 The parts run themselves: the listeners (listeners/: bound, served, replaced), the router
-and the sinks behind it (router/: each sink's queue and task), the health endpoint
-(observe/). The daemon starts them in the order events flow backwards (sinks before the
+and the sinks and aggregations behind it (router/: each sink's queue and task; aggregate/:
+each aggregation's flushes), the health endpoint (observe/). The daemon starts them in the order events flow backwards (sinks before the
 listeners that feed them), and stops them in the order events flow: intake first, then
 the sinks get a deadline to write what they hold. A reload applies what it can: a
 listener or sink whose new settings cannot start keeps running as it was, and the reload
@@ -60,6 +60,7 @@ class Daemon:
                     extra={
                         "listeners": [f"{c.url} ({c.format})" for c in self.config.listeners],
                         "sinks": [c.name for c in self.config.sinks],
+                        "aggregations": [f"{c.name} ({c.interval:g}s)" for c in self.config.aggregations],
                         "self_metrics": listen or None,
                     },
                 )
@@ -102,7 +103,11 @@ class Daemon:
         old, self.config = self.config, new
         failed = await self.router.reconfigure(new, old.shutdown_timeout)
         failed += await self.listeners.reconfigure(new)
-        names = {"listeners": sorted(self.listeners.running), "sinks": sorted(self.router.runners)}
+        names = {
+            "listeners": sorted(self.listeners.running),
+            "sinks": sorted(self.router.runners),
+            "aggregations": sorted(self.router.stage.aggregations),
+        }
         if failed:
             self.metrics.reloads.labels("failed").inc()
             log.error(

@@ -44,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"numbatd: {exc}", file=sys.stderr)
             return 2
-        print(f"{args.check_config}: ok ({len(config.listeners)} listeners, {len(config.sinks)} sinks)")
+        counts = f"{len(config.listeners)} listeners, {len(config.sinks)} sinks"
+        if config.aggregations:
+            counts += f", {len(config.aggregations)} aggregations"
+        print(f"{args.check_config}: ok ({counts})")
         return 0
     try:
         config = load_config(args.config, SINK_TYPES) if args.config else default_config(SINK_TYPES)

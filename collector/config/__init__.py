@@ -1,5 +1,6 @@
 """numbatd's configuration: TOML in, checked frozen dataclasses out (the tables in
-_settings.py, their checks in _checks.py, the file in _load.py, addresses in _addresses.py).
+_settings.py, the aggregations' in _aggregations.py, their checks in _checks.py, the file in
+_load.py, addresses in _addresses.py).
 
 Imports no sink and no I/O framework: the sink types are handed to :func:`load_config`,
 so ``numbatd --check-config`` and anyone embedding the collector read a configuration
@@ -7,6 +8,7 @@ without loading what the sinks need.
 """
 
 from ._addresses import ListenAddress, parse_listen_url
+from ._aggregations import NEVER, RAW, AggregationConfig, RuleConfig
 from ._checks import ConfigError, require, require_at_most
 from ._load import DEFAULT_CONFIG, HasOptions, default_config, load_config, parse_config
 from ._settings import (
@@ -22,6 +24,9 @@ from ._settings import (
 )
 
 __all__ = [
+    "NEVER",
+    "RAW",
+    "AggregationConfig",
     "DEFAULT_CONFIG",
     "DEFAULT_PORT",
     "DEFAULT_SELF_METRICS",
@@ -32,6 +37,7 @@ __all__ = [
     "ListenAddress",
     "ListenerConfig",
     "LogConfig",
+    "RuleConfig",
     "SelfMetricsConfig",
     "SinkConfig",
     "SinkOptions",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ._aggregations import RAW, AggregationConfig
 from ._checks import ConfigError, build
 from ._settings import DEFAULT_PORT, DEFAULT_SELF_METRICS, Config, ListenerConfig, SinkConfig, SinkOptions
 
@@ -68,6 +69,7 @@ def parse_config(table: dict[str, Any], sink_types: Mapping[str, HasOptions]) ->
     table = dict(table)
     listeners = table.pop("listeners", None)
     sinks = table.pop("sinks", None)
+    aggregations = table.pop("aggregations", [])
     if not isinstance(listeners, list) or not listeners:
         raise ConfigError("listeners: at least one [[listeners]] table is required")
     if not isinstance(sinks, list) or not sinks:
@@ -84,15 +86,33 @@ def parse_config(table: dict[str, Any], sink_types: Mapping[str, HasOptions]) ->
         common = {f.name for f in dataclasses.fields(SinkConfig)} - {"options"}
         options = build(sink_types[kind].options, {k: v for k, v in item.items() if k not in common}, where)
         parsed_sinks.append(build(SinkConfig, {k: v for k, v in item.items() if k in common}, where, options=options))
+    if not isinstance(aggregations, list):
+        raise ConfigError("aggregations: must be [[aggregations]] tables")
+    parsed_aggregations = tuple(
+        build(AggregationConfig, item, f"aggregations[{i}]") for i, item in enumerate(aggregations)
+    )
     config = build(Config, {**table, "listeners": [], "sinks": []}, "config")
-    config = dataclasses.replace(config, listeners=parsed_listeners, sinks=tuple(parsed_sinks))
+    config = dataclasses.replace(
+        config, listeners=parsed_listeners, sinks=tuple(parsed_sinks), aggregations=parsed_aggregations
+    )
     _check_unique("listeners", [listener.name for listener in config.listeners])
     _check_unique("sinks", [sink.name for sink in config.sinks])
+    _check_unique("aggregations", [aggregation.name for aggregation in config.aggregations])
+    _check_inputs(config)
     for index, listener in enumerate(config.listeners):
         if "fd_reserve" in listener.limits:
             raise ConfigError(f"listeners[{index}].limits.fd_reserve: process-wide; set it in [limits]")
         config.limits_for(listener)  # reports a bad per-listener override now, not at start
     return config
+
+
+def _check_inputs(config: Config) -> None:
+    """Every sink's input is "raw" or an aggregation of this file."""
+    names = [aggregation.name for aggregation in config.aggregations]
+    for index, sink in enumerate(config.sinks):
+        if sink.input != RAW and sink.input not in names:
+            choices = ", ".join(map(repr, [RAW, *names]))
+            raise ConfigError(f"sinks[{index}].input: {sink.input!r} names no aggregation; expected one of {choices}")
 
 
 def _check_unique(where: str, names: list[str]) -> None:

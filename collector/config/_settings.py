@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..wire import Format
 from ._addresses import ListenAddress, parse_listen_url
+from ._aggregations import RAW, AggregationConfig
 from ._checks import build, check_host_port, require, require_at_most
 
 DEFAULT_PORT = 3333
@@ -93,10 +94,19 @@ class SinkConfig:
     exclude: tuple[str, ...] = ()  #: name prefixes this sink never accepts
     queue_size: int = 100_000  #: events waiting for this sink
     overflow: Overflow = "drop_oldest"  #: what a full queue does with a new batch
+    #: What the sink takes: "raw", the events as they arrived, or the name of an
+    #: [[aggregations]] table, its summaries (Vector's ``inputs``, one per sink).
+    input: str = RAW
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", self.name or self.type)
         require(self.queue_size > 0, "queue_size", "must be positive")
+        require(bool(self.input), "input", f"must be {RAW!r} or the name of an aggregation")
+
+    @property
+    def raw(self) -> bool:
+        """Whether the sink takes the events as they arrived (else an aggregation's summaries)."""
+        return self.input == RAW
 
     def accepts(self, name: str) -> bool:
         if self.include and not name.startswith(self.include):
@@ -131,6 +141,8 @@ class LogConfig:
 class Config:
     listeners: tuple[ListenerConfig, ...]
     sinks: tuple[SinkConfig, ...]
+    #: Named aggregations; a sink takes one by its ``input``.
+    aggregations: tuple[AggregationConfig, ...] = ()
     limits: Limits = Limits()
     self_metrics: SelfMetricsConfig = SelfMetricsConfig()
     log: LogConfig = LogConfig()

@@ -3,6 +3,15 @@ serves them with its health (_health.py), and its own log (_logging.py)."""
 
 from ._health import HealthApp, serve_health
 from ._logging import FloodGate, log, setup_logging
-from ._metrics import SelfMetrics, SinkStats
+from ._metrics import AggregationStats, SelfMetrics, SinkStats
 
-__all__ = ["FloodGate", "HealthApp", "SelfMetrics", "SinkStats", "log", "serve_health", "setup_logging"]
+__all__ = [
+    "AggregationStats",
+    "FloodGate",
+    "HealthApp",
+    "SelfMetrics",
+    "SinkStats",
+    "log",
+    "serve_health",
+    "setup_logging",
+]

@@ -7,6 +7,7 @@ so counting costs a sink a method call.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 from prometheus_client import (
@@ -120,6 +121,40 @@ class SelfMetrics:
         self.spool_damaged = self._counter(
             "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink
         )
+        aggregation = ["aggregation"]
+        self.aggregated = self._counter(
+            "numbat_aggregation_events", "Events an aggregation took in (the others pass it by).", aggregation
+        )
+        self.aggregation_series = self._gauge(
+            "numbat_aggregation_series", "Series an aggregation holds: counters, timers, gauges, sets.", aggregation
+        )
+        self.aggregation_dropped_series = self._counter(
+            "numbat_aggregation_dropped_series",
+            "Events of new series an aggregation dropped: it held max_series already (the names are logged).",
+            aggregation,
+        )
+        self.aggregation_refused = self._counter(
+            "numbat_aggregation_refused_events",
+            "Events an aggregation could not take (a value its rule's kind cannot hold); they still reach raw sinks.",
+            aggregation,
+        )
+        self.summaries = self._counter(
+            "numbat_aggregation_summaries", "Summaries an aggregation flushed to its sinks.", aggregation
+        )
+        self.flush_seconds = self._histogram(
+            "numbat_aggregation_flush_seconds",
+            "Time an aggregation took to make one flush's summaries.",
+            aggregation,
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.flush_lag = self._gauge(
+            "numbat_aggregation_flush_lag_seconds",
+            "How late the last flush began after its wall-clock boundary (statsd's timestamp_lag).",
+            aggregation,
+        )
+        self.last_flush = self._gauge(
+            "numbat_aggregation_last_flush_timestamp_seconds", "The time of an aggregation's last flush.", aggregation
+        )
         self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
 
     def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
@@ -192,3 +227,26 @@ class SinkStats:
     def watch_spool(self, size_bytes: Callable[[], float], events: Callable[[], float]) -> None:
         self._metrics.spool_bytes.labels(*self._labels).set_function(size_bytes)
         self._metrics.spool_events.labels(*self._labels).set_function(events)
+
+
+class AggregationStats:
+    """One aggregation's share of the self-metrics, bound to its label."""
+
+    def __init__(self, metrics: SelfMetrics, name: str) -> None:
+        self._metrics, self._name = metrics, name
+        self.aggregated = metrics.aggregated.labels(name).inc
+        self.dropped_series = metrics.aggregation_dropped_series.labels(name).inc
+        self.refused = metrics.aggregation_refused.labels(name).inc
+        self.summaries = metrics.summaries.labels(name).inc
+        self.flush_seconds = metrics.flush_seconds.labels(name).observe
+        self.flush_lag = metrics.flush_lag.labels(name).set
+        self.last_flush = metrics.last_flush.labels(name).set
+
+    def watch_series(self, series: Callable[[], float]) -> None:
+        self._metrics.aggregation_series.labels(self._name).set_function(series)
+
+    def forget(self) -> None:
+        """The aggregation is gone from the configuration: its gauges go too (its counters stay)."""
+        for gauge in (self._metrics.aggregation_series, self._metrics.flush_lag, self._metrics.last_flush):
+            with contextlib.suppress(KeyError):
+                gauge.remove(self._name)

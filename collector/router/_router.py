@@ -1,12 +1,16 @@
-"""Fan-out, and the sinks behind it.
+"""Fan-out, and the sinks and aggregations behind it.
 
 Listeners publish batches to the :class:`Router`, which puts each into the queue of every
-sink whose include/exclude accepts its events. The router also owns the sinks: it makes
-each from its configuration, opens it and runs it (a :class:`~._runner.SinkRunner` in the
-router's own nursery), and replaces or stops it when the configuration changes. Routes
-are replaced whole, never edited in place, so a publish in progress sees one consistent
-set; a sink being replaced gets a fresh queue at once, and starts writing it once its
-predecessor has written what it held, so the two never share a spool.
+sink whose input is the raw events and whose include/exclude accepts its events, and
+hands it to the aggregation stage (collector.aggregate), whose flushes come back through
+:meth:`Router.deliver` to the queues of the sinks whose input is that aggregation. The
+router also owns the sinks: it makes each from its configuration, opens it and runs it
+(a :class:`~._runner.SinkRunner` in the router's own nursery), and replaces or stops it
+when the configuration changes. Routes are replaced whole, never edited in place, so a
+publish in progress sees one consistent set; a sink being replaced gets a fresh queue at
+once, and starts writing it once its predecessor has written what it held, so the two
+never share a spool. At a stop the aggregations flush their partial intervals first, so
+the sinks drain them with the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 
 import trio
 
-from ..config import Config, SinkConfig
+from ..aggregate._stage import AggregationStage
+from ..config import RAW, Config, SinkConfig
 from ..observe import SelfMetrics, SinkStats, log
 from ..sinks import SINK_TYPES, SinkType
 from ..wire import Batch
@@ -34,18 +39,30 @@ class Route:
 
 
 class Router:
-    """Listeners publish here; sinks are started, replaced and stopped here.
+    """Listeners publish here; sinks and aggregations are started, replaced and stopped here.
 
-    ``sink_types`` says which class each sink type is. The sinks' tasks run inside :meth:`run`.
+    ``sink_types`` says which class each sink type is. The sinks' tasks and the
+    aggregations' flush tasks run inside :meth:`run`; ``stage`` is the aggregation stage
+    (one made here by default).
     """
 
-    def __init__(self, metrics: SelfMetrics | None = None, *, sink_types: Mapping[str, SinkType] = SINK_TYPES) -> None:
+    def __init__(
+        self,
+        metrics: SelfMetrics | None = None,
+        *,
+        sink_types: Mapping[str, SinkType] = SINK_TYPES,
+        stage: AggregationStage | None = None,
+    ) -> None:
         self.metrics = metrics or SelfMetrics()
         self.sink_types = sink_types
         #: Where sinks keep what must outlive the process: the configuration's state_dir.
         self.state_dir = Path(Config.state_dir)
+        #: The sinks that take the raw events.
         self.routes: tuple[Route, ...] = ()
+        #: The sinks that take an aggregation's summaries, by the aggregation's name.
+        self.summary_routes: Mapping[str, tuple[Route, ...]] = {}
         self.runners: dict[str, SinkRunner] = {}
+        self.stage = stage or AggregationStage(self.metrics, self.deliver)
         self._nursery: trio.Nursery | None = None
 
     # -- fan-out -----------------------------------------------------------------------
@@ -53,37 +70,60 @@ class Router:
     async def publish(self, batch: Batch) -> None:
         if not batch.events:
             return
-        for route in self.routes:
+        self.stage.add(batch)  # at once, before any await: the aggregations see events in order
+        await self._put(self.routes, batch)
+
+    async def deliver(self, aggregation: str, summaries: Batch) -> None:
+        """An aggregation's flush, to the sinks that take it."""
+        await self._put(self.summary_routes.get(aggregation, ()), summaries)
+
+    @staticmethod
+    async def _put(routes: tuple[Route, ...], batch: Batch) -> None:
+        if not batch.events:
+            return
+        for route in routes:
             selected = batch.select(route.config.accepts) if route.config.filters else batch
             with contextlib.suppress(QueueClosed):  # a sink being replaced: its successor is in the next routes
                 await route.queue.put(selected)
 
     def _route(self, replacing: Mapping[str, Route] | None = None) -> None:
-        """Route to every running sink (``replacing`` some by the routes given)."""
+        """Route to every running sink (``replacing`` some by the routes given), each by its input."""
         routes = {name: Route(runner.config, runner.queue) for name, runner in self.runners.items()}
-        self.routes = tuple((routes | dict(replacing or {})).values())
+        every = (routes | dict(replacing or {})).values()
+        by_input: dict[str, tuple[Route, ...]] = {}
+        for route in every:
+            by_input[route.config.input] = (*by_input.get(route.config.input, ()), route)
+        self.routes = tuple(route for route in every if route.config.raw)
+        self.summary_routes = {name: found for name, found in by_input.items() if name != RAW}
 
     # -- the sinks -----------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Hold the sinks' tasks: report started, then run until cancelled."""
+        """Hold the sinks' and aggregations' tasks: report started, then run until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await nursery.start(self.stage.run)
             task_status.started()
             await trio.sleep_forever()
 
     async def start(self, config: Config) -> None:
-        """Start every sink of ``config`` and route to them; the first that cannot start raises."""
+        """Start every sink of ``config`` and route to them, then the aggregations; the
+        first sink that cannot start raises."""
         self.state_dir = Path(config.state_dir)
         for sink in config.sinks:
             self.runners[sink.name] = await self._start(sink)
         self._route()
+        self.stage.start(config.aggregations)
 
     async def reconfigure(self, config: Config, deadline: float) -> list[str]:
         """Start new sinks, stop removed ones, and restart changed ones on a fresh queue that
         receives their events from now on; a sink whose new settings cannot start goes back
         to its old ones. ``deadline``: seconds a stopping sink has to write what it holds
-        (the old configuration's). The failures, as "sink NAME"."""
+        (the old configuration's). The failures, as "sink NAME".
+
+        The aggregations go first: one whose options changed, or that is gone, flushes
+        what it holds to the sinks that took it, before those are replaced."""
+        await self.stage.reconfigure(config.aggregations)
         self.state_dir = Path(config.state_dir)
         wanted = {sink.name: sink for sink in config.sinks}
         nursery = self._running()
@@ -111,12 +151,16 @@ class Router:
         return failed
 
     async def stop(self, deadline: float) -> None:
-        """Route nothing more, and let every sink write what it holds within ``deadline``."""
-        self.routes = ()
-        with trio.move_on_after(deadline):
+        """Flush the aggregations' partial intervals to their sinks, route nothing more,
+        and let every sink write what it holds; all within ``deadline``."""
+        until = trio.current_time() + deadline
+        with trio.move_on_at(until):
+            await self.stage.stop()
+        self.routes, self.summary_routes = (), {}
+        with trio.move_on_at(until):
             async with trio.open_nursery() as nursery:
                 for runner in self.runners.values():
-                    nursery.start_soon(runner.stop, deadline)
+                    nursery.start_soon(runner.stop, max(0.0, until - trio.current_time()))
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """What each sink did, for the log line at the stop."""

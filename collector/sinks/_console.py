@@ -27,18 +27,21 @@ class ConsoleOptions(SinkOptions):
 
 
 def format_event(event: Event, colour: bool) -> str:
-    """``03:14:17.123 app.latency 30 host=web-1 status=ok``"""
+    """``03:14:17.123 app.latency 30 host=web-1 status=ok``; a summary
+    ``03:14:20.000 app.requests kind=counter count=12 rate=1.2``."""
     time = event.get("time")
     try:
         stamp = dt.datetime.fromtimestamp(time / 1000, dt.UTC).strftime("%H:%M:%S.%f")[:-3]  # type: ignore[operator]
     except (TypeError, ValueError, OverflowError, OSError):
         stamp = str(time)
     fields = " ".join(f"{key}={value}" for key, value in event.items() if key not in _SHOWN_APART)
-    name, value = event.get("name"), event.get("value")
+    name = event.get("name")
+    # an aggregation's summary has its statistics among the fields, and most have no value
+    value = f" {event['value']}" if "value" in event else ""
     if not colour:
-        return f"{stamp} {name} {value} {fields}".rstrip()
+        return f"{stamp} {name}{value} {fields}".rstrip()
     status = _STATUS_COLOURS.get(str(event.get("status")), "")
-    return f"{_DIM}{stamp}{_RESET} {_CYAN}{name}{_RESET} {status}{_BOLD}{value}{_RESET} {_DIM}{fields}{_RESET}".rstrip()
+    return f"{_DIM}{stamp}{_RESET} {_CYAN}{name}{_RESET}{status}{_BOLD}{value}{_RESET} {_DIM}{fields}{_RESET}".rstrip()
 
 
 class ConsoleSink(Sink[ConsoleOptions]):

@@ -145,3 +145,151 @@ def test_the_shipped_example_config_is_valid() -> None:
     result = numbatd("--check-config", str(example))
     assert result.returncode == 0, result.stderr
     assert "7 listeners, 4 sinks" in result.stdout
+
+
+AGGREGATED = """
+[[listeners]]
+url = "udp://127.0.0.1:8125"
+format = "statsd"
+[[aggregations]]
+name = "10s"
+[[aggregations]]
+name = "minute"
+interval = 60
+percentiles = [50, 90, 99.9, -10]
+histogram_bins = [0.01, 0.1, 1]
+max_series = 5000
+max_samples = 1000
+delete_idle_after = "never"
+gauge_ttl = 3600
+[[aggregations.rules]]
+match = "web.*.latency"
+kind = "timer"
+key_fields = ["host", "route"]
+[[aggregations.rules]]
+match = "web.debug.*"
+kind = "pass"
+[[sinks]]
+type = "jsonl"
+name = "archive"
+path = "events.jsonl"
+[[sinks]]
+type = "console"
+input = "minute"
+[[sinks]]
+type = "forward"
+url = "tcp://127.0.0.1:1"
+input = "10s"
+"""
+
+
+def test_aggregations_and_the_inputs_of_sinks_parse() -> None:
+    config = parse_config(tomllib.loads(AGGREGATED), SINK_TYPES)
+    ten, minute = config.aggregations
+    assert (ten.name, ten.interval, ten.percentiles, ten.delete_idle_after, ten.gauge_ttl) == (
+        "10s",
+        10.0,
+        (50.0, 90.0, 99.0),
+        0,
+        None,
+    )
+    assert minute.interval_ms == 60_000
+    assert minute.percentiles == (50.0, 90.0, 99.9, -10.0)
+    assert (minute.histogram_bins, minute.max_series, minute.max_samples) == ((0.01, 0.1, 1.0), 5000, 1000)
+    assert (minute.delete_idle_after, minute.gauge_ttl) == ("never", 3600.0)
+    assert [(rule.match, rule.kind, rule.key_fields) for rule in minute.rules] == [
+        ("web.*.latency", "timer", ("host", "route")),
+        ("web.debug.*", "pass", ()),
+    ]
+    assert [(sink.name, sink.input, sink.raw) for sink in config.sinks] == [
+        ("archive", "raw", True),
+        ("console", "minute", False),
+        ("forward", "10s", False),
+    ]
+
+
+def test_a_config_without_aggregations_takes_raw_events_everywhere() -> None:
+    config = parse_config(tomllib.loads(GOOD), SINK_TYPES)
+    assert config.aggregations == ()
+    assert all(sink.input == "raw" for sink in config.sinks)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            '[[sinks]]\ntype = "console"\nname = "c2"\ninput = "hourly"',
+            "sinks[3].input: 'hourly' names no aggregation; expected one of 'raw', '10s', 'minute'",
+        ),
+        ('[[sinks]]\ntype = "console"\nname = "c2"\ninput = ""', "sinks[3].input: must be 'raw' or the name of"),
+        ('[[sinks]]\ntype = "console"\nname = "c2"\ninput = ["10s"]', "sinks[3].input: must be a string"),
+        ('[[aggregations]]\nname = "10s"', "aggregations: the name '10s' is used twice"),
+        ('[[aggregations]]\nname = "raw"', "aggregations[2].name: 'raw' is what a sink's input says"),
+        ("[[aggregations]]\ninterval = 10", "aggregations[2].name: required"),
+        ('[[aggregations]]\nname = "x"\nflush = 10', "aggregations[2].flush: unknown key"),
+        ('[[aggregations]]\nname = "x"\ninterval = 0', "aggregations[2].interval: must be a positive number"),
+        ('[[aggregations]]\nname = "x"\ninterval = inf', "aggregations[2].interval: must be a finite number"),
+        ('[[aggregations]]\nname = "x"\ninterval = 100000', "aggregations[2].interval: must be at most 86,400"),
+        (
+            '[[aggregations]]\nname = "x"\ninterval = 0.0005',
+            "aggregations[2].interval: must be a whole number of milli",
+        ),
+        ('[[aggregations]]\nname = "x"\npercentiles = [0]', "aggregations[2].percentiles: 0.0: each must be in"),
+        ('[[aggregations]]\nname = "x"\npercentiles = [101]', "aggregations[2].percentiles: 101.0: each must be"),
+        ('[[aggregations]]\nname = "x"\npercentiles = [90, 90]', "aggregations[2].percentiles: names a percentile"),
+        ('[[aggregations]]\nname = "x"\npercentiles = ["p90"]', "aggregations[2].percentiles[0]: must be a number"),
+        ('[[aggregations]]\nname = "x"\nhistogram_bins = [1, 1]', "aggregations[2].histogram_bins: must increase"),
+        ('[[aggregations]]\nname = "x"\nmax_series = 0', "aggregations[2].max_series: must be positive"),
+        ('[[aggregations]]\nname = "x"\nmax_series = 1e3', "aggregations[2].max_series: must be a whole number"),
+        ('[[aggregations]]\nname = "x"\nmax_samples = 2e8', "aggregations[2].max_samples: must be a whole number"),
+        ('[[aggregations]]\nname = "x"\nmax_samples = 200000000', "aggregations[2].max_samples: must be at most"),
+        ('[[aggregations]]\nname = "x"\ndelete_idle_after = -1', "aggregations[2].delete_idle_after: must not be"),
+        (
+            '[[aggregations]]\nname = "x"\ndelete_idle_after = "later"',
+            "aggregations[2].delete_idle_after: must be a whole number of flushes or 'never'; got 'later'",
+        ),
+        ('[[aggregations]]\nname = "x"\ngauge_ttl = -5', "aggregations[2].gauge_ttl: must not be negative"),
+        (
+            '[[aggregations]]\nname = "x"\n[[aggregations.rules]]\nkind = "timer"',
+            "aggregations[2].rules[0].match: required",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\n[[aggregations.rules]]\nmatch = "a.*"\nkind = "histogram"',
+            "aggregations[2].rules[0].kind: must be one of 'counter', 'timer', 'gauge', 'set', 'pass'",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\n[[aggregations.rules]]\nmatch = ""\nkind = "counter"',
+            "aggregations[2].rules[0].match: must be a glob",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\n[[aggregations.rules]]\nmatch = "a"\nkind = "set"\nkey_fields = ["time"]',
+            "aggregations[2].rules[0].key_fields: 'time' is what a summary is made of",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\n[[aggregations.rules]]\nmatch = "a"\nkind = "set"\nkey_fields = "host"',
+            "aggregations[2].rules[0].key_fields: must be a list",
+        ),
+    ],
+)
+def test_aggregation_mistakes_are_named_by_their_key(change: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tomllib.loads(AGGREGATED + "\n" + change), SINK_TYPES)
+    assert message in str(caught.value)
+
+
+def test_aggregations_must_be_tables() -> None:
+    with pytest.raises(ConfigError, match=r"aggregations: must be \[\[aggregations\]\] tables"):
+        parse_config(tomllib.loads("aggregations = 3\n" + GOOD), SINK_TYPES)
+    with pytest.raises(ConfigError, match=r"aggregations\[0\]: must be a table"):
+        parse_config(tomllib.loads("aggregations = [3]\n" + GOOD), SINK_TYPES)
+
+
+def test_check_config_counts_the_aggregations(tmp_path) -> None:
+    path = tmp_path / "aggregated.toml"
+    path.write_text(AGGREGATED)
+    result = numbatd("--check-config", str(path))
+    assert (result.returncode, result.stdout.strip()) == (0, f"{path}: ok (1 listeners, 3 sinks, 2 aggregations)")
+    path.write_text(AGGREGATED.replace('input = "minute"', 'input = "hourly"'))
+    result = numbatd("--check-config", str(path))
+    assert result.returncode == 2
+    assert "sinks[1].input: 'hourly' names no aggregation; expected one of 'raw', '10s', 'minute'" in result.stderr

@@ -2,7 +2,9 @@
 
 numbat's mapping: the measurement is the event's name, the field ``value`` its value,
 the timestamp its time in ms, and the other scalar fields become tags (or fields, for
-the keys configured so). The output is byte-for-byte what influxdb-client's
+the keys configured so). An aggregation's summary (an encoder made with ``summaries``,
+for a sink whose input is an aggregation) is one point with a field per statistic, as
+Telegraf's statsd input writes: its ``kind`` and key fields are the tags. The output is byte-for-byte what influxdb-client's
 ``Point.to_line_protocol()`` writes for the same point (tags and fields sorted, the
 same escapes, whole floats without ``.0``), which the property tests check, at a fraction
 of its cost: an event of a series already written costs a lookup of its cached line
@@ -30,6 +32,19 @@ RESERVED = frozenset({"name", "value", "time"})
 CACHE_LIMIT = 100_000  #: series remembered
 SHAPE_LIMIT = 10_000  #: key sets remembered
 _EXACT = 2**53  #: integers a float holds exactly, so written alike either way
+#: The statistics of a summary, by its ``kind``: they are its fields, the rest its tags.
+#: A timer's per-percentile ones end in the percentile (``upper_90``, ``mean_top5``,
+#: ``sum_99_9``), its bins are ``bin_<bound>``.
+_TIMER_STATISTIC = re.compile(
+    r"(?:count|lower|upper|mean|sum|sum_squares)_(?:top)?[0-9][0-9_]*|bin_.+"
+    r"|count|count_ps|lower|upper|mean|median|std|sum|sum_squares"
+)
+SUMMARY_STATISTICS: dict[str, Callable[[str], bool]] = {
+    "counter": frozenset({"count", "rate"}).__contains__,
+    "gauge": frozenset({"value"}).__contains__,
+    "set": frozenset({"count"}).__contains__,
+    "timer": lambda key: _TIMER_STATISTIC.fullmatch(key) is not None,
+}
 
 
 def escape_measurement(name: str) -> str:
@@ -94,16 +109,18 @@ class LineEncoder:
         *,
         skip: Callable[[str], bool] | None = None,
         admit: Callable[[str, str], str | None] | None = None,
+        summaries: bool = False,
     ) -> None:
         self.fields = frozenset(fields)
+        self.summaries = summaries
         self.tags = frozenset(tags)
         self.integers_as_floats = integers_as_floats
         self._not_tags = RESERVED | self.fields
         self._skip = skip or (lambda name: False)
         self._admit = admit or (lambda name, series: None)
         #: Plain lines, "<series> value=<float> <time>", need no configured fields, and
-        #: integers written as floats.
-        self.plain = not self.fields and integers_as_floats
+        #: integers written as floats (and are no summaries).
+        self.plain = not self.fields and integers_as_floats and not summaries
         self._general = not self.plain
         # the keys of events (in order) -> how to find the admitted series they make
         self._shapes: dict[tuple[str, ...], _Shape | None] = {}
@@ -119,13 +136,29 @@ class LineEncoder:
         name = event["name"]
         if name.startswith("#") or name.endswith("\\"):
             return None
-        rest = {key: value for key, value in event.items() if key not in self._not_tags}
-        series = _series(name, self._tag_items(rest))
-        fields = self._fields(event.get("value"), [(k, event[k]) for k in self.fields if k in event])
+        kind = event.get("kind") if self.summaries else None
+        statistic = SUMMARY_STATISTICS.get(kind) if kind.__class__ is str else None
+        if statistic is not None:
+            series, fields = self._summary(name, event, statistic)
+        else:
+            rest = {key: value for key, value in event.items() if key not in self._not_tags}
+            series = _series(name, self._tag_items(rest))
+            fields = self._fields(event.get("value"), [(k, event[k]) for k in self.fields if k in event])
         if not fields:
             return None
         time = event.get("time")
         return series, (f"{series} {fields} {time}" if time.__class__ is int else f"{series} {fields}")
+
+    def _summary(self, name: str, event: Mapping[str, Any], statistic: Callable[[str], bool]) -> tuple[str, str]:
+        """A summary's series and fields: a field per statistic (and per configured field),
+        its kind and key fields the tags."""
+        fields = [(key, value) for key, value in event.items() if statistic(key) or key in self.fields]
+        rest = {
+            key: value
+            for key, value in event.items()
+            if key not in _SUMMARY_NOT_TAGS and key not in self.fields and not statistic(key)
+        }
+        return _series(name, self._tag_items(rest)), self._fields(None, fields)
 
     def encode_all(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[bytes], dict[str, int]]:
         """Lines for the events worth writing, in order, and how many were left out, by reason.
@@ -267,6 +300,7 @@ class LineEncoder:
 
 
 _TAGGABLE = frozenset({str, int, float, bool})
+_SUMMARY_NOT_TAGS = frozenset({"name", "time"})
 
 
 class _Shape:

@@ -98,6 +98,7 @@ class InfluxSink(RemoteSink[InfluxOptions]):
             options.integers_as_floats,
             skip=None if options.write_heartbeats else is_heartbeat,
             admit=self._admit,
+            summaries=not config.raw,  # an aggregation's summaries: a field per statistic
         )
         # Imported here, by the first InfluxDB sink made: numba's compiled code costs a
         # daemon without one nothing, and numbatd chooses numba's cache folder before this

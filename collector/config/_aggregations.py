@@ -1,0 +1,101 @@
+"""The ``[[aggregations]]`` tables: named aggregations (statsd's flush, for every input
+format), each with its interval, its statistics, its bounds and its rules; and the name
+``raw`` that a sink's ``input`` takes for the events as they arrived.
+
+The tables are TOML's spelling of the aggregation core's options: ``delete_idle_after =
+"never"`` is the core's None (a series is never deleted: it sends zeros), and an absent
+``gauge_ttl`` keeps gauges for ever. The stage converts them (collector.aggregate), so
+reading a configuration loads no aggregator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from ._checks import require, require_at_most
+
+#: What a sink's ``input`` says for the events as they arrived; no aggregation may be called so.
+RAW = "raw"
+#: ``delete_idle_after``'s word for "keep idle series, sent as zero".
+NEVER = "never"
+#: Event keys that are never part of a series key: what a summary is made of.
+_NOT_KEYS = frozenset({"name", "value", "time", "kind"})
+MAX_INTERVAL = 86_400.0  #: a day: the longest flush interval
+MAX_SERIES = 100_000_000  #: per aggregation (each series holds memory)
+MAX_SAMPLES = 10_000_000  #: per timer series per interval, exact below
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """How events that did not come as statsd aggregate: the first rule whose ``match``
+    (a glob on the name) fits decides."""
+
+    match: str
+    kind: Literal["counter", "timer", "gauge", "set", "pass"]
+    #: Event fields that are part of the series key (and tags of the summary).
+    key_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        require(bool(self.match), "match", "must be a glob such as 'web.*.latency'")
+        for key in self.key_fields:
+            require(bool(key), "key_fields", "a field name cannot be empty")
+            require(key not in _NOT_KEYS, "key_fields", f"{key!r} is what a summary is made of, not a key field")
+        require(len(set(self.key_fields)) == len(self.key_fields), "key_fields", "names a field twice")
+
+
+@dataclass(frozen=True)
+class AggregationConfig:
+    """One named aggregation: sinks whose ``input`` names it get its summaries."""
+
+    name: str
+    interval: float = 10.0  #: seconds; flushes align to wall-clock multiples of it
+    #: statsd's percentiles (upper_90, mean_90...); a negative one is statsd's lower N% ("top" in the name).
+    percentiles: tuple[float, ...] = (50.0, 90.0, 99.0)
+    histogram_bins: tuple[float, ...] = ()  #: upper bounds of the timers' bins, increasing (none: no bins)
+    max_series: int = 100_000  #: new series past it are dropped and counted
+    max_samples: int = 10_000  #: per timer series per interval, kept exactly; past it a sketch
+    #: Flushes a series may stay idle before it is deleted (0: at the first idle one);
+    #: "never": it is kept and sent as zero (statsd's deleteIdleStats = false).
+    delete_idle_after: int | str = 0
+    #: Seconds a gauge is kept (and sent) without a new value; absent: for ever; 0: sent
+    #: only in the intervals it got one (statsd's deleteGauges).
+    gauge_ttl: float | None = None
+    rules: tuple[RuleConfig, ...] = ()  #: for numbat, Influx and Graphite events; none: they pass through
+
+    def __post_init__(self) -> None:
+        require(bool(self.name), "name", "must name the aggregation (sinks take it as their input)")
+        require(self.name != RAW, "name", f"{RAW!r} is what a sink's input says for the events as they arrived")
+        require(self.interval > 0, "interval", "must be a positive number of seconds")
+        require_at_most(self.interval, MAX_INTERVAL, "interval")
+        require(_whole_ms(self.interval), "interval", "must be a whole number of milliseconds")
+        for percentile in self.percentiles:
+            require(
+                percentile != 0 and -100 <= percentile <= 100,
+                "percentiles",
+                f"{percentile!r}: each must be in -100..100 and not 0",
+            )
+        require(len(set(self.percentiles)) == len(self.percentiles), "percentiles", "names a percentile twice")
+        bins = self.histogram_bins
+        require(all(a < b for a, b in zip(bins, bins[1:], strict=False)), "histogram_bins", "must increase")
+        require(self.max_series > 0, "max_series", "must be positive")
+        require_at_most(self.max_series, MAX_SERIES, "max_series")
+        require(self.max_samples > 0, "max_samples", "must be positive")
+        require_at_most(self.max_samples, MAX_SAMPLES, "max_samples")
+        idle = self.delete_idle_after
+        if isinstance(idle, str):
+            require(idle == NEVER, "delete_idle_after", f"must be a whole number of flushes or {NEVER!r}; got {idle!r}")
+        else:
+            require(idle >= 0, "delete_idle_after", f"must not be negative (or {NEVER!r})")
+        if self.gauge_ttl is not None:
+            require(self.gauge_ttl >= 0, "gauge_ttl", "must not be negative")
+
+    @property
+    def interval_ms(self) -> int:
+        return round(self.interval * 1000)
+
+
+def _whole_ms(seconds: float) -> bool:
+    ms = seconds * 1000
+    return math.isclose(ms, round(ms), rel_tol=0, abs_tol=1e-6) and round(ms) > 0
