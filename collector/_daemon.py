@@ -2,9 +2,10 @@
 
 The parts run themselves: the listeners (listeners/: bound, served, replaced), the router
 and the sinks and aggregations behind it (router/: each sink's queue and task; aggregate/:
-each aggregation's flushes), the health endpoint (observe/). The daemon starts them in the order events flow backwards (sinks before the
-listeners that feed them), and stops them in the order events flow: intake first, then
-the sinks get a deadline to write what they hold. A reload applies what it can: a
+each aggregation's flushes), the health endpoint (observe/). The daemon starts them in
+the order events flow backwards (sinks before the listeners that feed them), and stops
+them in the order events flow: intake first, then the aggregations flush what they hold,
+then the sinks get a deadline to write what they hold. A reload applies what it can: a
 listener or sink whose new settings cannot start keeps running as it was, and the reload
 is counted and logged as failed.
 """

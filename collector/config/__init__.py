@@ -24,12 +24,12 @@ from ._settings import (
 )
 
 __all__ = [
-    "NEVER",
-    "RAW",
-    "AggregationConfig",
     "DEFAULT_CONFIG",
     "DEFAULT_PORT",
     "DEFAULT_SELF_METRICS",
+    "NEVER",
+    "RAW",
+    "AggregationConfig",
     "Config",
     "ConfigError",
     "HasOptions",

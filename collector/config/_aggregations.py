@@ -10,6 +10,7 @@ reading a configuration loads no aggregator.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -78,7 +79,7 @@ class AggregationConfig:
             )
         require(len(set(self.percentiles)) == len(self.percentiles), "percentiles", "names a percentile twice")
         bins = self.histogram_bins
-        require(all(a < b for a, b in zip(bins, bins[1:], strict=False)), "histogram_bins", "must increase")
+        require(all(a < b for a, b in itertools.pairwise(bins)), "histogram_bins", "must increase")
         require(self.max_series > 0, "max_series", "must be positive")
         require_at_most(self.max_series, MAX_SERIES, "max_series")
         require(self.max_samples > 0, "max_samples", "must be positive")

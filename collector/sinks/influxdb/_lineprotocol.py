@@ -4,10 +4,10 @@ numbat's mapping: the measurement is the event's name, the field ``value`` its v
 the timestamp its time in ms, and the other scalar fields become tags (or fields, for
 the keys configured so). An aggregation's summary (an encoder made with ``summaries``,
 for a sink whose input is an aggregation) is one point with a field per statistic, as
-Telegraf's statsd input writes: its ``kind`` and key fields are the tags. The output is byte-for-byte what influxdb-client's
-``Point.to_line_protocol()`` writes for the same point (tags and fields sorted, the
-same escapes, whole floats without ``.0``), which the property tests check, at a fraction
-of its cost: an event of a series already written costs a lookup of its cached line
+Telegraf's statsd input writes: its ``kind`` and key fields are the tags. The output
+is byte-for-byte what influxdb-client's ``Point.to_line_protocol()`` writes for the same
+point (tags and fields sorted, the same escapes, whole floats without ``.0``), which the
+property tests check, at a fraction of its cost: an event of a series already written costs a lookup of its cached line
 prefix, and the numbers of a run of such events are formatted together.
 """
 
