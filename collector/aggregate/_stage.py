@@ -45,7 +45,7 @@ def options_of(config: AggregationConfig) -> AggregationOptions:
         name=config.name,
         interval=config.interval,
         percentiles=config.percentiles,
-        histogram_bins=config.histogram_bins,
+        histogram_bins=tuple(map(float, config.histogram_bins)),  # "inf" is math.inf once checked
         max_series=config.max_series,
         max_samples=config.max_samples,
         delete_idle_after=None if idle == NEVER else int(idle),

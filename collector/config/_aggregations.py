@@ -19,6 +19,8 @@ from ._checks import require, require_at_most
 
 #: What a sink's ``input`` says for the events as they arrived; no aggregation may be called so.
 RAW = "raw"
+#: How a histogram bin for every sample past the last bound is named (statsd's config says 'inf').
+INF = "inf"
 #: ``delete_idle_after``'s word for "keep idle series, sent as zero".
 NEVER = "never"
 #: Event keys that are never part of a series key: what a summary is made of.
@@ -54,7 +56,9 @@ class AggregationConfig:
     interval: float = 10.0  #: seconds; flushes align to wall-clock multiples of it
     #: statsd's percentiles (upper_90, mean_90...); a negative one is statsd's lower N% ("top" in the name).
     percentiles: tuple[float, ...] = (50.0, 90.0, 99.0)
-    histogram_bins: tuple[float, ...] = ()  #: upper bounds of the timers' bins, increasing (none: no bins)
+    #: Upper bounds of the timers' histogram bins, increasing (none: no bins); the last
+    #: may be "inf": a bin for every sample past the bound before it.
+    histogram_bins: tuple[float | str, ...] = ()
     max_series: int = 100_000  #: new series past it are dropped and counted
     max_samples: int = 10_000  #: per timer series per interval, kept exactly; past it a sketch
     #: Flushes a series may stay idle before it is deleted (0: at the first idle one);
@@ -78,7 +82,10 @@ class AggregationConfig:
                 f"{percentile!r}: each must be in -100..100 and not 0",
             )
         require(len(set(self.percentiles)) == len(self.percentiles), "percentiles", "names a percentile twice")
-        bins = self.histogram_bins
+        for bound in self.histogram_bins:
+            require(not isinstance(bound, str) or bound == INF, "histogram_bins", f"{bound!r}: a number or {INF!r}")
+        bins = tuple(math.inf if bound == INF else float(bound) for bound in self.histogram_bins)
+        object.__setattr__(self, "histogram_bins", bins)
         require(all(a < b for a, b in itertools.pairwise(bins)), "histogram_bins", "must increase")
         require(self.max_series > 0, "max_series", "must be positive")
         require_at_most(self.max_series, MAX_SERIES, "max_series")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import tomllib
@@ -157,7 +158,7 @@ name = "10s"
 name = "minute"
 interval = 60
 percentiles = [50, 90, 99.9, -10]
-histogram_bins = [0.01, 0.1, 1]
+histogram_bins = [0.01, 0.1, 1, "inf"]
 max_series = 5000
 max_samples = 1000
 delete_idle_after = "never"
@@ -195,7 +196,7 @@ def test_aggregations_and_the_inputs_of_sinks_parse() -> None:
     )
     assert minute.interval_ms == 60_000
     assert minute.percentiles == (50.0, 90.0, 99.9, -10.0)
-    assert (minute.histogram_bins, minute.max_series, minute.max_samples) == ((0.01, 0.1, 1.0), 5000, 1000)
+    assert (minute.histogram_bins, minute.max_series, minute.max_samples) == ((0.01, 0.1, 1.0, math.inf), 5000, 1000)
     assert (minute.delete_idle_after, minute.gauge_ttl) == ("never", 3600.0)
     assert [(rule.match, rule.kind, rule.key_fields) for rule in minute.rules] == [
         ("web.*.latency", "timer", ("host", "route")),
@@ -239,6 +240,9 @@ def test_a_config_without_aggregations_takes_raw_events_everywhere() -> None:
         ('[[aggregations]]\nname = "x"\npercentiles = [90, 90]', "aggregations[2].percentiles: names a percentile"),
         ('[[aggregations]]\nname = "x"\npercentiles = ["p90"]', "aggregations[2].percentiles[0]: must be a number"),
         ('[[aggregations]]\nname = "x"\nhistogram_bins = [1, 1]', "aggregations[2].histogram_bins: must increase"),
+        ('[[aggregations]]\nname = "x"\nhistogram_bins = ["inf", 1]', "aggregations[2].histogram_bins: must increase"),
+        ('[[aggregations]]\nname = "x"\nhistogram_bins = ["big"]', "aggregations[2].histogram_bins: 'big': a number"),
+        ('[[aggregations]]\nname = "x"\nhistogram_bins = [nan]', "aggregations[2].histogram_bins[0]: must be a finite"),
         ('[[aggregations]]\nname = "x"\nmax_series = 0', "aggregations[2].max_series: must be positive"),
         ('[[aggregations]]\nname = "x"\nmax_series = 1e3', "aggregations[2].max_series: must be a whole number"),
         ('[[aggregations]]\nname = "x"\nmax_samples = 2e8', "aggregations[2].max_samples: must be a whole number"),

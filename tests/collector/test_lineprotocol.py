@@ -195,3 +195,71 @@ def test_events_of_several_shapes_keep_their_order() -> None:
     expected = [point_for(event).encode() for event in events]
     for _ in range(3):
         assert encoder.encode_all(events)[0] == expected
+
+
+#: Statistics of each summary kind, spelled out (the encoder recognises them by pattern).
+STATISTICS = {
+    "counter": ["count", "rate"],
+    "gauge": ["value"],
+    "set": ["count"],
+    "timer": [
+        *"count count_ps lower upper mean median std sum sum_squares".split(),
+        *"mean_90 upper_90 sum_90 count_90 sum_squares_90 mean_99_9 upper_99_9 count_99_9".split(),
+        *"mean_top5 lower_top5 sum_top5 count_top5 bin_0_5 bin_100 bin_inf".split(),
+    ],
+}
+statistic_values = st.one_of(
+    st.integers(min_value=-(2**53), max_value=2**53), st.floats(allow_nan=False, allow_infinity=False)
+)
+
+
+@st.composite
+def summaries(draw: st.DrawFn) -> tuple[dict, list[str]]:
+    """A summary as the aggregation core writes it, and which of its keys are statistics."""
+    kind = draw(st.sampled_from(sorted(STATISTICS)))
+    statistics = draw(st.lists(st.sampled_from(STATISTICS[kind]), min_size=1, unique=True))
+    keys = draw(st.dictionaries(st.sampled_from(["host", "route", "env", "status", "flag"]), scalars, max_size=3))
+    event = {"name": draw(st.sampled_from(["app.requests", "web lat,ency"])), "time": draw(st.integers(0, 2**50))}
+    event |= {"kind": kind, **keys, **{key: draw(statistic_values) for key in statistics}}
+    return event, statistics
+
+
+def summary_point(event: dict, statistics: list[str]) -> str:
+    """The reference: a field per statistic (integers as floats), every other scalar a tag."""
+    point = Point(event["name"])
+    for key, raw in event.items():
+        if key in statistics:
+            point.field(key, float(raw))
+        elif key not in ("name", "time") and raw is not None:
+            point.tag(key, raw if isinstance(raw, str) else _tag_text(raw))
+    point.time(event["time"], WritePrecision.MS)
+    return point.to_line_protocol()
+
+
+@given(st.lists(summaries(), min_size=1, max_size=10))
+def test_a_summary_is_one_point_with_a_field_per_statistic(drawn) -> None:
+    encoder = LineEncoder(summaries=True)
+    events = [event for event, _ in drawn]
+    expected = [summary_point(event, statistics).encode() for event, statistics in drawn]
+    for _ in range(2):
+        lines, left_out = encoder.encode_all(events)
+        assert lines == [line for line in expected if line]
+        assert left_out["no line"] == expected.count(b"")
+
+
+def test_summaries_are_points_only_for_a_sink_that_takes_them() -> None:
+    summary = {"name": "app.requests", "time": 10_000, "kind": "counter", "host": "h1", "count": 12, "rate": 1.2}
+    assert LineEncoder(summaries=True).encode(summary) == (
+        "app.requests,host=h1,kind=counter",
+        "app.requests,host=h1,kind=counter count=12,rate=1.2 10000",
+    )
+    # a raw sink writes an event that looks like one as it writes every event: no value, no line
+    assert LineEncoder().encode(summary) is None
+    # a summary sink writes an event of no summary kind the usual way
+    event = {"name": "x", "value": 2, "time": 1, "kind": "other"}
+    assert LineEncoder(summaries=True).encode(event) == ("x,kind=other", "x,kind=other value=2 1")
+    timer = {"name": "t", "time": 1, "kind": "timer", "upper_90": 9.5, "mean_top5": 1, "bin_0_5": 3, "route": "/a"}
+    assert LineEncoder(summaries=True, fields=["route"], tags=["kind"]).encode(timer) == (
+        "t,kind=timer",
+        't,kind=timer bin_0_5=3,mean_top5=1,route="/a",upper_90=9.5 1',
+    )
