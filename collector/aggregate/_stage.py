@@ -9,11 +9,13 @@ Aggregator (stamped with that boundary, so every flush of every numbatd lands on
 same instants) and hands them to ``deliver``: the router puts them in the queues of the
 sinks whose input is that aggregation, as it puts raw events in the others'.
 
-What was counted is never dropped by the stage itself: a reload that keeps an
-aggregation's options keeps its Aggregator (and what it holds); one that changes them
-or removes the aggregation flushes the old Aggregator first; :meth:`AggregationStage.stop`
-(SIGTERM) flushes every partial interval before the sinks drain. A lock per aggregation
-orders the flushes, so a final one never overtakes the regular flush it interrupts.
+What was counted is never dropped by the stage itself: a reload keeps each aggregation's
+Aggregator (and what it holds) as long as its name stays; when its options changed it
+first flushes the partial interval under the old ones, then takes the new ones (its
+gauges are kept); a removed aggregation is flushed before it goes, and
+:meth:`AggregationStage.stop` (SIGTERM) flushes every partial interval before the sinks
+drain. A lock per aggregation orders the flushes, so one out of turn never overtakes
+the regular flush it interrupts, and stamps only increase.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import trio
 from ..config import NEVER, AggregationConfig
 from ..observe import AggregationStats, FloodGate, SelfMetrics, log
 from ..wire import Batch, Event
-from . import AggregationOptions, Aggregator, Rule
+from . import AggregationOptions, Aggregator, AggregatorStats, Rule
 
 #: Hands an aggregation's summaries, by its name, to the sinks that take it.
 Deliver = Callable[[str, Batch], Awaitable[None]]
@@ -72,38 +74,39 @@ class Aggregation:
         self.lock = trio.Lock()  #: held while a flush is made and delivered
         self.last_flush_ms: int | None = None
         self.closing = False
-        self.sleeping = trio.CancelScope()  #: the flush task's sleep, cancelled by a stop
+        self.sleeping = trio.CancelScope()  #: the flush task's sleep: cancelled, it looks again
         self.done = trio.Event()  #: the flush task has ended
-        self._dropped_series = self._dropped_total()
+        self._counted = AggregatorStats()  # what of the Aggregator's own counts the metrics hold
 
     def add(self, events: Iterable[Event]) -> None:
         """Aggregate what the Aggregator takes; the other events pass it by."""
         add = self.aggregator.add
-        aggregated = 0
         remaining = iter(events)
         while True:
             try:
                 for event in remaining:  # resumes after an event that raised
-                    aggregated += add(event)
+                    add(event)
                 break
             except _CONTENT_ERRORS as exc:
                 self.stats.refused()
                 self.flood.warning(
-                    "aggregation refused",
+                    "aggregation error",
                     "an aggregation could not take an event; raw sinks still get it",
                     aggregation=self.name,
                     error=f"{type(exc).__name__}: {exc}",
                 )
-        if aggregated:
-            self.stats.aggregated(aggregated)
+        self._count()
+
+    def reconfigure(self, config: AggregationConfig) -> None:
+        """New options for what the Aggregator holds (its gauges, its idle series)."""
+        self.config = config
+        self.aggregator.reconfigure(options_of(config))
+        self.sleeping.cancel()  # the interval may have changed: the flush task looks again
 
     def next_flush_ms(self, now_ms: int) -> int:
-        """When the next flush is due: the next boundary, and never one flushed already."""
-        interval = self.config.interval_ms
-        due = next_boundary_ms(now_ms, interval)
-        if self.last_flush_ms is not None:
-            due = max(due, self.last_flush_ms + interval)
-        return due
+        """When the next flush is due: the next boundary after now and after the last flush."""
+        last = self.last_flush_ms
+        return next_boundary_ms(now_ms if last is None else max(now_ms, last), self.config.interval_ms)
 
     def flush(self, at_ms: int, lag: float = 0.0) -> Batch:
         """The summaries of what was aggregated until now, stamped ``at_ms``, as a batch."""
@@ -113,30 +116,47 @@ class Aggregation:
         self.stats.flush_lag(lag)
         self.stats.last_flush(at_ms / 1000)
         self.last_flush_ms = at_ms
-        self._count_dropped_series()
-        batch = Batch(summaries, [None] * len(summaries), origins=[(0, f"aggregation {self.name}")])
+        self._count()
+        self._report_dropped()
         if summaries:
             self.stats.summaries(len(summaries))
-        return batch
+        return Batch(summaries, [None] * len(summaries), origins=[(0, f"aggregation {self.name}")])
 
-    def _dropped_total(self) -> int:
-        return int(sum(self.aggregator.stats.dropped_series.values()))
+    def _count(self) -> None:
+        """Bring the self-metrics up to the Aggregator's own counts."""
+        counts, counted = self.aggregator.stats, self._counted
+        if counts.aggregated > counted.aggregated:
+            self.stats.aggregated(counts.aggregated - counted.aggregated)
+            counted.aggregated = counts.aggregated
+        refused = counts.not_aggregated.total()
+        if refused > counted.not_aggregated.total():
+            for reason, count in (counts.not_aggregated - counted.not_aggregated).items():
+                self.stats.refused(count)
+                self.flood.warning(
+                    "aggregation refused",
+                    "events an aggregation's rule matched could not be aggregated; raw sinks still get them",
+                    aggregation=self.name,
+                    reason=reason,
+                    events=count,
+                )
+            counted.not_aggregated = counts.not_aggregated.copy()
 
-    def _count_dropped_series(self) -> None:
-        """What the Aggregator dropped since the last flush, counted and its names logged."""
-        total = self._dropped_total()
-        if total > self._dropped_series:
-            self.stats.dropped_series(total - self._dropped_series)
+    def _report_dropped(self) -> None:
+        """Events of new series dropped since the last flush: counted, and their names logged."""
+        counts, counted = self.aggregator.stats, self._counted
+        if counts.dropped_total > counted.dropped_total:
+            new = counts.dropped - counted.dropped
+            self.stats.dropped_series(new.total())
             log.warning(
                 "aggregation full: events of new series dropped",
                 extra={
                     "aggregation": self.name,
                     "max_series": self.config.max_series,
-                    "dropped": total - self._dropped_series,
-                    "names": sorted(self.aggregator.stats.dropped_series)[:20],
+                    "dropped": new.total(),
+                    "names": dict(new.most_common(20)),
                 },
             )
-        self._dropped_series = total
+            counted.dropped = counts.dropped.copy()
 
 
 class AggregationStage:
@@ -183,12 +203,20 @@ class AggregationStage:
         self._apply({config.name: config for config in configs})
 
     async def reconfigure(self, configs: Iterable[AggregationConfig]) -> None:
-        """Keep the aggregations whose options are the same (with what they hold), start
-        the new ones, and flush the changed and removed ones before letting them go. The
-        new set takes events at once, so none falls between the old and the new."""
+        """Keep the aggregations whose options are the same, with what they hold; start the
+        new ones; flush a changed one before it takes its new options (its gauges and idle
+        series stay), and a removed one before it goes. The new set takes events at once,
+        so none falls between the old and the new."""
         wanted = {config.name: config for config in configs}
-        for old in self._apply(wanted):
-            await self._close(old, forget=old.name not in wanted)
+        changed = [(old, wanted[old.name]) for old in self.aggregations.values() if old.name in wanted]
+        for removed in self._apply(wanted):
+            await self._close(removed, forget=True)
+        for aggregation, config in changed:
+            if aggregation.config != config:
+                async with aggregation.lock:
+                    batch = aggregation.flush(self._stamp(aggregation))
+                    aggregation.reconfigure(config)
+                    await self.deliver(aggregation.name, batch)
 
     async def stop(self) -> None:
         """Flush every partial interval to the sinks (SIGTERM: before they drain)."""
@@ -198,13 +226,10 @@ class AggregationStage:
             await self._close(aggregation, forget=False)
 
     def _apply(self, wanted: Mapping[str, AggregationConfig]) -> list[Aggregation]:
-        """Make the running set what ``wanted`` says, at once; the aggregations let go."""
-        running, let_go = {}, []
-        for name, current in self.aggregations.items():
-            if wanted.get(name) == current.config:
-                running[name] = current
-            else:
-                let_go.append(current)
+        """Make the running set the names ``wanted`` says, at once (an aggregation whose
+        options changed is kept); the aggregations let go."""
+        running = {name: current for name, current in self.aggregations.items() if name in wanted}
+        let_go = [current for name, current in self.aggregations.items() if name not in wanted]
         for name, config in wanted.items():
             if name not in running:
                 aggregation = Aggregation(config, AggregationStats(self.metrics, name), self.flood)
@@ -214,14 +239,18 @@ class AggregationStage:
         self._feeding = tuple(running.values())
         return let_go
 
+    def _stamp(self, aggregation: Aggregation) -> int:
+        """A flush out of turn is stamped now, and never with the stamp of a flush made."""
+        now_ms = int(self.clock() * 1000)
+        last = aggregation.last_flush_ms
+        return now_ms if last is None else max(now_ms, last + 1)
+
     async def _close(self, aggregation: Aggregation, *, forget: bool) -> None:
         """End ``aggregation``'s flush task and flush what it holds, stamped now."""
         aggregation.closing = True
         aggregation.sleeping.cancel()
         async with aggregation.lock:
-            now_ms = int(self.clock() * 1000)
-            last = aggregation.last_flush_ms
-            at_ms = now_ms if last is None else max(now_ms, last + 1)  # never the stamp of a flush made
+            at_ms = self._stamp(aggregation)
             await self.deliver(aggregation.name, aggregation.flush(at_ms))
         await aggregation.done.wait()
         if forget:
@@ -236,9 +265,12 @@ class AggregationStage:
                 with trio.CancelScope() as aggregation.sleeping:
                     while (wait := due_ms / 1000 - self.clock()) > 0:
                         await trio.sleep(min(wait, _LOOK_AGAIN))
-                if aggregation.closing:
-                    break
+                if aggregation.sleeping.cancelled_caught:
+                    continue  # closing, or new options: look again
                 async with aggregation.lock:
+                    last = aggregation.last_flush_ms
+                    if aggregation.closing or (last is not None and last >= due_ms):
+                        continue  # flushed out of turn (a reload, a stop) while this one waited
                     batch = aggregation.flush(due_ms, lag=max(0.0, self.clock() - due_ms / 1000))
                     await self.deliver(aggregation.name, batch)
         finally:

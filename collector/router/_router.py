@@ -16,7 +16,8 @@ the sinks drain them with the rest.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ class Router:
     """Listeners publish here; sinks and aggregations are started, replaced and stopped here.
 
     ``sink_types`` says which class each sink type is. The sinks' tasks and the
-    aggregations' flush tasks run inside :meth:`run`; ``stage`` is the aggregation stage
-    (one made here by default).
+    aggregations' flush tasks run inside :meth:`run`; the aggregations' flushes align
+    to ``clock``, the wall clock (seconds since the epoch).
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class Router:
         metrics: SelfMetrics | None = None,
         *,
         sink_types: Mapping[str, SinkType] = SINK_TYPES,
-        stage: AggregationStage | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.metrics = metrics or SelfMetrics()
         self.sink_types = sink_types
@@ -62,7 +63,7 @@ class Router:
         #: The sinks that take an aggregation's summaries, by the aggregation's name.
         self.summary_routes: Mapping[str, tuple[Route, ...]] = {}
         self.runners: dict[str, SinkRunner] = {}
-        self.stage = stage or AggregationStage(self.metrics, self.deliver)
+        self.stage = AggregationStage(self.metrics, self.deliver, clock=clock)
         self._nursery: trio.Nursery | None = None
 
     # -- fan-out -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import os
 import signal
+import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -23,7 +24,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from collector import Daemon
-from collector.config import ConfigError, Limits, LogConfig, SelfMetricsConfig, SinkConfig, load_config
+from collector.config import (
+    AggregationConfig,
+    ConfigError,
+    Limits,
+    LogConfig,
+    SelfMetricsConfig,
+    SinkConfig,
+    load_config,
+)
 from collector.sinks import SINK_TYPES
 
 
@@ -39,17 +48,36 @@ TEXTS = mostly(["x", "app"], ["", "localhost", "127.0.0.1:99999", "é"])
 PLACES: dict[str, st.SearchStrategy[Any]] = {
     "url": st.sampled_from(["tcp://127.0.0.1:1", "unix:///nonexistent/numbat.sock", "http://127.0.0.1:1"]),
     "listen": mostly(["", "127.0.0.1:0"], ["localhost", "127.0.0.1:99999", "127.0.0.1:x"]),
+    # what a sink takes: the raw events or one of the aggregations drawn (agg0, agg1), or none
+    "input": mostly(["raw", "agg0", "agg1"], ["nowhere", ""]),
+}
+#: Keys whose usual values have a shape of their own: drawn so that some are accepted.
+SHAPED: dict[str, st.SearchStrategy[Any]] = {
+    "delete_idle_after": mostly([0, 1, 3, "never"], [-1, "later", 2.5]),
+    "histogram_bins": st.one_of(
+        st.lists(st.sampled_from([0.01, 0.5, 1, 250]), unique=True, max_size=3).map(sorted),
+        st.lists(st.sampled_from([0.5, 1]), unique=True, max_size=2).map(lambda bounds: [*sorted(bounds), "inf"]),
+        st.lists(st.sampled_from([-1, 0, 1, "inf", "big", math.inf]), max_size=3),
+    ),
+    "percentiles": st.lists(mostly([50, 90, 99.9, -10], [0, 101, -100.5, math.nan]), max_size=4),
 }
 
 
 def value_for(hint: Any, key: str) -> st.SearchStrategy[Any]:
     if key in PLACES:
         return PLACES[key]
+    if key in SHAPED:
+        return SHAPED[key]
     origin = get_origin(hint)
     if origin is Literal:
         return mostly(list(get_args(hint)), ["bogus"])
     if origin is tuple:
-        return st.lists(st.sampled_from(["app.", "x"]), max_size=2)
+        item = get_args(hint)[0]
+        if item is str:
+            return st.lists(st.sampled_from(["app.", "x"]), max_size=2)
+        return st.lists(value_for(item, key), max_size=3)
+    if origin in (types.UnionType, typing.Union):
+        return st.one_of(*[value_for(option, key) for option in get_args(hint) if option is not type(None)])
     if hint is bool:
         return mostly([True, False], [1])
     if hint is int:
@@ -120,6 +148,9 @@ def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
             "state_dir": st.just(str(folder / "state")),
         },
         optional={
+            "aggregations": st.lists(table_for(AggregationConfig), max_size=2).map(
+                lambda items: [item | {"name": f"agg{i}"} for i, item in enumerate(items)]
+            ),
             "limits": table_for(Limits),
             "log": table_for(LogConfig),
             "self_metrics": table_for(SelfMetricsConfig),
