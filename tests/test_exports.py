@@ -40,6 +40,9 @@ SURFACES = {
     "collector.wire": names(
         "FORMATS TIME_RANGE_MS Batch Decoder Event Format LineFramer Rejection decoder_for drop_long_lines"
     ),
+    "collector.aggregate": names(
+        "AggregationOptions Aggregator AggregatorStats GraphiteNaming Rule Summary graphite_paths"
+    ),
     "collector.listeners": names("Intake Listeners"),
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(

@@ -130,6 +130,30 @@ def test_the_wire_is_sans_io() -> None:
     assert not frameworks(loaded_by("import collector.wire"))
 
 
+def test_the_aggregation_core_is_sans_io() -> None:
+    """Every module of collector.aggregate but the trio stage (``_stage``) imports the rest
+    of the core, the emitter's event, orjson and the standard library's pure parts; nothing else."""
+    core = {name: path for name, path in modules_of("collector").items() if name.startswith("collector.aggregate")}
+    core.pop("collector.aggregate._stage", None)
+    assert set(core) >= {"collector.aggregate._aggregator", "collector.aggregate._sketch"}
+    for name, path in core.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # a relative import stays inside the core (``from ._stage`` is caught by name)
+                inside = node.level == 1 and node.module != "_stage"
+                targets = ["collector.aggregate"] if inside else [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            for target in targets:
+                top = target.partition(".")[0]
+                assert target not in IO_MODULES, f"{name} imports {target}"
+                assert top not in IO_MODULES, f"{name} imports {target}"
+                pure = top in sys.stdlib_module_names or top == "orjson" or target in {"emitter.event", *core}
+                assert pure, f"{name} imports {target}"
+
+
 def test_the_collector_package_loads_its_surface_only_when_asked() -> None:
     assert not frameworks(loaded_by("import collector"))
     assert "trio" in frameworks(loaded_by("from collector import Daemon"))
