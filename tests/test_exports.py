@@ -33,9 +33,9 @@ SURFACES = {
     ),
     "collector": names("SINK_TYPES Config ConfigError Daemon Sink SinkType decoder_for default_config load_config"),
     "collector.config": names(
-        "DEFAULT_CONFIG DEFAULT_PORT DEFAULT_SELF_METRICS Config ConfigError HasOptions Limits ListenAddress "
-        "ListenerConfig LogConfig SelfMetricsConfig SinkConfig SinkOptions default_config load_config "
-        "parse_config parse_listen_url require require_at_most"
+        "DEFAULT_CONFIG DEFAULT_PORT DEFAULT_SELF_METRICS NEVER RAW AggregationConfig Config ConfigError HasOptions "
+        "Limits ListenAddress ListenerConfig LogConfig RuleConfig SelfMetricsConfig SinkConfig SinkOptions "
+        "default_config load_config parse_config parse_listen_url require require_at_most"
     ),
     "collector.wire": names(
         "FORMATS TIME_RANGE_MS Batch Decoder Event Format LineFramer Rejection decoder_for drop_long_lines"
@@ -51,7 +51,9 @@ SURFACES = {
     ),
     "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
-    "collector.observe": names("FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"),
+    "collector.observe": names(
+        "AggregationStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
+    ),
     "jit": names("CompiledCache use_compiled_cache"),
     "log_parser": names("ParseError Request Store Tally counter_for tally_file tally_stream to_day_counts"),
     "log_parser.core": names(

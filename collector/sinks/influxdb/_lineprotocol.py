@@ -22,6 +22,9 @@ from typing import Any
 
 import orjson
 
+from ...aggregate._options import KINDS
+from ...aggregate._summary import is_statistic
+
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
@@ -32,19 +35,8 @@ RESERVED = frozenset({"name", "value", "time"})
 CACHE_LIMIT = 100_000  #: series remembered
 SHAPE_LIMIT = 10_000  #: key sets remembered
 _EXACT = 2**53  #: integers a float holds exactly, so written alike either way
-#: The statistics of a summary, by its ``kind``: they are its fields, the rest its tags.
-#: A timer's per-percentile ones end in the percentile (``upper_90``, ``mean_top5``,
-#: ``sum_99_9``), its bins are ``bin_<bound>``.
-_TIMER_STATISTIC = re.compile(
-    r"(?:count|lower|upper|mean|sum|sum_squares)_(?:top)?[0-9][0-9_]*|bin_.+"
-    r"|count|count_ps|lower|upper|mean|median|std|sum|sum_squares"
-)
-SUMMARY_STATISTICS: dict[str, Callable[[str], bool]] = {
-    "counter": frozenset({"count", "rate"}).__contains__,
-    "gauge": frozenset({"value"}).__contains__,
-    "set": frozenset({"count"}).__contains__,
-    "timer": lambda key: _TIMER_STATISTIC.fullmatch(key) is not None,
-}
+#: The kinds of an aggregation's summaries.
+SUMMARY_KINDS = frozenset(KINDS)
 
 
 def escape_measurement(name: str) -> str:
@@ -136,10 +128,8 @@ class LineEncoder:
         name = event["name"]
         if name.startswith("#") or name.endswith("\\"):
             return None
-        kind = event.get("kind") if self.summaries else None
-        statistic = SUMMARY_STATISTICS.get(kind) if kind.__class__ is str else None
-        if statistic is not None:
-            series, fields = self._summary(name, event, statistic)
+        if self.summaries and event.get("kind").__class__ is str and event["kind"] in SUMMARY_KINDS:
+            series, fields = self._summary(name, event)
         else:
             rest = {key: value for key, value in event.items() if key not in self._not_tags}
             series = _series(name, self._tag_items(rest))
@@ -149,14 +139,15 @@ class LineEncoder:
         time = event.get("time")
         return series, (f"{series} {fields} {time}" if time.__class__ is int else f"{series} {fields}")
 
-    def _summary(self, name: str, event: Mapping[str, Any], statistic: Callable[[str], bool]) -> tuple[str, str]:
+    def _summary(self, name: str, event: Mapping[str, Any]) -> tuple[str, str]:
         """A summary's series and fields: a field per statistic (and per configured field),
-        its kind and key fields the tags."""
-        fields = [(key, value) for key, value in event.items() if statistic(key) or key in self.fields]
+        its kind and key fields the tags. The aggregation names a key field that looks
+        like a statistic ``key_<field>``, so the two are told apart by name."""
+        fields = [(key, value) for key, value in event.items() if is_statistic(key) or key in self.fields]
         rest = {
             key: value
             for key, value in event.items()
-            if key not in _SUMMARY_NOT_TAGS and key not in self.fields and not statistic(key)
+            if key not in _SUMMARY_NOT_TAGS and key not in self.fields and not is_statistic(key)
         }
         return _series(name, self._tag_items(rest)), self._fields(None, fields)
 
