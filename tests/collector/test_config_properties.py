@@ -49,7 +49,7 @@ PLACES: dict[str, st.SearchStrategy[Any]] = {
     "url": st.sampled_from(["tcp://127.0.0.1:1", "unix:///nonexistent/numbat.sock", "http://127.0.0.1:1"]),
     "listen": mostly(["", "127.0.0.1:0"], ["localhost", "127.0.0.1:99999", "127.0.0.1:x"]),
     # what a sink takes: the raw events or one of the aggregations drawn (agg0, agg1), or none
-    "input": mostly(["raw", "agg0", "agg1"], ["nowhere", ""]),
+    "input": mostly(["raw", "agg0", "agg0", "agg1"], ["nowhere", ""]),
 }
 #: Keys whose usual values have a shape of their own: drawn so that some are accepted.
 SHAPED: dict[str, st.SearchStrategy[Any]] = {
@@ -122,12 +122,20 @@ def sink_table(kind: str, folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         fixed["spool"] = {"dir": str(folder / f"spool-{kind}")}
     own = table_for(SINK_TYPES[kind].options, fixed)
     common = table_for(SinkConfig, {"name": kind})
+    # half the sinks say what they take, so that some take an aggregation's summaries
+    taken = st.one_of(st.just({}), PLACES["input"].map(lambda name: {"input": name}))
 
-    def merged(parts: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    def merged(parts: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
         # "options" is no key of the table: the sink type's own keys, drawn above, are its options
-        return {k: v for k, v in parts[1].items() if k not in ("type", "options")} | parts[0]
+        return {k: v for k, v in parts[1].items() if k not in ("type", "options")} | parts[2] | parts[0]
 
-    return st.tuples(own, common).map(merged)
+    return st.tuples(own, common, taken).map(merged)
+
+
+#: One or two aggregations three times in four, named as the sinks' inputs are drawn.
+aggregations = st.one_of(*[st.lists(table_for(AggregationConfig), min_size=1, max_size=2)] * 3, st.just([])).map(
+    lambda items: [item | {"name": f"agg{i}"} for i, item in enumerate(items)]
+)
 
 
 def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
@@ -146,11 +154,9 @@ def configs(folder: Path) -> st.SearchStrategy[dict[str, Any]]:
             ),
             "sinks": kinds.flatmap(lambda names: st.tuples(*(sink_table(kind, folder) for kind in names)).map(list)),
             "state_dir": st.just(str(folder / "state")),
+            "aggregations": aggregations,
         },
         optional={
-            "aggregations": st.lists(table_for(AggregationConfig), max_size=2).map(
-                lambda items: [item | {"name": f"agg{i}"} for i, item in enumerate(items)]
-            ),
             "limits": table_for(Limits),
             "log": table_for(LogConfig),
             "self_metrics": table_for(SelfMetricsConfig),
