@@ -127,17 +127,20 @@ class Aggregator:
         kind = STATSD_KINDS.get(statsd_type) if statsd_type is not None else None
         if kind is None:
             return self._add_by_rule(event, statsd_type)
-        key = (event["name"], () if len(event) == 4 else self._statsd_labels(event))
-        value = event["value"]
-        rate = event.get("rate")
-        if kind == "counter":
-            self._count(key, float(value) if rate is None else value * (1 / rate))
-        elif kind == "timer":
-            self._time(key, float(value), 1.0 if rate is None else 1 / rate)
-        elif kind == "gauge":
-            self._gauge(key, float(value), event.get("gauge_delta", False))
-        else:
-            self._member(key, value)
+        try:  # free unless it raises: only a numbat event dressed as statsd can make it
+            key = (event["name"], () if len(event) == 4 else self._statsd_labels(event))
+            value = event["value"]
+            rate = event.get("rate")
+            if kind == "counter":
+                self._count(key, float(value) if rate is None else value * (1 / rate))
+            elif kind == "timer":
+                self._time(key, float(value), 1.0 if rate is None else 1 / rate)
+            elif kind == "gauge":
+                self._gauge(key, float(value), event.get("gauge_delta", False))
+            else:
+                self._member(key, _hashable(value))
+        except (TypeError, ValueError, ZeroDivisionError, KeyError):
+            return self._refuse("not a statsd metric")  # nothing was changed: each step raises before
         return True
 
     def _add_by_rule(self, event: Event, statsd_type: Any) -> bool:
@@ -149,8 +152,7 @@ class Aggregator:
         assert isinstance(name, str)
         value: Any = event.get("value")
         if rule.kind == "set":
-            if value.__class__ in (list, dict):
-                value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+            value = _hashable(value)
         elif value.__class__ not in (int, float) or not math.isfinite(value):
             return self._refuse("value is not a number")
         key = (name, self._rule_labels(event, rule))
@@ -323,11 +325,13 @@ class Aggregator:
         labels = []
         for field_name in rule.key_fields:
             if field_name in event:
-                value = event[field_name]
-                if value.__class__ in (list, dict):
-                    value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-                labels.append((self._key_name(field_name), value))
+                labels.append((self._key_name(field_name), _hashable(event[field_name])))
         return tuple(sorted(labels))
+
+
+def _hashable(value: Any) -> Any:
+    """A JSON value as a set member or key field: arrays and objects as their JSON text."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() if value.__class__ in (list, dict) else value
 
 
 def _floats(statistics: dict[str, float]) -> dict[str, float]:
