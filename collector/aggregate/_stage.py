@@ -42,7 +42,10 @@ _LOOK_AGAIN = 1.0
 
 def options_of(config: AggregationConfig) -> AggregationOptions:
     """The core's options from the TOML table's (``delete_idle_after = "never"`` is None)."""
-    idle = config.delete_idle_after
+
+    def flushes(idle: int | str) -> int | None:
+        return None if idle == NEVER else int(idle)
+
     return AggregationOptions(
         name=config.name,
         interval=config.interval,
@@ -50,7 +53,10 @@ def options_of(config: AggregationConfig) -> AggregationOptions:
         histogram_bins=tuple(map(float, config.histogram_bins)),  # "inf" is math.inf once checked
         max_series=config.max_series,
         max_samples=config.max_samples,
-        delete_idle_after=None if idle == NEVER else int(idle),
+        delete_idle_after=flushes(config.delete_idle_after),
+        delete_idle_after_by_kind=tuple(
+            (kind, flushes(idle)) for kind, idle in sorted(config.delete_idle_after_by_kind.items())
+        ),
         gauge_ttl=config.gauge_ttl,
         rules=tuple(Rule(rule.match, rule.kind, rule.key_fields) for rule in config.rules),
     )

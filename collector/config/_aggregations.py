@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ._checks import require, require_at_most
 
@@ -25,6 +25,8 @@ INF = "inf"
 NEVER = "never"
 #: Event keys that are never part of a series key: what a summary is made of.
 _NOT_KEYS = frozenset({"name", "value", "time", "kind"})
+#: The kinds whose idle series are deleted after delete_idle_after flushes (gauges have gauge_ttl).
+IDLE_KINDS = ("counter", "timer", "set")
 MAX_INTERVAL = 86_400.0  #: a day: the longest flush interval
 MAX_SERIES = 100_000_000  #: per aggregation (each series holds memory)
 MAX_SAMPLES = 10_000_000  #: per timer series per interval, exact below
@@ -64,6 +66,9 @@ class AggregationConfig:
     #: Flushes a series may stay idle before it is deleted (0: at the first idle one);
     #: "never": it is kept and sent as zero (statsd's deleteIdleStats = false).
     delete_idle_after: int | str = 0
+    #: The same per kind, overriding it: ``{ counter = "never", timer = 2 }`` (counter,
+    #: timer, set; gauges have gauge_ttl).
+    delete_idle_after_by_kind: dict[str, Any] = field(default_factory=dict)
     #: Seconds a gauge is kept (and sent) without a new value; absent: for ever; 0: sent
     #: only in the intervals it got one (statsd's deleteGauges).
     gauge_ttl: float | None = None
@@ -91,17 +96,25 @@ class AggregationConfig:
         require_at_most(self.max_series, MAX_SERIES, "max_series")
         require(self.max_samples > 0, "max_samples", "must be positive")
         require_at_most(self.max_samples, MAX_SAMPLES, "max_samples")
-        idle = self.delete_idle_after
-        if isinstance(idle, str):
-            require(idle == NEVER, "delete_idle_after", f"must be a whole number of flushes or {NEVER!r}; got {idle!r}")
-        else:
-            require(idle >= 0, "delete_idle_after", f"must not be negative (or {NEVER!r})")
+        _check_idle(self.delete_idle_after, "delete_idle_after")
+        for kind, idle in self.delete_idle_after_by_kind.items():
+            require(kind in IDLE_KINDS, "delete_idle_after_by_kind", f"{kind!r} is not one of {', '.join(IDLE_KINDS)}")
+            _check_idle(idle, f"delete_idle_after_by_kind.{kind}")
         if self.gauge_ttl is not None:
             require(self.gauge_ttl >= 0, "gauge_ttl", "must not be negative")
 
     @property
     def interval_ms(self) -> int:
         return round(self.interval * 1000)
+
+
+def _check_idle(idle: object, key: str) -> None:
+    """A number of idle flushes, or "never"."""
+    if isinstance(idle, str):
+        require(idle == NEVER, key, f"must be a whole number of flushes or {NEVER!r}; got {idle!r}")
+    else:
+        require(isinstance(idle, int) and not isinstance(idle, bool), key, f"must be a whole number or {NEVER!r}")
+        require(idle >= 0, key, f"must not be negative (or {NEVER!r})")  # type: ignore[operator]
 
 
 def _whole_ms(seconds: float) -> bool:

@@ -6,6 +6,7 @@ get every event, a sink whose input is an aggregation gets its summaries."""
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 import trio
 import trio.testing
 
-from collector.aggregate._stage import AggregationStage, next_boundary_ms
+from collector.aggregate import AggregationOptions, Rule
+from collector.aggregate._stage import AggregationStage, next_boundary_ms, options_of
 from collector.config import AggregationConfig, RuleConfig, SinkOptions, parse_config
 from collector.observe import SelfMetrics
 from collector.router import Router
@@ -313,3 +315,31 @@ def test_flush_times_are_multiples_of_any_interval(interval: float) -> None:
     assert all(b - a == interval_ms for a, b in itertools.pairwise(stamps))
     for flush in recorder.flushes:  # each delivered at its boundary
         assert flush.at == pytest.approx(flush.summaries[0]["time"] / 1000 - EPOCH) if flush.summaries else True
+
+
+def test_the_tables_defaults_are_the_cores_and_every_key_reaches_it() -> None:
+    assert options_of(AggregationConfig(name="x")) == AggregationOptions(name="x")
+    config = AggregationConfig(
+        name="x",
+        interval=2.5,
+        percentiles=(90.0, -5.0),
+        histogram_bins=(1.0, "inf"),
+        max_series=7,
+        max_samples=3,
+        delete_idle_after="never",
+        delete_idle_after_by_kind={"timer": 2, "set": "never"},
+        gauge_ttl=60.0,
+        rules=(RuleConfig("a.*", "set", ("host",)),),
+    )
+    assert options_of(config) == AggregationOptions(
+        name="x",
+        interval=2.5,
+        percentiles=(90.0, -5.0),
+        histogram_bins=(1.0, math.inf),
+        max_series=7,
+        max_samples=3,
+        delete_idle_after=None,
+        delete_idle_after_by_kind=(("set", None), ("timer", 2)),
+        gauge_ttl=60.0,
+        rules=(Rule("a.*", "set", ("host",)),),
+    )

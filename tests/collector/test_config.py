@@ -162,6 +162,7 @@ histogram_bins = [0.01, 0.1, 1, "inf"]
 max_series = 5000
 max_samples = 1000
 delete_idle_after = "never"
+delete_idle_after_by_kind = { counter = 2, set = "never" }
 gauge_ttl = 3600
 [[aggregations.rules]]
 match = "web.*.latency"
@@ -198,6 +199,7 @@ def test_aggregations_and_the_inputs_of_sinks_parse() -> None:
     assert minute.percentiles == (50.0, 90.0, 99.9, -10.0)
     assert (minute.histogram_bins, minute.max_series, minute.max_samples) == ((0.01, 0.1, 1.0, math.inf), 5000, 1000)
     assert (minute.delete_idle_after, minute.gauge_ttl) == ("never", 3600.0)
+    assert minute.delete_idle_after_by_kind == {"counter": 2, "set": "never"}
     assert [(rule.match, rule.kind, rule.key_fields) for rule in minute.rules] == [
         ("web.*.latency", "timer", ("host", "route")),
         ("web.debug.*", "pass", ()),
@@ -253,6 +255,22 @@ def test_a_config_without_aggregations_takes_raw_events_everywhere() -> None:
             "aggregations[2].delete_idle_after: must be a whole number of flushes or 'never'; got 'later'",
         ),
         ('[[aggregations]]\nname = "x"\ngauge_ttl = -5', "aggregations[2].gauge_ttl: must not be negative"),
+        (
+            '[[aggregations]]\nname = "x"\ndelete_idle_after_by_kind = { gauge = 1 }',
+            "aggregations[2].delete_idle_after_by_kind: 'gauge' is not one of counter, timer, set",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\ndelete_idle_after_by_kind = { timer = "soon" }',
+            "aggregations[2].delete_idle_after_by_kind.timer: must be a whole number of flushes or 'never'",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\ndelete_idle_after_by_kind = { set = 1.5 }',
+            "aggregations[2].delete_idle_after_by_kind.set: must be a whole number or 'never'",
+        ),
+        (
+            '[[aggregations]]\nname = "x"\ndelete_idle_after_by_kind = 3',
+            "aggregations[2].delete_idle_after_by_kind: must be a table",
+        ),
         (
             '[[aggregations]]\nname = "x"\n[[aggregations.rules]]\nkind = "timer"',
             "aggregations[2].rules[0].match: required",
