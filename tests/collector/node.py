@@ -67,3 +67,7 @@ def run_node(node_modules: Path, script: str, *args: str) -> subprocess.Complete
         text=True,
         timeout=60,
     )
+
+
+#: Etsy's statsd, the reference the aggregation is checked against (test_aggregate_statsd.py).
+ETSY_STATSD = "statsd@0.9.0"
