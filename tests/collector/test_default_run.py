@@ -77,3 +77,5 @@ def test_console_lines() -> None:
     assert "\x1b[32m" in coloured  # status ok in green
     assert "app.latency" in coloured
     assert format_event({"name": "x", "value": 1, "time": "bad"}, colour=False) == "bad x 1"
+    summary = {"name": "app.requests", "time": 1_700_000_010_000, "kind": "counter", "count": 12.0, "rate": 1.2}
+    assert format_event(summary, colour=False) == "22:13:30.000 app.requests kind=counter count=12.0 rate=1.2"
