@@ -318,8 +318,16 @@ class Aggregator:
         return name
 
     def _statsd_labels(self, event: Event) -> Labels:
-        key_name = self._key_name
-        return tuple(sorted((key_name(k), v) for k, v in event.items() if k not in STATSD_FIELDS))
+        """The tags of a statsd event, sorted (tag order is no part of the key)."""
+        labels = []
+        key_names = self._key_names
+        for field_name, value in event.items():
+            if field_name not in STATSD_FIELDS:
+                labels.append((key_names.get(field_name) or self._key_name(field_name), value))
+        if not labels:
+            return ()
+        labels.sort()  # names are unique, so values are never compared
+        return tuple(labels)
 
     def _rule_labels(self, event: Event, rule: Rule) -> Labels:
         labels = []
