@@ -215,12 +215,15 @@ class Aggregator:
         members.add(value)
         self.stats.aggregated += 1
 
-    def flush(self, now_ms: int) -> list[Summary]:
+    def flush(self, now_ms: int, seconds: float | None = None) -> list[Summary]:
         """The summaries of the interval that ends at ``now_ms`` (their ``time``); starts
         the next interval. Idle series are sent as zeros or deleted, gauges past their
-        TTL deleted."""
+        TTL deleted. Rates (``rate``, ``count_ps``) are per second of ``seconds``, by
+        default the configured interval (statsd divides by its flushInterval whatever
+        the interval lasted); a partial interval (SIGTERM) may say how long it was
+        (a length that is not positive is ignored)."""
         options = self.options
-        interval = options.interval
+        interval = seconds if seconds is not None and seconds > 0 else options.interval
         out: list[Summary] = []
         for key, total in self._counters.items():
             out.append(self._summary(key, "counter", now_ms, {"count": total, "rate": total / interval}))

@@ -514,3 +514,12 @@ def test_graphite_paths_of_a_timer_put_bins_under_histogram() -> None:
     assert paths["stats.timers.t.histogram.bin_inf;env=x"] == 0
     assert paths["stats.timers.t.upper_90;env=x"] == paths["stats.timers.t.lower_top5;env=x"] == 0.25
     assert len(paths) == 2 * 5 + 9 + 2
+
+
+def test_a_partial_interval_may_say_how_long_it_was() -> None:
+    aggregator = Aggregator(AggregationOptions("a", interval=10.0))
+    for event in decoded(["c:6|c", "t:1|ms", "t:2|ms"]):
+        aggregator.add(event)
+    summaries = {s["kind"]: s for s in aggregator.flush(1000, seconds=2.0)}
+    assert summaries["counter"]["rate"] == 3.0
+    assert summaries["timer"]["count_ps"] == 1.0
