@@ -215,12 +215,15 @@ class Aggregator:
         members.add(value)
         self.stats.aggregated += 1
 
-    def flush(self, now_ms: int) -> list[Summary]:
+    def flush(self, now_ms: int, seconds: float | None = None) -> list[Summary]:
         """The summaries of the interval that ends at ``now_ms`` (their ``time``); starts
         the next interval. Idle series are sent as zeros or deleted, gauges past their
-        TTL deleted."""
+        TTL deleted. Rates (``rate``, ``count_ps``) are per second of ``seconds``, by
+        default the configured interval (statsd divides by its flushInterval whatever
+        the interval lasted); a partial interval (SIGTERM) may say how long it was
+        (a length that is not positive is ignored)."""
         options = self.options
-        interval = options.interval
+        interval = seconds if seconds is not None and seconds > 0 else options.interval
         out: list[Summary] = []
         for key, total in self._counters.items():
             out.append(self._summary(key, "counter", now_ms, {"count": total, "rate": total / interval}))
@@ -318,8 +321,16 @@ class Aggregator:
         return name
 
     def _statsd_labels(self, event: Event) -> Labels:
-        key_name = self._key_name
-        return tuple(sorted((key_name(k), v) for k, v in event.items() if k not in STATSD_FIELDS))
+        """The tags of a statsd event, sorted (tag order is no part of the key)."""
+        labels = []
+        key_names = self._key_names
+        for field_name, value in event.items():
+            if field_name not in STATSD_FIELDS:
+                labels.append((key_names.get(field_name) or self._key_name(field_name), value))
+        if not labels:
+            return ()
+        labels.sort()  # names are unique, so values are never compared
+        return tuple(labels)
 
     def _rule_labels(self, event: Event, rule: Rule) -> Labels:
         labels = []

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.aggregate import AggregationOptions, Aggregator, Rule
+from collector.aggregate import AggregationOptions, Aggregator, GraphiteNaming, Rule, graphite_paths
 from collector.wire import Batch, decoder_for
 
 INTERVAL = 1.0
@@ -478,3 +478,48 @@ def test_bad_options_are_refused(options: dict[str, Any]) -> None:
 def test_a_rule_of_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="rule kind"):
         Rule("x", "histogram")  # type: ignore[arg-type]
+
+
+# -- Graphite paths (the real statsd checks the layouts: test_aggregate_statsd.py) -----
+
+
+def test_graphite_paths_clean_names_and_write_tags_as_statsd_does() -> None:
+    summary = {
+        "name": "api v2/users$",
+        "time": 1,
+        "kind": "gauge",
+        "canary": True,
+        "code": 200,
+        "env": "a b",
+        "value": 3.0,
+    }
+    assert graphite_paths(summary) == [("stats.gauges.api_v2-users;canary;code=200;env=a_b", 3.0)]
+    raw = GraphiteNaming(sanitize=False)
+    assert graphite_paths(summary, raw) == [("stats.gauges.api v2/users$;canary;code=200;env=a b", 3.0)]
+
+
+def test_graphite_paths_of_a_counter_without_its_count() -> None:
+    summary = {"name": "x", "time": 1, "kind": "counter", "count": 10.0, "rate": 1.0}
+    assert graphite_paths(summary, GraphiteNaming(flush_counts=False)) == [("stats.counters.x.rate", 1.0)]
+    legacy = GraphiteNaming(legacy_namespace=True, flush_counts=False)
+    assert graphite_paths(summary, legacy) == [("stats.x", 1.0)]
+
+
+def test_graphite_paths_of_a_timer_put_bins_under_histogram() -> None:
+    aggregator = Aggregator(AggregationOptions("a", percentiles=(90, -5), histogram_bins=(0.5, math.inf)))
+    aggregator.add(decoded(["t:0.25|ms|#env:x"])[0])
+    [summary] = aggregator.flush(1000)
+    paths = dict(graphite_paths(summary))
+    assert paths["stats.timers.t.histogram.bin_0_5;env=x"] == 1
+    assert paths["stats.timers.t.histogram.bin_inf;env=x"] == 0
+    assert paths["stats.timers.t.upper_90;env=x"] == paths["stats.timers.t.lower_top5;env=x"] == 0.25
+    assert len(paths) == 2 * 5 + 9 + 2
+
+
+def test_a_partial_interval_may_say_how_long_it_was() -> None:
+    aggregator = Aggregator(AggregationOptions("a", interval=10.0))
+    for event in decoded(["c:6|c", "t:1|ms", "t:2|ms"]):
+        aggregator.add(event)
+    summaries = {s["kind"]: s for s in aggregator.flush(1000, seconds=2.0)}
+    assert summaries["counter"]["rate"] == 3.0
+    assert summaries["timer"]["count_ps"] == 1.0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.aggregate import AggregationOptions, Aggregator, graphite_paths
+from collector.aggregate import AggregationOptions, Aggregator, GraphiteNaming, graphite_paths
 from collector.wire import Batch, decoder_for
 from tests.processes import terminate
 
@@ -85,14 +85,22 @@ class Capture:
 
 
 class EtsyStatsd:
-    def __init__(self, folder: Path, config_dir: Path, graphite_port: int, delete_idle: bool) -> None:
+    def __init__(
+        self, folder: Path, config_dir: Path, graphite_port: int, delete_idle: bool, naming: GraphiteNaming
+    ) -> None:
         self.port = free_port()
+        graphite = (
+            f'legacyNamespace: {str(naming.legacy_namespace).lower()}, globalPrefix: "{naming.global_prefix}", '
+            f'prefixCounter: "{naming.prefix_counter}", prefixTimer: "{naming.prefix_timer}", '
+            f'prefixGauge: "{naming.prefix_gauge}", prefixSet: "{naming.prefix_set}"'
+            + (f', globalSuffix: "{naming.global_suffix}"' if naming.global_suffix else "")
+        )
         config = config_dir / f"statsd-{self.port}.js"
         config.write_text(
             f"""{{
   address: "127.0.0.1", port: {self.port}, mgmt_address: "127.0.0.1", mgmt_port: {free_port()},
   flushInterval: 1000, backends: ["./backends/graphite"],
-  graphiteHost: "127.0.0.1", graphitePort: {graphite_port}, graphite: {{ legacyNamespace: false }},
+  graphiteHost: "127.0.0.1", graphitePort: {graphite_port}, graphite: {{ {graphite} }},
   percentThreshold: [{", ".join(map(str, PERCENTILES))}],
   histogram: [{{ metric: "", bins: [0.5, 10, 100, "inf"] }}],
   deleteIdleStats: {str(delete_idle).lower()}, deleteGauges: false
@@ -177,7 +185,7 @@ def datagrams(lines: list[str]) -> list[bytes]:
     return packed
 
 
-def ours(aggregator: Aggregator, payloads: list[bytes], now_ms: int) -> dict[str, float]:
+def ours(aggregator: Aggregator, payloads: list[bytes], now_ms: int, naming: GraphiteNaming) -> dict[str, float]:
     decoder = decoder_for("statsd")
     for payload in payloads:
         batch = Batch()
@@ -187,15 +195,19 @@ def ours(aggregator: Aggregator, payloads: list[bytes], now_ms: int) -> dict[str
             assert aggregator.add(event)
     paths = {}
     for summary in aggregator.flush(now_ms):
-        for path, value in graphite_paths(summary):
+        for path, value in graphite_paths(summary, naming):
             assert path not in paths, path
             paths[path] = value
     return paths
 
 
-def compare(folder: Path, tmp_path: Path, capture: Capture, delete_idle: bool) -> list[dict[str, float]] | None:
+def compare(
+    folder: Path, tmp_path: Path, capture: Capture, delete_idle: bool, naming: GraphiteNaming
+) -> list[dict[str, float]] | None:
     """Both sides' flushes of every round, or None when a round straddled statsd's flush."""
-    statsd = EtsyStatsd(folder, tmp_path, capture.port, delete_idle)
+    statsd = EtsyStatsd(folder, tmp_path, capture.port, delete_idle, naming)
+    received = {"name": "statsd.metrics_received", "kind": "counter", "count": 0.0, "rate": 0.0}
+    received_path = graphite_paths(received, naming)[-1][0]  # its count, after its rate
     try:
         capture.next_flush()  # a flush boundary: statsd has just started a new interval
         options = AggregationOptions(
@@ -214,9 +226,9 @@ def compare(folder: Path, tmp_path: Path, capture: Capture, delete_idle: bool) -
                 for payload in payloads:
                     sender.sendto(payload, ("127.0.0.1", statsd.port))
                 theirs = capture.next_flush()
-                if theirs["stats.counters.statsd.metrics_received.count"] != len(lines):
+                if theirs[received_path] != len(lines):
                     return None
-                mine = ours(aggregator, payloads, int(time.time() * 1000))
+                mine = ours(aggregator, payloads, int(time.time() * 1000), naming)
                 theirs = {path: value for path, value in theirs.items() if not own_figures(path)}
                 assert_same(theirs, mine)
                 theirs_all.append(theirs)
@@ -231,10 +243,20 @@ def assert_same(theirs: dict[str, float], mine: dict[str, float]) -> None:
     assert {p: (theirs[p], mine[p]) for p in theirs if theirs[p] != mine[p]} == {}
 
 
-@pytest.mark.parametrize("delete_idle", [True, False], ids=["deleteIdleStats", "idle-as-zeros"])
-def test_every_value_equals_etsy_statsd(statsd_folder, tmp_path, capture, delete_idle) -> None:
+DEFAULT = GraphiteNaming()
+CASES = {
+    "deleteIdleStats": (True, DEFAULT),
+    "idle-as-zeros": (False, DEFAULT),
+    "legacy-namespace": (True, GraphiteNaming(legacy_namespace=True, global_suffix="sfx")),
+    "prefixes": (True, GraphiteNaming(global_prefix="g", prefix_counter="cnt", prefix_timer="", global_suffix="sfx")),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_value_equals_etsy_statsd(statsd_folder, tmp_path, capture, case) -> None:
+    delete_idle, naming = CASES[case]
     for _ in range(3):
-        flushes = compare(statsd_folder, tmp_path, capture, delete_idle)
+        flushes = compare(statsd_folder, tmp_path, capture, delete_idle, naming)
         if flushes is not None:
             break
         while not capture.flushes.empty():
@@ -242,6 +264,9 @@ def test_every_value_equals_etsy_statsd(statsd_folder, tmp_path, capture, delete
     else:
         pytest.fail("every round straddled one of statsd's flushes")
     first, second = flushes
+    assert len(first) > 100
+    if naming != DEFAULT:
+        return
     # what the comparison covered, lest it pass by comparing little
     assert first["stats.counters.req.count"] == 50 + 7 * 3 * (1 / 0.1) + 3 * 2.5 * (1 / 0.3)
     assert first["stats.counters.rated.count"] == 11
