@@ -70,7 +70,7 @@ def next_boundary_ms(now_ms: int, interval_ms: int) -> int:
 class Aggregation:
     """One aggregation at work: its Aggregator, its flush schedule and its self-metrics."""
 
-    def __init__(self, config: AggregationConfig, stats: AggregationStats, flood: FloodGate) -> None:
+    def __init__(self, config: AggregationConfig, stats: AggregationStats, flood: FloodGate, now_ms: int) -> None:
         self.config = config
         self.name = config.name
         self.aggregator = Aggregator(options_of(config))
@@ -79,6 +79,7 @@ class Aggregation:
         stats.watch_series(lambda: self.aggregator.series)
         self.lock = trio.Lock()  #: held while a flush is made and delivered
         self.last_flush_ms: int | None = None
+        self.started_ms = now_ms  #: when the first interval began (numbatd's start, or the reload that added it)
         self.closing = False
         self.sleeping = trio.CancelScope()  #: the flush task's sleep: cancelled, it looks again
         self.done = trio.Event()  #: the flush task has ended
@@ -115,9 +116,14 @@ class Aggregation:
         return next_boundary_ms(now_ms if last is None else max(now_ms, last), self.config.interval_ms)
 
     def flush(self, at_ms: int, lag: float = 0.0) -> Batch:
-        """The summaries of what was aggregated until now, stamped ``at_ms``, as a batch."""
+        """The summaries of what was aggregated until now, stamped ``at_ms``, as a batch.
+
+        Rates are per second of what the interval covered: a whole interval mostly, but
+        the first one began when the aggregation did, and one flushed out of turn (a
+        reload, a stop) ends early, and the one after it began then."""
+        began = self.started_ms if self.last_flush_ms is None else self.last_flush_ms
         started = time.perf_counter()
-        summaries = self.aggregator.flush(at_ms)
+        summaries = self.aggregator.flush(at_ms, (at_ms - began) / 1000)
         self.stats.flush_seconds(time.perf_counter() - started)
         self.stats.flush_lag(lag)
         self.stats.last_flush(at_ms / 1000)
@@ -238,7 +244,8 @@ class AggregationStage:
         let_go = [current for name, current in self.aggregations.items() if name not in wanted]
         for name, config in wanted.items():
             if name not in running:
-                aggregation = Aggregation(config, AggregationStats(self.metrics, name), self.flood)
+                stats = AggregationStats(self.metrics, name)
+                aggregation = Aggregation(config, stats, self.flood, int(self.clock() * 1000))
                 self._running().start_soon(self._flush_task, aggregation)
                 running[name] = aggregation
         self.aggregations = running

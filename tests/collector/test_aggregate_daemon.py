@@ -32,6 +32,12 @@ def wait_past_boundary(interval: float, margin: float) -> None:
         time.sleep(interval - into + 0.05)
 
 
+def wait_for_next_boundary(interval: float) -> None:
+    """Sleep until just after the next wall-clock multiple of ``interval``: the interval
+    that begins is a whole one (the first after numbatd's start is not)."""
+    time.sleep(interval - time.time() % interval + 0.05)
+
+
 def test_sigterm_mid_interval_flushes_what_was_counted(numbatd, tmp_path) -> None:
     port = free_port()
     summaries, raw = tmp_path / "summaries.jsonl", tmp_path / "raw.jsonl"
@@ -97,7 +103,7 @@ input = "5s"
         + jsonl_sink("summaries", summaries, "5s")
         + jsonl_sink("raw", raw)
     )
-    wait_past_boundary(5, 3.5)
+    wait_for_next_boundary(5)
     client = statsd.StatsClient("127.0.0.1", port)
     # Telegraf's tags in the name (the PyPI client passes the name as is)
     with client.pipeline() as pipe:
@@ -126,7 +132,7 @@ input = "5s"
         fields = {key: value for key, value in point.items() if value is not None}
         assert fields == {k: v for k, v in summary.items() if k != "name"}, summary["name"]
     by_host = {p["host"]: p for p in influxd.points("requests", "v1db")}
-    assert (by_host["h1"]["count"], by_host["h1"]["rate"]) == (30, 6)
+    assert (by_host["h1"]["count"], by_host["h1"]["rate"]) == (30, 6)  # per second of 5
     assert (by_host["h2"]["count"], by_host["h2"]["rate"]) == (40, 8)
     (latency,) = influxd.points("latency", "v1db")
     assert (latency["count"], latency["lower"], latency["upper"], latency["sum"]) == (100, 1, 100, 5050)

@@ -96,10 +96,11 @@ def test_flushes_align_to_wall_clock_multiples_of_the_interval() -> None:
     first, second = ten
     assert {s["time"] for s in first.summaries} == {FIRST_BOUNDARY_MS}
     hits = first.of("hits")
-    assert (hits["kind"], hits["count"], hits["rate"]) == ("counter", 3, 0.3)
+    # the first interval began with the aggregation, 6.75 s before its boundary: rates are per second of that
+    assert (hits["kind"], hits["count"], hits["rate"]) == ("counter", 3, 3 / 6.75)
     lat = first.of("lat")
     assert (lat["kind"], lat["count"], lat["lower"], lat["upper"], lat["mean"]) == ("timer", 2, 10, 30, 20)
-    assert second.of("hits")["count"] == 10  # 5 sampled at 0.5
+    assert (second.of("hits")["count"], second.of("hits")["rate"]) == (10, 1)  # 5 sampled at 0.5, over 10 s
     assert second.of("hits")["time"] == FIRST_BOUNDARY_MS + 10_000
     three = [flush for flush in recorder.flushes if flush.aggregation == "3s"]
     # 1_700_000_003.25 + t is a multiple of 3 s at t = 0.75, 3.75, ...
@@ -223,7 +224,7 @@ def test_a_stop_flushes_the_partial_interval_and_ends_the_flush_tasks() -> None:
     run(scenario)
     assert [flush.at for flush in recorder.flushes] == [6.75, 9]
     last = recorder.flushes[-1]
-    assert last.of("hits")["count"] == 2
+    assert (last.of("hits")["count"], last.of("hits")["rate"]) == (2, 2 / 2.25)  # 2.25 s since the last flush
     assert last.of("hits")["time"] == int((EPOCH + 9) * 1000)
     assert last.of("users")["count"] == 2
 
