@@ -26,8 +26,8 @@ import pytest
 
 from collector.aggregate import AggregationOptions, Aggregator, GraphiteNaming, graphite_paths
 from collector.wire import Batch, decoder_for
-from tests.processes import terminate
 
+from ..processes import terminate
 from .node import ETSY_STATSD, npm_install
 from .numbatd import free_port
 
