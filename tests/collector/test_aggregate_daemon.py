@@ -13,6 +13,7 @@ import pytest
 import statsd
 
 from ..waiting import wait_for
+from .node import run_node
 from .numbatd import free_port, read_jsonl, wait_for_lines
 
 
@@ -179,3 +180,54 @@ def test_a_reload_keeps_what_was_aggregated_and_flushes_it_when_the_options_chan
     send(3, 18)
     assert daemon.stop() == 0
     assert [summary["count"] for summary in read_jsonl(summaries)] == [15, 3]
+
+
+#: hot-shots (Node) with DogStatsD tags: counters sampled and not, timings, a gauge and a
+#: set, then a service check, to PORT (the last argument); exits once every send is acknowledged.
+HOT_SHOTS_AGGREGATED = r"""
+const StatsD = require('hot-shots');
+const port = Number(process.argv[process.argv.length - 1]);
+const client = new StatsD({ host: '127.0.0.1', port, globalTags: { env: 'prod' } });
+let pending = 0;
+const sent = () => { pending++; return () => { if (--pending === 0) client.close(); }; };
+for (let i = 0; i < 30; i++) client.increment('requests', 1, { route: 'tarball' }, sent());
+for (let i = 0; i < 10; i++) client.increment('requests', 1, { route: 'meta' }, sent());
+for (let i = 1; i <= 20; i++) client.timing('latency', i, { route: 'tarball' }, sent());
+client.gauge('workers', 7, sent());
+for (const user of ['ann', 'bob', 'ann']) client.set('users', user, sent());
+client.check('queue.depth', client.CHECKS.CRITICAL, { message: 'stuck' }, sent());
+"""
+
+
+def test_hot_shots_into_an_aggregation(numbatd, hot_shots, tmp_path) -> None:
+    """A Node statsd client's tagged lines: one series per tag set, statistics as statsd
+    computes them, and a service check passed on as an event (kept by the raw sink)."""
+    port = free_port()
+    summaries, raw = tmp_path / "summaries.jsonl", tmp_path / "raw.jsonl"
+    daemon = numbatd(
+        statsd_listener(port)
+        + '[[aggregations]]\nname = "daily"\ninterval = 86400\n'
+        + jsonl_sink("summaries", summaries, "daily")
+        + jsonl_sink("raw", raw)
+    )
+    wait_past_boundary(86_400, 120)
+    result = run_node(hot_shots, HOT_SHOTS_AGGREGATED, str(port))
+    assert result.returncode == 0, result.stderr
+    sent = 30 + 10 + 20 + 1 + 3  # the service check is no metric: it passes through
+    assert wait_for(lambda: daemon.metric("numbat_aggregation_events_total", aggregation="daily") == sent)
+    assert daemon.stop() == 0
+    got = read_jsonl(summaries)
+    counters = {s["route"]: s for s in got if s["name"] == "requests"}
+    assert {route: (s["count"], s["env"]) for route, s in counters.items()} == {
+        "tarball": (30, "prod"),
+        "meta": (10, "prod"),
+    }
+    (latency,) = [s for s in got if s["name"] == "latency"]
+    assert (latency["count"], latency["lower"], latency["upper"], latency["sum"]) == (20, 1, 20, 210)
+    assert latency["upper_90"] == 18  # statsd: the 18th of 20 sorted values
+    (users,) = [s for s in got if s["name"] == "users"]
+    assert users["count"] == 2
+    (workers,) = [s for s in got if s["name"] == "workers"]
+    assert workers["value"] == 7
+    checks = [e for e in read_jsonl(raw) if e["name"] == "queue.depth"]
+    assert [(e["status"], e["description"]) for e in checks] == [("critical", "stuck")]
