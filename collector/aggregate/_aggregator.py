@@ -43,7 +43,9 @@ from ._summary import Summary, key_field_name
 from ._timers import TimerSeries, timer_statistics
 
 Labels = tuple[tuple[str, Any], ...]
-SeriesKey = tuple[str, Labels]
+#: A series: its name alone when it has no labels (most statsd series: a tuple more
+#: would cost 56 bytes a series), else its name and its labels.
+SeriesKey = str | tuple[str, Labels]
 
 #: statsd types and the kind each aggregates as.
 STATSD_KINDS: dict[str, Kind] = {"c": "counter", "ms": "timer", "h": "timer", "d": "timer", "g": "gauge", "s": "set"}
@@ -128,7 +130,9 @@ class Aggregator:
         if kind is None:
             return self._add_by_rule(event, statsd_type)
         try:  # free unless it raises: only a numbat event dressed as statsd can make it
-            key = (event["name"], () if len(event) == 4 else self._statsd_labels(event))
+            name = event["name"]
+            labels = () if len(event) == 4 else self._statsd_labels(event)
+            key = (name, labels) if labels else name
             value = event["value"]
             rate = event.get("rate")
             if kind == "counter":
@@ -155,7 +159,8 @@ class Aggregator:
             value = _hashable(value)
         elif value.__class__ not in (int, float) or not math.isfinite(value):
             return self._refuse("value is not a number")
-        key = (name, self._rule_labels(event, rule))
+        labels = self._rule_labels(event, rule)
+        key = (name, labels) if labels else name
         if rule.kind == "counter":
             self._count(key, float(value))
         elif rule.kind == "timer":
@@ -170,7 +175,7 @@ class Aggregator:
         counters = self._counters
         total = counters.get(key)
         if total is None:
-            if self._idle["counter"].pop(key, None) is None and not self._admit(key[0]):
+            if self._idle["counter"].pop(key, None) is None and not self._admit(_name_of(key)):
                 return
             counters[key] = amount
         else:
@@ -180,7 +185,7 @@ class Aggregator:
     def _time(self, key: SeriesKey, value: float, weight: float) -> None:
         timer = self._timers.get(key)
         if timer is None:
-            if self._idle["timer"].pop(key, None) is None and not self._admit(key[0]):
+            if self._idle["timer"].pop(key, None) is None and not self._admit(_name_of(key)):
                 return
             timer = self._timers[key] = TimerSeries()
         if timer.sketch is None:
@@ -198,7 +203,7 @@ class Aggregator:
     def _gauge(self, key: SeriesKey, value: float, delta: bool) -> None:
         gauge = self._gauges.get(key)
         if gauge is None:
-            if not self._admit(key[0]):
+            if not self._admit(_name_of(key)):
                 return
             self._gauges[key] = GaugeSeries(value)
         else:
@@ -209,7 +214,7 @@ class Aggregator:
     def _member(self, key: SeriesKey, value: Any) -> None:
         members = self._sets.get(key)
         if members is None:
-            if self._idle["set"].pop(key, None) is None and not self._admit(key[0]):
+            if self._idle["set"].pop(key, None) is None and not self._admit(_name_of(key)):
                 return
             members = self._sets[key] = set()
         members.add(value)
@@ -282,10 +287,11 @@ class Aggregator:
 
     @staticmethod
     def _summary(key: SeriesKey, kind: Kind, now_ms: int, statistics: dict[str, float]) -> Summary:
-        name, labels = key
-        summary: Summary = {"name": name, "time": now_ms, "kind": kind}
-        if labels:
-            summary.update(labels)
+        if isinstance(key, str):
+            summary: Summary = {"name": key, "time": now_ms, "kind": kind}
+        else:
+            summary = {"name": key[0], "time": now_ms, "kind": kind}
+            summary.update(key[1])
         summary.update(statistics)
         return summary
 
@@ -338,6 +344,10 @@ class Aggregator:
             if field_name in event:
                 labels.append((self._key_name(field_name), _hashable(event[field_name])))
         return tuple(sorted(labels))
+
+
+def _name_of(key: SeriesKey) -> str:
+    return key if isinstance(key, str) else key[0]
 
 
 def _hashable(value: Any) -> Any:
