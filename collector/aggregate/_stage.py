@@ -84,6 +84,7 @@ class Aggregation:
         self.sleeping = trio.CancelScope()  #: the flush task's sleep: cancelled, it looks again
         self.done = trio.Event()  #: the flush task has ended
         self._counted = AggregatorStats()  # what of the Aggregator's own counts the metrics hold
+        self._dropped_counted = 0  # the dropped events the metric holds (their names are logged at a flush)
 
     def add(self, events: Iterable[Event]) -> None:
         """Aggregate what the Aggregator takes; the other events pass it by."""
@@ -152,13 +153,15 @@ class Aggregation:
                     events=count,
                 )
             counted.not_aggregated = counts.not_aggregated.copy()
+        if counts.dropped_total > self._dropped_counted:
+            self.stats.dropped_series(counts.dropped_total - self._dropped_counted)
+            self._dropped_counted = counts.dropped_total
 
     def _report_dropped(self) -> None:
-        """Events of new series dropped since the last flush: counted, and their names logged."""
+        """The names of new series dropped since the last flush, logged (they are counted as they come)."""
         counts, counted = self.aggregator.stats, self._counted
         if counts.dropped_total > counted.dropped_total:
             new = counts.dropped - counted.dropped
-            self.stats.dropped_series(new.total())
             log.warning(
                 "aggregation full: events of new series dropped",
                 extra={

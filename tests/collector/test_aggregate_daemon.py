@@ -187,7 +187,7 @@ def test_a_reload_keeps_what_was_aggregated_and_flushes_it_when_the_options_chan
 HOT_SHOTS_AGGREGATED = r"""
 const StatsD = require('hot-shots');
 const port = Number(process.argv[process.argv.length - 1]);
-const client = new StatsD({ host: '127.0.0.1', port, globalTags: { env: 'prod' } });
+const client = new StatsD({ host: '127.0.0.1', port, prefix: 'node.', globalTags: { env: 'prod' } });
 let pending = 0;
 const sent = () => { pending++; return () => { if (--pending === 0) client.close(); }; };
 for (let i = 0; i < 30; i++) client.increment('requests', 1, { route: 'tarball' }, sent());
@@ -199,14 +199,26 @@ client.check('queue.depth', client.CHECKS.CRITICAL, { message: 'stuck' }, sent()
 """
 
 
-def test_hot_shots_into_an_aggregation(numbatd, hot_shots, tmp_path) -> None:
+def test_hot_shots_into_an_aggregation_into_influxdb(numbatd, hot_shots, influxd, tmp_path) -> None:
     """A Node statsd client's tagged lines: one series per tag set, statistics as statsd
-    computes them, and a service check passed on as an event (kept by the raw sink)."""
+    computes them, in InfluxDB as in the JSONL file, and a service check passed on as an
+    event (kept by the raw sink)."""
     port = free_port()
     summaries, raw = tmp_path / "summaries.jsonl", tmp_path / "raw.jsonl"
     daemon = numbatd(
-        statsd_listener(port)
+        f'state_dir = "{tmp_path}/state"\n'
+        + statsd_listener(port)
         + '[[aggregations]]\nname = "daily"\ninterval = 86400\n'
+        + f"""
+[[sinks]]
+type = "influxdb"
+name = "influx"
+api = "v1"
+url = "{influxd.url}"
+database = "v1db"
+flush_interval = 0.1
+input = "daily"
+"""
         + jsonl_sink("summaries", summaries, "daily")
         + jsonl_sink("raw", raw)
     )
@@ -217,17 +229,46 @@ def test_hot_shots_into_an_aggregation(numbatd, hot_shots, tmp_path) -> None:
     assert wait_for(lambda: daemon.metric("numbat_aggregation_events_total", aggregation="daily") == sent)
     assert daemon.stop() == 0
     got = read_jsonl(summaries)
-    counters = {s["route"]: s for s in got if s["name"] == "requests"}
+    counters = {s["route"]: s for s in got if s["name"] == "node.requests"}
     assert {route: (s["count"], s["env"]) for route, s in counters.items()} == {
         "tarball": (30, "prod"),
         "meta": (10, "prod"),
     }
-    (latency,) = [s for s in got if s["name"] == "latency"]
+    (latency,) = [s for s in got if s["name"] == "node.latency"]
     assert (latency["count"], latency["lower"], latency["upper"], latency["sum"]) == (20, 1, 20, 210)
     assert latency["upper_90"] == 18  # statsd: the 18th of 20 sorted values
-    (users,) = [s for s in got if s["name"] == "users"]
+    (users,) = [s for s in got if s["name"] == "node.users"]
     assert users["count"] == 2
-    (workers,) = [s for s in got if s["name"] == "workers"]
+    (workers,) = [s for s in got if s["name"] == "node.workers"]
     assert workers["value"] == 7
-    checks = [e for e in read_jsonl(raw) if e["name"] == "queue.depth"]
+    checks = [e for e in read_jsonl(raw) if e["name"] == "node.queue.depth"]
     assert [(e["status"], e["description"]) for e in checks] == [("critical", "stuck")]
+    # what the stop flushed reached InfluxDB before numbatd exited, as the file has it
+    points = {p["route"]: p for p in influxd.points("node.requests", "v1db")}
+    assert {route: (p["count"], p["env"], p["kind"]) for route, p in points.items()} == {
+        "tarball": (30, "prod", "counter"),
+        "meta": (10, "prod", "counter"),
+    }
+    (point,) = influxd.points("node.latency", "v1db")
+    assert (point["count"], point["upper_90"], point["sum"]) == (20, 18, 210)
+
+
+def test_the_series_bound_through_the_daemon(numbatd, tmp_path) -> None:
+    """Past max_series a new series is dropped and counted; the series held go on."""
+    port = free_port()
+    summaries = tmp_path / "summaries.jsonl"
+    daemon = numbatd(
+        statsd_listener(port)
+        + '[[aggregations]]\nname = "daily"\ninterval = 86400\nmax_series = 2\n'
+        + jsonl_sink("summaries", summaries, "daily")
+    )
+    wait_past_boundary(86_400, 120)
+    client = statsd.StatsClient("127.0.0.1", port)
+    for name in ["first", "second", "third", "first", "third"]:
+        client.incr(name)
+        assert wait_for(lambda: daemon.metric("numbat_aggregation_events_total", aggregation="daily") >= 1)
+        time.sleep(0.05)  # one datagram after another, in order
+    assert wait_for(lambda: daemon.metric("numbat_aggregation_dropped_series_total", aggregation="daily") == 2)
+    assert daemon.metric("numbat_aggregation_series", aggregation="daily") == 2
+    assert daemon.stop() == 0
+    assert {s["name"]: s["count"] for s in read_jsonl(summaries)} == {"first": 2, "second": 1}
