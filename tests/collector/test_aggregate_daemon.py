@@ -25,6 +25,14 @@ def jsonl_sink(name: str, path: object, input: str = "raw") -> str:
     return f'[[sinks]]\ntype = "jsonl"\nname = "{name}"\npath = "{path}"\nfsync = "never"\ninput = "{input}"\n'
 
 
+def influx_sink(url: str, input: str) -> str:
+    """The real InfluxDB's v1db, taking an aggregation's summaries."""
+    return (
+        f'[[sinks]]\ntype = "influxdb"\nname = "influx"\napi = "v1"\nurl = "{url}"\ndatabase = "v1db"\n'
+        f'flush_interval = 0.1\ninput = "{input}"\n'
+    )
+
+
 def wait_past_boundary(interval: float, margin: float) -> None:
     """Sleep until just after a wall-clock multiple of ``interval``, so that what is sent
     in the next ``interval - margin`` seconds falls in one interval."""
@@ -91,16 +99,7 @@ def test_statsd_into_an_aggregation_into_influxdb(numbatd, influxd, tmp_path) ->
         f'state_dir = "{tmp_path}/state"\n'
         + statsd_listener(port)
         + '[[aggregations]]\nname = "5s"\ninterval = 5\npercentiles = [90, -10]\nhistogram_bins = [10, 50, "inf"]\n'
-        + f"""
-[[sinks]]
-type = "influxdb"
-name = "influx"
-api = "v1"
-url = "{influxd.url}"
-database = "v1db"
-flush_interval = 0.1
-input = "5s"
-"""
+        + influx_sink(influxd.url, "5s")
         + jsonl_sink("summaries", summaries, "5s")
         + jsonl_sink("raw", raw)
     )
@@ -209,16 +208,7 @@ def test_hot_shots_into_an_aggregation_into_influxdb(numbatd, hot_shots, influxd
         f'state_dir = "{tmp_path}/state"\n'
         + statsd_listener(port)
         + '[[aggregations]]\nname = "daily"\ninterval = 86400\n'
-        + f"""
-[[sinks]]
-type = "influxdb"
-name = "influx"
-api = "v1"
-url = "{influxd.url}"
-database = "v1db"
-flush_interval = 0.1
-input = "daily"
-"""
+        + influx_sink(influxd.url, "daily")
         + jsonl_sink("summaries", summaries, "daily")
         + jsonl_sink("raw", raw)
     )
