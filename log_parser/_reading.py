@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from .core import FormatCounter, ParseError, Tally, counter_for, detect_format
+from .core import ParseError, Tally, counter_for, detect_format
 from .core._decompress import MAGIC_BYTES, Compression, Decompressor, detect
 from .core.formats import NOTHING_TO_TELL
 
@@ -40,19 +40,6 @@ def open_log_bytes(source: BinaryIO) -> io.BufferedReader[Any]:
     if compression is None:
         return buffered
     return io.BufferedReader(DecompressingReader(buffered, compression), DECOMPRESSED_BUFFER)
-
-
-def _counter_for_head(
-    format_name: str, head_lines: list[str], json_fields: Mapping[str, str] | None, rejects: IO[str] | None
-) -> FormatCounter:
-    """The counter of ``format_name``, or for ``auto`` of the format detected from the
-    first lines; ParseError when no format reads them."""
-    if format_name == "auto":
-        detected = detect_format(head_lines, json_fields)
-        if detected is None:
-            raise ParseError("cannot tell the log format from its first lines; name it with --format")
-        format_name = detected
-    return counter_for(format_name, json_fields, rejects)
 
 
 def tally_file(
@@ -97,13 +84,17 @@ def _tally_data(
 ) -> None:
     """Every line of ``data``, in the format its first lines show (or ``format_name``)."""
     head, ended = _read_head(data)
-    head_lines = _text_lines(head)
-    if format_name == "auto" and detect_format(head_lines, json_fields) == NOTHING_TO_TELL:
-        if not ended:
-            raise ParseError(f"only blank lines and comments in the first {HEAD_BYTES:,} bytes; name the format")
-        tally.format = NOTHING_TO_TELL
-        return
-    counter = _counter_for_head(format_name, head_lines, json_fields, rejects)
+    if format_name == "auto":
+        detected = detect_format(_text_lines(head), json_fields)
+        if detected is None:
+            raise ParseError("cannot tell the log format from its first lines; name it with --format")
+        if detected == NOTHING_TO_TELL:
+            if not ended:
+                raise ParseError(f"only blank lines and comments in the first {HEAD_BYTES:,} bytes; name the format")
+            tally.format = NOTHING_TO_TELL
+            return
+        format_name = detected
+    counter = counter_for(format_name, json_fields, rejects)
     tally.format = counter.format
     if not ended and not head.endswith(b"\n"):
         head += data.readline()  # the head's limit fell inside a line: the line, whole

@@ -32,6 +32,21 @@ def checked_time(seconds: int) -> int:
     return seconds
 
 
+#: More digits than any status or size has: refused before int() spends time on them.
+_MAX_DIGITS = 18
+
+
+def number_in_digits(text: str, what: str) -> int:
+    """A whole number written in ASCII digits, the grammar every format's numbers share
+    (``int()`` would also take other scripts' digits, signs and spaces): ParseError
+    naming ``what`` otherwise, and ``out of range`` past eighteen digits."""
+    if not (text.isascii() and text.isdigit()):
+        raise ParseError(f"{what} is not a number")
+    if len(text) > _MAX_DIGITS:
+        raise ParseError(f"{what} out of range")
+    return int(text)
+
+
 def checked_size(size: int) -> int:
     """``size``, or ParseError("size out of range") outside 0..MAX_SIZE."""
     if not 0 <= size <= MAX_SIZE:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from .._records import ParseError, Request, checked_size
+from .._records import ParseError, Request, checked_size, number_in_digits
 from ._base import LineParser, iso_time
 
 #: What CloudFront writes when a file has no #Fields header of its own.
@@ -56,8 +56,9 @@ class CloudFrontParser(LineParser):
             stem = values[index["cs-uri-stem"]]
         except IndexError:
             raise ParseError("fewer fields than #Fields names") from None
-        if not (len(status_text) == 3 and _is_ascii_number(status_text)):
+        if len(status_text) != 3:
             raise ParseError("status is not a number")
+        status = number_in_digits(status_text, "status")
         query = (
             values[index["cs-uri-query"]] if "cs-uri-query" in index and len(values) > index["cs-uri-query"] else "-"
         )
@@ -66,20 +67,7 @@ class CloudFrontParser(LineParser):
             method=method,
             # CloudFront encodes the stem once more than the client sent it; undo that one
             path=unquote(stem) + ("" if query in ("-", "") else "?" + query),
-            status=int(status_text),
-            size=_size(size_text),
+            status=status,
+            size=0 if size_text == "-" else checked_size(number_in_digits(size_text, "size")),
             cache_hit=None if result is None else result in HITS,
         )
-
-
-def _is_ascii_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _size(text: str) -> int:
-    """sc-bytes: ASCII digits, or ``-`` when CloudFront wrote none."""
-    if text == "-":
-        return 0
-    if not _is_ascii_number(text) or len(text) > 18:
-        raise ParseError("size out of range" if _is_ascii_number(text) else "size is not a number")
-    return checked_size(int(text))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .._records import ParseError, Request, checked_size
+from .._records import ParseError, Request, checked_size, number_in_digits
 from ._base import LineParser, clf_time
 
 LINE = re.compile(
@@ -33,12 +33,10 @@ class CombinedParser(LineParser):
         if match is None:
             raise ParseError("not a combined or common log line")
         size = match["size"]
-        if len(size) > 18:  # int() of a long string costs, and it is out of range anyway
-            raise ParseError("size out of range")
         return Request(
             time=clf_time(match["time"]),
             method=match["method"] or "-",
             path=match["path"] or "",
             status=int(match["status"]),
-            size=0 if size == "-" else checked_size(int(size)),
+            size=0 if size == "-" else checked_size(number_in_digits(size, "size")),
         )

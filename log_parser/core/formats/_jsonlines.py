@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .._records import ParseError, Request, checked_size, checked_time
+from .._records import ParseError, Request, checked_size, checked_time, number_in_digits
 from ._base import LineParser, clf_time, iso_time
 
 #: Our fields, and where logs commonly keep them, in the order they are tried.
@@ -171,10 +171,8 @@ def _whole_number(value: Any, what: str) -> int:
         if not value.is_integer():
             raise ParseError(f"{what} is not a whole number")
         return int(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        if len(value) > 18:  # int() of a long string costs; no status or size is that long
-            raise ParseError(f"{what} out of range")
-        return int(value)
+    if isinstance(value, str):
+        return number_in_digits(value, what)
     raise ParseError(f"{what} is not a number")
 
 
