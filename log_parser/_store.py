@@ -122,10 +122,6 @@ class FileRecord:
 EPOCH = dt.date(1970, 1, 1)
 
 
-def day_of(epoch_seconds: int) -> dt.date:
-    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).date()
-
-
 class Store:
     def __init__(self, path: str | Path, *, read_only: bool = False, bulk_writer: bool = False) -> None:
         """``bulk_writer``, for a writer of many rows at once (the backfill): no fsync at
