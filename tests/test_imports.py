@@ -130,9 +130,15 @@ def test_the_wire_is_sans_io() -> None:
     assert not frameworks(loaded_by("import collector.wire"))
 
 
+#: The aggregation core's compiled statsd scan, and what it alone may import beside the core's own.
+COMPILED_SCAN = "collector.aggregate._statsd_scan"
+COMPILED_SCAN_MAY_IMPORT = {"numpy", "numba", "jit.tables"}
+
+
 def test_the_aggregation_core_is_sans_io() -> None:
     """Every module of collector.aggregate but the trio stage (``_stage``) imports the rest
-    of the core, the emitter's event, orjson and the standard library's pure parts; nothing else."""
+    of the core, the emitter's event, orjson and the standard library's pure parts; nothing
+    else, but the compiled statsd scan, which may use numpy, numba and jit's tables too."""
     core = {name: path for name, path in modules_of("collector").items() if name.startswith("collector.aggregate")}
     core.pop("collector.aggregate._stage", None)
     assert set(core) >= {"collector.aggregate._aggregator", "collector.aggregate._sketch"}
@@ -148,10 +154,21 @@ def test_the_aggregation_core_is_sans_io() -> None:
                 continue
             for target in targets:
                 top = target.partition(".")[0]
+                if name == COMPILED_SCAN and (top in COMPILED_SCAN_MAY_IMPORT or target in COMPILED_SCAN_MAY_IMPORT):
+                    continue
                 assert target not in IO_MODULES, f"{name} imports {target}"
                 assert top not in IO_MODULES, f"{name} imports {target}"
                 pure = top in sys.stdlib_module_names or top == "orjson" or target in {"emitter.event", *core}
                 assert pure, f"{name} imports {target}"
+
+
+def test_the_aggregation_core_loads_numba_only_for_the_scan() -> None:
+    """The aggregator, its stage and the listeners load no numba: a daemon without a statsd
+    listener that feeds aggregations alone never pays for it (collector.listeners' Intake
+    imports the scan when it first needs it)."""
+    loaded = loaded_by("import collector.aggregate._stage, collector.listeners, collector.router")
+    assert "numba" not in loaded
+    assert COMPILED_SCAN not in loaded
 
 
 def test_the_collector_package_loads_its_surface_only_when_asked() -> None:

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -41,6 +42,9 @@ from emitter.event import Event
 from ._options import AggregationOptions, Kind, Rule
 from ._summary import Summary, key_field_name
 from ._timers import TimerSeries, timer_statistics
+
+if TYPE_CHECKING:  # the scan module loads numba: the Intake imports it, only when it scans
+    from ._statsd_scan import StatsdScan
 
 Labels = tuple[tuple[str, Any], ...]
 #: A series: its name alone when it has no labels (most statsd series: a tuple more
@@ -171,6 +175,107 @@ class Aggregator:
             self._member(key, value)
         return True
 
+    def add_scan(self, scan: StatsdScan, others: Sequence[Event] = ()) -> bool:
+        """Take the lines :func:`~._statsd_scan.scan_statsd` took from a payload, as
+        :meth:`add` would take their events one by one: each series is looked up (and
+        admitted) once, in the order it first appeared, then the compiled pass folds its
+        lines into its state. A timer that would pass ``max_samples`` takes its lines one
+        by one, through the same path as :meth:`add`.
+
+        ``others`` are the events of the payload's other lines, which the caller adds
+        next. The scan keeps no order between its lines and those, and two cases need
+        it: one of those is of a series the scan also has (a gauge set, then changed), or
+        the new series might not all fit under ``max_series`` (which are admitted goes by
+        order). Then nothing is taken, and False is returned, for the caller to add the
+        payload's events in order instead."""
+        if self._shares_a_series(scan, others) or (
+            self._series + len(scan.names) + len(others) > self._max_series and not self._room_for(scan, len(others))
+        ):
+            return False
+        names, kinds = scan.names, scan.kind_names()
+        count = len(names)
+        start, present, take = [0.0] * count, [False] * count, [False] * count
+        for number, name in enumerate(names):
+            kind, lines = kinds[number], scan.lines_of(number)
+            if kind == "counter":
+                current = self._scanned_counter(name, lines)
+            elif kind == "timer":
+                current = self._scanned_timer(name, lines, scan, number)
+            else:
+                current = self._scanned_gauge(name, lines)
+            if current is not None:
+                start[number], present[number] = current
+                take[number] = True
+                self.stats.aggregated += lines
+        folded = scan.accumulate(start, present, take)
+        for number in [number for number, taken in enumerate(take) if taken]:
+            name, kind, state = names[number], kinds[number], folded[number]
+            if kind == "counter":
+                self._counters[name] = state
+            elif kind == "timer":
+                self._timers[name].count = state
+            elif present[number]:
+                gauge = self._gauges[name]
+                gauge.value, gauge.touched = state, True
+            else:
+                self._gauges[name] = GaugeSeries(state)
+        return True
+
+    @staticmethod
+    def _shares_a_series(scan: StatsdScan, others: Sequence[Event]) -> bool:
+        """Is one of ``others`` a statsd event without tags named like a series of ``scan``?"""
+        if not others:
+            return False
+        names = scan.name_set()
+        return any(event["name"] in names and event.keys() <= STATSD_FIELDS for event in others)
+
+    def _room_for(self, scan: StatsdScan, others: int) -> bool:
+        """Room for every new series of ``scan`` and ``others`` events of new series?"""
+        idle = self._idle
+        kept: dict[str, dict[SeriesKey, Any]] = {
+            "counter": self._counters,
+            "timer": self._timers,
+            "gauge": self._gauges,
+        }
+        new = sum(
+            name not in kept[kind] and name not in idle.get(kind, {})
+            for name, kind in zip(scan.names, scan.kind_names(), strict=True)
+        )
+        return self._series + new + others <= self._max_series
+
+    def _scanned_counter(self, name: str, lines: int) -> tuple[float, bool] | None:
+        """A scanned counter's (total, present), or None when its series is refused."""
+        total = self._counters.get(name)
+        if total is not None:
+            return total, True
+        if self._idle["counter"].pop(name, None) is None and not self._admit(name, lines):
+            return None
+        return 0.0, False
+
+    def _scanned_timer(self, name: str, lines: int, scan: StatsdScan, number: int) -> tuple[float, bool] | None:
+        """A scanned timer's (count, present) once its samples are added; None when its
+        series is refused, or its lines were taken one by one (it reaches ``max_samples``)."""
+        timer = self._timers.get(name)
+        if timer is None:
+            if self._idle["timer"].pop(name, None) is None and not self._admit(name, lines):
+                return None
+            timer = self._timers[name] = TimerSeries()
+        if timer.sketch is not None or len(timer.samples) + lines > self._max_samples:
+            for value, weight, _ in scan.lines(number):
+                self._time(name, value, weight)
+            return None
+        timer.samples += scan.values_of(number)
+        return timer.count, True
+
+    def _scanned_gauge(self, name: str, lines: int) -> tuple[float, bool] | None:
+        """A scanned gauge's (value, present), or None when its series is refused."""
+        gauge = self._gauges.get(name)
+        if gauge is not None:
+            return gauge.value, True
+        if not self._admit(name, lines):
+            return None
+        return 0.0, False
+
     def _count(self, key: SeriesKey, amount: float) -> None:
         counters = self._counters
         total = counters.get(key)
@@ -295,11 +400,11 @@ class Aggregator:
         summary.update(statistics)
         return summary
 
-    def _admit(self, name: str) -> bool:
-        """Room for one more series? Counts the refusal by name when there is none."""
+    def _admit(self, name: str, events: int = 1) -> bool:
+        """Room for one more series? Counts the refusal of its ``events`` by name when there is none."""
         if self._series >= self._max_series:
             dropped = self.stats.dropped
-            dropped[name if name in dropped or len(dropped) < MAX_DROPPED_NAMES else OTHER_NAMES] += 1
+            dropped[name if name in dropped or len(dropped) < MAX_DROPPED_NAMES else OTHER_NAMES] += events
             return False
         self._series += 1
         self.stats.series_created += 1

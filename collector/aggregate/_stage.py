@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -29,6 +30,9 @@ from ..config import NEVER, AggregationConfig
 from ..observe import AggregationStats, FloodGate, SelfMetrics, log
 from ..wire import Batch, Event
 from . import AggregationOptions, Aggregator, AggregatorStats, Rule
+
+if TYPE_CHECKING:
+    from ._statsd_scan import StatsdScan
 
 #: Hands an aggregation's summaries, by its name, to the sinks that take it.
 Deliver = Callable[[str, Batch], Awaitable[None]]
@@ -104,6 +108,23 @@ class Aggregation:
                     error=f"{type(exc).__name__}: {exc}",
                 )
         self._count()
+
+    def add_scan(self, scan: StatsdScan, others: list[Event], everything: Callable[[], list[Event]]) -> None:
+        """Aggregate the statsd lines a listener's scan took and the events of the payload's
+        other lines (``others``); or, when the Aggregator cannot take them out of order
+        (see :meth:`Aggregator.add_scan`), ``everything``: the payload's events in order."""
+        try:
+            taken = self.aggregator.add_scan(scan, others)
+        except _CONTENT_ERRORS as exc:  # a bug: the lines are lost to this aggregation, and counted
+            self.stats.refused(scan.taken)
+            self.flood.warning(
+                "aggregation error",
+                "an aggregation could not take a scan of statsd lines",
+                aggregation=self.name,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            taken = True
+        self.add(others if taken else everything())
 
     def reconfigure(self, config: AggregationConfig) -> None:
         """New options for what the Aggregator holds (its gauges, its idle series)."""
@@ -203,6 +224,20 @@ class AggregationStage:
         """Every aggregation takes what it aggregates of ``batch``."""
         for aggregation in self._feeding:
             aggregation.add(batch.events)
+
+    def add_scan(self, scan: StatsdScan, others: Batch, everything: Callable[[], list[Event]]) -> None:
+        """Every aggregation takes the statsd lines a listener's scan took, and ``others``,
+        the events of the payload's other lines (``everything``: all its events, in order,
+        decoded once for whichever aggregation asks)."""
+        decoded: list[list[Event]] = []
+
+        def once() -> list[Event]:
+            if not decoded:
+                decoded.append(everything())
+            return decoded[0]
+
+        for aggregation in self._feeding:
+            aggregation.add_scan(scan, others.events, once)
 
     # -- life ------------------------------------------------------------------------
 

@@ -9,12 +9,16 @@ rejection like a malformed one, so the HTTP listener's answer counts it too.
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Limits, ListenerConfig
 from ..observe import FloodGate, SelfMetrics, log
-from ..wire import Batch, Decoder, Rejection, decoder_for, drop_long_lines
+from ..wire import Batch, Decoder, Event, Rejection, decoder_for, drop_long_lines
 from ._descriptors import ConnectionBudget
+
+if TYPE_CHECKING:
+    from ..aggregate._statsd_scan import StatsdScan
 
 LINE_TOO_LONG = "line too long"
 
@@ -23,6 +27,21 @@ class Router(Protocol):
     """Where the intake publishes its batches (the router, for the daemon)."""
 
     async def publish(self, batch: Batch) -> None: ...
+
+    def aggregates_alone(self) -> bool:
+        """Do aggregations alone take the events (no sink takes them raw)?"""
+
+    async def publish_scanned(self, scan: StatsdScan, batch: Batch, everything: Callable[[], list[Event]]) -> None:
+        """The lines a statsd scan took, the batch of the payload's other lines, and (for an
+        aggregation that must take the payload in order) a way to decode all of it."""
+
+
+def scan_statsd() -> Callable[[bytes, int], StatsdScan]:
+    """collector.aggregate's compiled statsd scan, imported at first use: numba is loaded
+    only by a daemon that has a statsd listener and an aggregation."""
+    from ..aggregate._statsd_scan import scan_statsd as scan  # noqa: PLC0415 - numba, loaded only when used
+
+    return scan
 
 
 class Intake:
@@ -49,6 +68,10 @@ class Intake:
         #: Shared by every listener of the process (see _descriptors.py).
         self.budget = budget if budget is not None else ConnectionBudget(limits.max_connections)
         self._counters: dict[str, tuple[Any, Any, Any]] = {}
+        #: statsd lines go through the compiled scan when aggregations alone take them.
+        self._scans = self.decoder.format == "statsd"
+        if self._scans and router.aggregates_alone():
+            scan_statsd()  # numba compiles, or loads from its cache, now: not with the first datagrams
 
     def _counters_for(self, fmt: str) -> tuple[Any, Any, Any]:
         counters = self._counters.get(fmt)
@@ -75,6 +98,16 @@ class Intake:
         ``too_long`` is for a caller that framed the lines itself: how many it refused
         for their length. Without it the lines are bounded here."""
         decoder = decoder or self.decoder
+        decoded = self._decoded(lines, too_long, decoder)
+        if decoded is None:
+            return Batch()
+        batch, too_long = decoded
+        self._count(batch, decoder.format, size, messages, too_long)
+        return batch
+
+    def _decoded(self, lines: list[bytes], too_long: int | None, decoder: Decoder) -> tuple[Batch, int] | None:
+        """The batch of ``lines`` and the lines refused for their length; None when the
+        decoder failed (counted and logged here)."""
         batch = Batch(origins=[(0, self.name)])  # so a sink that drops an event can say where from
         if too_long is None:
             lines, long_lines = drop_long_lines(lines, self.limits.max_line_bytes)
@@ -88,18 +121,21 @@ class Intake:
             too_long += sum(rejection.reason == LINE_TOO_LONG for rejection in batch.rejections)
             if too_long:
                 self.refuse(decoder.format, LINE_TOO_LONG, too_long, sample=b"")
-            return Batch()
-        received_bytes, received_messages, decoded = self._counters_for(decoder.format)
+            return None
+        return batch, too_long
+
+    def _count(self, batch: Batch, fmt: str, size: int, messages: int, too_long: int, scanned: int = 0) -> None:  # noqa: PLR0917
+        """What arrived, what was decoded (``scanned``: events the statsd scan took), what was refused."""
+        received_bytes, received_messages, decoded = self._counters_for(fmt)
         received_bytes.inc(size)
         if messages:
             received_messages.inc(messages)
-        if batch.events:
-            decoded.inc(len(batch.events))
+        if batch.events or scanned:
+            decoded.inc(len(batch.events) + scanned)
         if too_long:
-            self.refuse(decoder.format, LINE_TOO_LONG, too_long, sample=b"")
+            self.refuse(fmt, LINE_TOO_LONG, too_long, sample=b"")
         for rejection in batch.rejections:
-            self.refuse(decoder.format, rejection.reason, 1, sample=rejection.line)
-        return batch
+            self.refuse(fmt, rejection.reason, 1, sample=rejection.line)
 
     def refuse(self, fmt: str, reason: str, count: int, sample: bytes) -> None:
         self.metrics.rejected.labels(self.name, fmt, reason).inc(count)
@@ -115,4 +151,31 @@ class Intake:
 
     async def receive(self, lines: list[bytes], *, size: int, messages: int = 1, too_long: int | None = None) -> None:
         """What a listener read, decoded and published."""
-        await self.router.publish(self.decode(lines, size=size, messages=messages, too_long=too_long))
+        if self._scans and self.router.aggregates_alone():
+            await self._scan(b"\n".join(lines), size, messages, too_long)
+        else:
+            await self.router.publish(self.decode(lines, size=size, messages=messages, too_long=too_long))
+
+    async def receive_payload(self, payload: bytes, *, size: int, messages: int) -> None:
+        """Datagrams joined by newlines, decoded and published."""
+        if self._scans and self.router.aggregates_alone():
+            await self._scan(payload, size, messages, None)
+        else:
+            await self.router.publish(self.decode(payload.split(b"\n"), size=size, messages=messages))
+
+    async def _scan(self, payload: bytes, size: int, messages: int, too_long: int | None) -> None:
+        """statsd lines for aggregations alone: the usual ones straight from the bytes into
+        the aggregators (collector.aggregate's scan), the others through the decoder, as
+        events; all of them decoded, in order, for an aggregation that needs them so."""
+        scan = scan_statsd()(payload, self.limits.max_line_bytes)
+        decoded = self._decoded(scan.left, too_long, self.decoder)
+        if decoded is None:
+            return
+        batch, too_long = decoded
+        self._count(batch, self.decoder.format, size, messages, too_long, scanned=scan.taken)
+        await self.router.publish_scanned(scan, batch, lambda: self._events_of(payload))
+
+    def _events_of(self, payload: bytes) -> list[Event]:
+        """Every event of ``payload``, in order (counted already, as scanned and decoded)."""
+        decoded = self._decoded(payload.split(b"\n"), None, self.decoder)
+        return decoded[0].events if decoded is not None else []

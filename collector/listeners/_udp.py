@@ -48,5 +48,5 @@ async def _drain_forever(sock: socket.socket, intake: Intake) -> None:
                 break
         if payloads:
             joined = b"\n".join(payloads)
-            await intake.receive(joined.split(b"\n"), size=sum(map(len, payloads)), messages=len(payloads))
+            await intake.receive_payload(joined, size=sum(map(len, payloads)), messages=len(payloads))
         await trio.lowlevel.checkpoint()

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -28,9 +28,12 @@ from ..aggregate._stage import AggregationStage
 from ..config import RAW, Config, SinkConfig
 from ..observe import SelfMetrics, SinkStats, log
 from ..sinks import SINK_TYPES, SinkType
-from ..wire import Batch
+from ..wire import Batch, Event
 from ._queue import QueueClosed, SinkQueue
 from ._runner import SinkRunner
+
+if TYPE_CHECKING:
+    from ..aggregate._statsd_scan import StatsdScan
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,20 @@ class Router:
         if not batch.events:
             return
         self.stage.add(batch)  # at once, before any await: the aggregations see events in order
+        await self._put(self.routes, batch)
+
+    def aggregates_alone(self) -> bool:
+        """True when aggregations alone take the events: no sink takes them raw, so a
+        statsd listener may hand its lines straight to the aggregations (see
+        collector.listeners' Intake)."""
+        return not self.routes and bool(self.stage.aggregations)
+
+    async def publish_scanned(self, scan: StatsdScan, batch: Batch, everything: Callable[[], list[Event]]) -> None:
+        """A payload of statsd lines a listener scanned (see :meth:`aggregates_alone`): the
+        lines its scan took, and ``batch``, the events of the others, to the aggregations
+        (``everything``, the payload's events in order, for one that needs them so);
+        ``batch`` to any sink that takes raw events now (the configuration may have changed)."""
+        self.stage.add_scan(scan, batch, everything)
         await self._put(self.routes, batch)
 
     async def deliver(self, aggregation: str, summaries: Batch) -> None:

@@ -6,6 +6,7 @@ flushes what was counted so far."""
 from __future__ import annotations
 
 import signal
+import socket
 import statistics
 import time
 
@@ -47,14 +48,18 @@ def wait_for_next_boundary(interval: float) -> None:
     time.sleep(interval - time.time() % interval + 0.05)
 
 
-def test_sigterm_mid_interval_flushes_what_was_counted(numbatd, tmp_path) -> None:
+@pytest.mark.parametrize("raw_sink", [True, False], ids=["beside-a-raw-sink", "aggregations-alone"])
+def test_sigterm_mid_interval_flushes_what_was_counted(numbatd, tmp_path, raw_sink) -> None:
+    """Beside a raw sink every line is decoded into an event; with aggregations alone the
+    usual lines go through the compiled scan and the others (the set, a bad line) through
+    the decoder: the summaries, and the counts of decoded and rejected lines, are the same."""
     port = free_port()
     summaries, raw = tmp_path / "summaries.jsonl", tmp_path / "raw.jsonl"
     daemon = numbatd(
         statsd_listener(port)
         + '[[aggregations]]\nname = "daily"\ninterval = 86400\n'
         + jsonl_sink("summaries", summaries, "daily")
-        + jsonl_sink("raw", raw)
+        + (jsonl_sink("raw", raw) if raw_sink else "")
     )
     wait_past_boundary(86_400, 120)  # no regular flush during the test, even at midnight
     client = statsd.StatsClient("127.0.0.1", port, prefix="app")
@@ -68,8 +73,12 @@ def test_sigterm_mid_interval_flushes_what_was_counted(numbatd, tmp_path) -> Non
     with client.pipeline() as pipe:  # many metrics in one datagram
         for _ in range(50):
             pipe.incr("batched", 2)
-    sent = 200 + 200 + 2 + 4 + 50
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:  # a bad line beside a good one
+        sender.sendto(b"app.requests:x|c\napp.requests:1|c", ("127.0.0.1", port))
+    sent = 200 + 200 + 2 + 4 + 50 + 1
     assert wait_for(lambda: daemon.metric("numbat_aggregation_events_total", aggregation="daily") == sent)
+    assert daemon.metric("numbat_listener_decoded_events_total") == sent
+    assert wait_for(lambda: daemon.metric("numbat_listener_rejected_lines_total", reason="value is not a number") == 1)
     assert daemon.metric("numbat_aggregation_series", aggregation="daily") == 5
     assert read_jsonl(summaries) == []  # nothing flushed before the stop
     stopped_at = time.time()
@@ -78,14 +87,15 @@ def test_sigterm_mid_interval_flushes_what_was_counted(numbatd, tmp_path) -> Non
     assert sorted(got) == ["app.batched", "app.latency", "app.requests", "app.users", "app.workers"]
     assert {summary["time"] for summary in got.values()} == {got["app.requests"]["time"]}
     assert abs(got["app.requests"]["time"] / 1000 - stopped_at) < 10  # stamped at the stop
-    assert (got["app.requests"]["kind"], got["app.requests"]["count"]) == ("counter", 200)
+    assert (got["app.requests"]["kind"], got["app.requests"]["count"]) == ("counter", 201)
     assert got["app.batched"]["count"] == 100
     latency = got["app.latency"]
     assert (latency["kind"], latency["count"], latency["lower"], latency["upper"]) == ("timer", 200, 0, 199)
     assert latency["sum"] == sum(range(200))
     assert (got["app.workers"]["kind"], got["app.workers"]["value"]) == ("gauge", 5)
     assert (got["app.users"]["kind"], got["app.users"]["count"]) == ("set", 3)
-    assert len(read_jsonl(raw)) == sent  # the raw sink got every event
+    if raw_sink:
+        assert len(read_jsonl(raw)) == sent  # the raw sink got every event
     stopped = next(entry for entry in daemon.logs() if entry["message"] == "numbatd stopped")
     assert stopped["sinks"]["summaries"]["written"] == 5
 

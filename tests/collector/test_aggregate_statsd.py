@@ -30,6 +30,7 @@ from collector.wire import Batch, decoder_for
 from ..processes import terminate
 from .node import ETSY_STATSD, npm_install
 from .numbatd import free_port
+from .test_aggregate_scan import through_the_scan
 
 pytestmark = pytest.mark.slow
 
@@ -193,6 +194,20 @@ def ours(aggregator: Aggregator, payloads: list[bytes], now_ms: int, naming: Gra
         assert batch.rejections == []
         for event in batch.events:
             assert aggregator.add(event)
+    return paths_of(aggregator, now_ms, naming)
+
+
+def ours_scanned(
+    aggregator: Aggregator, payloads: list[bytes], now_ms: int, naming: GraphiteNaming
+) -> dict[str, float]:
+    """As numbatd takes statsd datagrams when aggregations alone take them: the usual lines
+    through the compiled scan, the others (tags, sets) through the decoder."""
+    for payload in payloads:
+        through_the_scan(aggregator, payload)
+    return paths_of(aggregator, now_ms, naming)
+
+
+def paths_of(aggregator: Aggregator, now_ms: int, naming: GraphiteNaming) -> dict[str, float]:
     paths = {}
     for summary in aggregator.flush(now_ms):
         for path, value in graphite_paths(summary, naming):
@@ -218,7 +233,7 @@ def compare(
             delete_idle_after=0 if delete_idle else None,
             gauge_ttl=None,
         )
-        aggregator = Aggregator(options)
+        aggregator, scanning = Aggregator(options), Aggregator(options)
         theirs_all = []
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             for lines in rounds():
@@ -228,9 +243,11 @@ def compare(
                 theirs = capture.next_flush()
                 if theirs[received_path] != len(lines):
                     return None
-                mine = ours(aggregator, payloads, int(time.time() * 1000), naming)
+                now_ms = int(time.time() * 1000)
+                mine = ours(aggregator, payloads, now_ms, naming)
                 theirs = {path: value for path, value in theirs.items() if not own_figures(path)}
                 assert_same(theirs, mine)
+                assert_same(theirs, ours_scanned(scanning, payloads, now_ms, naming))
                 theirs_all.append(theirs)
         return theirs_all
     finally:
