@@ -39,7 +39,25 @@ sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ m
 
 ETSY_STATSD = "statsd@0.9.0"  # the newest on the npm registry, as the tests use
 LINES_PER_DATAGRAM = 20
-LADDER = (50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000, 300_000, 400_000, 500_000, 600_000, 800_000, 1_000_000, 1_250_000, 1_500_000, 2_000_000, 2_500_000)
+LADDER = (
+    50_000,
+    75_000,
+    100_000,
+    125_000,
+    150_000,
+    200_000,
+    250_000,
+    300_000,
+    400_000,
+    500_000,
+    600_000,
+    800_000,
+    1_000_000,
+    1_250_000,
+    1_500_000,
+    2_000_000,
+    2_500_000,
+)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -13,8 +13,9 @@ counters; DogStatsD and Telegraf as timers, as here), ``g`` gauge, ``s`` set; th
 (every field but the decoder's own) are the key fields. DogStatsD events (``e``) and
 service checks (``sc``) pass through. Other events aggregate by the first rule whose glob
 matches their name, or pass through. The sample rate scales what is counted, as in
-statsd (a counter adds ``value * (1 / rate)``, a timer's count ``1 / rate``); it is not
-part of the key, since statsd sums a name's lines whatever their rate into one series.
+statsd (a counter adds ``value * (1 / rate)``, a timer's count ``1 / rate``); by default
+it is no part of the key, since statsd sums a name's lines whatever their rate into one
+series; ``sample_rate_in_key`` makes it a key field, ``sample_rate``.
 
 Gauges follow statsd: ``+N`` / ``-N`` (``gauge_delta``) changes the kept value, an
 unsigned value replaces it, and a change to a gauge that is absent or 0 sets it. statsd's
@@ -57,6 +58,8 @@ STATSD_KINDS: dict[str, Kind] = {"c": "counter", "ms": "timer", "h": "timer", "d
 STATSD_PASSING = frozenset({"e", "sc"})
 #: What the statsd decoder writes besides the tags.
 STATSD_FIELDS = frozenset({"name", "value", "time", "statsd_type", "rate", "gauge_delta"})
+#: The key field a statsd line's sample rate becomes under ``sample_rate_in_key``.
+SAMPLE_RATE = "sample_rate"
 #: Names counted one by one in ``dropped``; the rest are counted together under this.
 MAX_DROPPED_NAMES = 1_000
 OTHER_NAMES = "(other names)"
@@ -117,6 +120,7 @@ class Aggregator:
         self._max_series = options.max_series
         self._max_samples = options.max_samples
         self._bins = tuple(float(bound) for bound in options.histogram_bins)
+        self._rate_in_key = options.sample_rate_in_key
         self._rules.clear()
 
     @property
@@ -136,9 +140,11 @@ class Aggregator:
         try:  # free unless it raises: only a numbat event dressed as statsd can make it
             name = event["name"]
             labels = () if len(event) == 4 else self._statsd_labels(event)
+            rate = event.get("rate")
+            if rate is not None and self._rate_in_key and "sample_rate" not in event:
+                labels = tuple(sorted((*labels, (SAMPLE_RATE, rate))))
             key = (name, labels) if labels else name
             value = event["value"]
-            rate = event.get("rate")
             if kind == "counter":
                 self._count(key, float(value) if rate is None else value * (1 / rate))
             elif kind == "timer":
@@ -186,10 +192,16 @@ class Aggregator:
         next. The scan keeps no order between its lines and those, and two cases need
         it: one of those is of a series the scan also has (a gauge set, then changed), or
         the new series might not all fit under ``max_series`` (which are admitted goes by
-        order). Then nothing is taken, and False is returned, for the caller to add the
-        payload's events in order instead."""
-        if self._shares_a_series(scan, others) or (
-            self._series + len(scan.names) + len(others) > self._max_series and not self._room_for(scan, len(others))
+        order). The scan keys series by name alone, so sampled lines under
+        ``sample_rate_in_key`` are a third case. Then nothing is taken, and False is
+        returned, for the caller to add the payload's events in order instead."""
+        if (
+            (self._rate_in_key and scan.sampled)
+            or self._shares_a_series(scan, others)
+            or (
+                self._series + len(scan.names) + len(others) > self._max_series
+                and not self._room_for(scan, len(others))
+            )
         ):
             return False
         names, kinds = scan.names, scan.kind_names()

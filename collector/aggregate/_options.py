@@ -58,6 +58,9 @@ class AggregationOptions:
     ``delete_idle_after_by_kind`` overrides it per kind (``(("counter", None),)``).
     Gauges are levels, never zeros: they are kept and sent with their last value until
     ``gauge_ttl`` seconds pass without a new one (None: kept for ever, statsd's default).
+    ``sample_rate_in_key`` makes a statsd line's sample rate a key field (``sample_rate``):
+    lines of one name sent at two rates are two series, each scaled by its rate; statsd
+    (the default, False) sums them into one.
     """
 
     name: str
@@ -70,6 +73,7 @@ class AggregationOptions:
     gauge_ttl: float | None = None
     rules: tuple[Rule, ...] = ()
     delete_idle_after_by_kind: tuple[tuple[str, int | None], ...] = ()
+    sample_rate_in_key: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:

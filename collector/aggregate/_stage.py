@@ -62,6 +62,7 @@ def options_of(config: AggregationConfig) -> AggregationOptions:
             (kind, flushes(idle)) for kind, idle in sorted(config.delete_idle_after_by_kind.items())
         ),
         gauge_ttl=config.gauge_ttl,
+        sample_rate_in_key=config.sample_rate_in_key,
         rules=tuple(Rule(rule.match, rule.kind, rule.key_fields) for rule in config.rules),
     )
 

@@ -119,22 +119,22 @@ def _kind(data: Any, start: int, end: int) -> int:
 
 
 @compiled
-def _parse(data: Any, start: int, end: int) -> tuple[int, int, float, float, bool]:
+def _parse(data: Any, start: int, end: int) -> tuple[int, int, float, float, bool, bool]:
     """The line ``data[start:end]``: (where its name ends, its kind, value, weight, gauge
-    delta); kind -1 when the line is not in the shape taken."""
+    delta, whether it has a sample rate); kind -1 when the line is not in the shape taken."""
     at = start
     if data[start] == _UNDERSCORE:
-        return 0, -1, 0.0, 1.0, False
+        return 0, -1, 0.0, 1.0, False, False
     while at < end and data[at] != _COLON:  # the name: printable ASCII, no comma (an Influx-style tag)
         if not _FIRST_PRINTABLE <= data[at] <= _LAST_PRINTABLE or data[at] == _COMMA:
-            return 0, -1, 0.0, 1.0, False
+            return 0, -1, 0.0, 1.0, False, False
         at += 1
     name_end = at
     if not start < name_end < end:
-        return 0, -1, 0.0, 1.0, False
+        return 0, -1, 0.0, 1.0, False, False
     value, at, ok = _number(data, name_end + 1, end, True)
     if not ok or at == end or data[at] != _PIPE:
-        return 0, -1, 0.0, 1.0, False
+        return 0, -1, 0.0, 1.0, False, False
     type_start = at + 1
     at = type_start
     while at < end and data[at] != _PIPE:
@@ -143,14 +143,14 @@ def _parse(data: Any, start: int, end: int) -> tuple[int, int, float, float, boo
     sign = data[name_end + 1]
     delta = kind == GAUGE and sign in (_PLUS, _MINUS)
     if kind < 0 or at == end:
-        return name_end, kind, value, 1.0, delta
+        return name_end, kind, value, 1.0, delta, False
     # a section after the type: a sample rate alone is taken
     if at + 1 == end or data[at + 1] != _AT:
-        return 0, -1, 0.0, 1.0, False
+        return 0, -1, 0.0, 1.0, False, False
     rate, at, ok = _number(data, at + 2, end, False)
     if not ok or at != end or not 0.0 < rate <= 1.0:
-        return 0, -1, 0.0, 1.0, False
-    return name_end, kind, value, 1.0 / rate, delta
+        return 0, -1, 0.0, 1.0, False, False
+    return name_end, kind, value, 1.0 / rate, delta, True
 
 
 @compiled
@@ -191,15 +191,15 @@ _FLAGS = types.Array(types.boolean, 1, "C")
 
 
 @njit((_READONLY_BYTES, types.int64), cache=True, nogil=True)
-def _scan(data: Any, max_line: int) -> tuple[Any, int, Any, Any, int, Any, int]:
+def _scan(data: Any, max_line: int) -> tuple[Any, int, Any, Any, int, Any, int, int]:
     """Every line of ``data``: (series rows, series, line values, line series, taken lines,
-    left lines as (start, end) rows, left lines)."""
+    left lines as (start, end) rows, left lines, taken lines with a sample rate)."""
     table = np.zeros((_FIRST_ROWS * 2, 2), dtype=np.int64)
     series = np.empty((_FIRST_ROWS, 4), dtype=np.int64)
     values = np.empty((_FIRST_ROWS, 3), dtype=np.float64)  # value, weight, gauge delta
     line_series = np.empty(_FIRST_ROWS, dtype=np.int64)
     left = np.empty((_FIRST_ROWS, 2), dtype=np.int64)
-    found = taken = left_count = 0
+    found = taken = left_count = sampled = 0
     size = data.shape[0]
     start = 0
     while start <= size:
@@ -211,7 +211,7 @@ def _scan(data: Any, max_line: int) -> tuple[Any, int, Any, Any, int, Any, int]:
             continue  # blank: the decoder skips it too
         kind = -1
         if end - line_start <= max_line:
-            name_end, kind, value, weight, delta = _parse(data, line_start, end)
+            name_end, kind, value, weight, delta, has_rate = _parse(data, line_start, end)
         if kind < 0:
             left = with_row(left, left_count)
             left[left_count, 0], left[left_count, 1] = line_start, end
@@ -231,7 +231,8 @@ def _scan(data: Any, max_line: int) -> tuple[Any, int, Any, Any, int, Any, int]:
         line_series = _with_slot(line_series, taken)
         line_series[taken] = number
         taken += 1
-    return series, found, values, line_series, taken, left, left_count
+        sampled += has_rate
+    return series, found, values, line_series, taken, left, left_count, sampled
 
 
 @njit((_ROWS, types.int64, _FLOAT_ROWS, _INTS, types.int64), cache=True, nogil=True)
@@ -296,6 +297,7 @@ class StatsdScan:
     offsets: IntArray  #: series i's lines are grouped rows offsets[i] to offsets[i + 1]
     grouped: FloatArray  #: per taken line: value, weight (1 / rate), gauge delta (1.0 or 0.0)
     left: list[bytes]  #: the lines not taken, in order, for the decoder
+    sampled: int = 0  #: taken lines that carry a sample rate (``|@1`` included)
 
     @property
     def taken(self) -> int:
@@ -338,8 +340,8 @@ class StatsdScan:
 def scan_statsd(payload: bytes, max_line: int) -> StatsdScan:
     """The series and values of ``payload``'s lines in the usual shape; the rest left."""
     data = np.frombuffer(payload, dtype=np.uint8)
-    series, found, values, line_series, taken, left, left_count = _scan(data, max_line)
+    series, found, values, line_series, taken, left, left_count, sampled = _scan(data, max_line)
     grouped, offsets = _grouped(series, found, values, line_series, taken)
     names = [payload[start:end].decode("ascii") for start, end in series[:found, :2].tolist()]
     left_lines = [payload[start:end] for start, end in left[:left_count].tolist()]
-    return StatsdScan(names, series[:found, _KIND].copy(), offsets, grouped, left_lines)
+    return StatsdScan(names, series[:found, _KIND].copy(), offsets, grouped, left_lines, sampled)

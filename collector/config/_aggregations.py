@@ -72,6 +72,9 @@ class AggregationConfig:
     #: Seconds a gauge is kept (and sent) without a new value; absent: for ever; 0: sent
     #: only in the intervals it got one (statsd's deleteGauges).
     gauge_ttl: float | None = None
+    #: A statsd line's sample rate makes a series of its own (a ``sample_rate`` key field),
+    #: as well as scaling what is counted; statsd's way (false) sums a name's lines whatever their rate.
+    sample_rate_in_key: bool = False
     rules: tuple[RuleConfig, ...] = ()  #: for numbat, Influx and Graphite events; none: they pass through
 
     def __post_init__(self) -> None:

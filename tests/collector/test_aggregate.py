@@ -28,7 +28,7 @@ from collector.aggregate import AggregationOptions, Aggregator, GraphiteNaming, 
 from collector.wire import Batch, decoder_for
 
 INTERVAL = 1.0
-TAG_NAMES = {"env", "host", "canary"}
+TAG_NAMES = {"env", "host", "canary", "sample_rate"}
 KINDS = {"c": "counter", "ms": "timer", "g": "gauge", "s": "set"}
 
 
@@ -281,6 +281,19 @@ def test_tags_in_any_order_are_one_series_and_the_rate_is_none_of_the_key() -> N
     [flush] = run(AggregationOptions("a"), ["x:1|c|#env:a,host:h", "x:1|c|@0.5|#host:h,env:a", "x,env=a,host=h:1|c"])
     assert list(flush) == [("counter", "x", (("env", "a"), ("host", "h")))]
     assert flush[("counter", "x", (("env", "a"), ("host", "h")))]["count"] == 4.0
+
+
+def test_the_sample_rate_in_the_key_makes_a_series_per_rate() -> None:
+    options = AggregationOptions("a", sample_rate_in_key=True)
+    lines = ["x:1|c", "x:1|c|@0.5", "x:3|c|@0.5|#env:a", "x:1|c|@1", "t:4|ms|@0.25"]
+    [flush] = run(options, lines)
+    assert {key: stats["count"] for key, stats in flush.items()} == {
+        ("counter", "x", ()): 1.0,
+        ("counter", "x", (("sample_rate", 0.5),)): 2.0,
+        ("counter", "x", (("env", "a"), ("sample_rate", 0.5))): 6.0,
+        ("counter", "x", (("sample_rate", 1),)): 1.0,
+        ("timer", "t", (("sample_rate", 0.25),)): 4.0,
+    }
 
 
 def test_statsd_percentiles_top_n_and_rounding() -> None:

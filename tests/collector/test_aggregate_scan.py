@@ -156,11 +156,18 @@ def exactly(summaries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     st.lists(st.lists(st.lists(lines(), max_size=8), max_size=4), min_size=1, max_size=3),
     st.integers(1, 12),
     st.integers(1, 6),
+    st.booleans(),
 )
 def test_payloads_scanned_summarise_as_the_decoder_and_add_do(
-    intervals: list[list[list[bytes]]], max_series: int, max_samples: int
+    intervals: list[list[list[bytes]]], max_series: int, max_samples: int, sample_rate_in_key: bool
 ) -> None:
-    options = AggregationOptions(name="a", interval=1.0, max_series=max_series, max_samples=max_samples)
+    options = AggregationOptions(
+        name="a",
+        interval=1.0,
+        max_series=max_series,
+        max_samples=max_samples,
+        sample_rate_in_key=sample_rate_in_key,
+    )
     by_decoder, by_scan = Aggregator(options), Aggregator(options)
     for flush, payloads in enumerate(intervals, start=1):
         for drawn in payloads:

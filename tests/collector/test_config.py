@@ -164,6 +164,7 @@ max_samples = 1000
 delete_idle_after = "never"
 delete_idle_after_by_kind = { counter = 2, set = "never" }
 gauge_ttl = 3600
+sample_rate_in_key = true
 [[aggregations.rules]]
 match = "web.*.latency"
 kind = "timer"
@@ -199,6 +200,7 @@ def test_aggregations_and_the_inputs_of_sinks_parse() -> None:
     assert minute.percentiles == (50.0, 90.0, 99.9, -10.0)
     assert (minute.histogram_bins, minute.max_series, minute.max_samples) == ((0.01, 0.1, 1.0, math.inf), 5000, 1000)
     assert (minute.delete_idle_after, minute.gauge_ttl) == ("never", 3600.0)
+    assert (ten.sample_rate_in_key, minute.sample_rate_in_key) == (False, True)
     assert minute.delete_idle_after_by_kind == {"counter": 2, "set": "never"}
     assert [(rule.match, rule.kind, rule.key_fields) for rule in minute.rules] == [
         ("web.*.latency", "timer", ("host", "route")),
