@@ -6,13 +6,16 @@
 The sender is a process of its own (the collector under test gets the other core): it
 sends counter lines (``bench.c<i>:1|c``, ``--series`` names in turn, 20 lines a datagram,
 as statsd clients pack them) over UDP at a paced rate for ``--seconds``, at each rate of
-a rising ladder. What each collector counted is read from its flushes, 1 s apart: numbatd's
-counter summaries in a JSONL sink, statsd's ``stats.counters.<name>.count`` through its
-Graphite backend into a capture server here. A rate is loss-free when every line sent is
-in the sum of the counts; the table gives each collector's highest loss-free rate, its
-CPU per line there (user + system time of the process over the lines), and memory per
-counter series (resident memory grown by ``--memory-series`` new series, each sent once,
-flush interval long enough that none is flushed or deleted meanwhile).
+a rising ladder. numbatd runs twice: as it runs when aggregations alone take the events
+(the usual statsd lines read by the compiled scan), and with ``statsd_scan = false``
+(every line decoded into an event, as when a sink takes raw events). What each
+collector counted is read from its flushes, 1 s apart: numbatd's counter summaries in
+a JSONL sink, statsd's ``stats.counters.<name>.count`` through its Graphite backend
+into a capture server here. A rate is loss-free when every line sent is in the sum of
+the counts; the table gives each collector's highest loss-free rate, its CPU per line
+there (user + system time of the process over the lines), and memory per counter
+series (resident memory grown by ``--memory-series`` new series, each sent once, flush
+interval long enough that none is flushed or deleted meanwhile).
 """
 
 from __future__ import annotations
@@ -219,12 +222,12 @@ def etsy_statsd(node_modules: Path, workdir: Path, flush_ms: int) -> Iterator[Co
 
 
 @contextlib.contextmanager
-def numbatd(workdir: Path, flush_seconds: float) -> Iterator[Collector]:
+def numbatd(workdir: Path, flush_seconds: float, *, scan: bool = True) -> Iterator[Collector]:
     port = free_port(socket.SOCK_DGRAM)
     out = workdir / "summaries.jsonl"
     config = workdir / "numbatd.toml"
     config.write_text(
-        f'[[listeners]]\nurl = "udp://127.0.0.1:{port}"\nformat = "statsd"\n'
+        f'[[listeners]]\nurl = "udp://127.0.0.1:{port}"\nformat = "statsd"\nstatsd_scan = {str(scan).lower()}\n'
         f'[[aggregations]]\nname = "statsd"\ninterval = {flush_seconds}\n'
         f'[[sinks]]\ntype = "jsonl"\npath = "{out}"\nfsync = "never"\ninput = "statsd"\n'
         f'[self_metrics]\nlisten = ""\n'
@@ -338,10 +341,12 @@ def main() -> None:
         workdir = Path(work)
         fast = {
             "numbatd": lambda: numbatd(workdir, 1.0),
+            "numbatd, decoder": lambda: numbatd(workdir, 1.0, scan=False),
             "Etsy statsd": lambda: etsy_statsd(node_modules, workdir, 1000),
         }
         slow = {
             "numbatd": lambda: numbatd(workdir, 600.0),
+            "numbatd, decoder": lambda: numbatd(workdir, 600.0, scan=False),
             "Etsy statsd": lambda: etsy_statsd(node_modules, workdir, 600_000),
         }
         ladders = {name: climb(start, args.series, args.seconds) for name, start in fast.items()}
@@ -352,7 +357,7 @@ def main() -> None:
         f"sender in its own process; {os.cpu_count()} cores"
     )
     header = (
-        f"{'collector':14} {'loss-free lines/s':>18} {'vs statsd':>10} {'CPU ns/line':>12} {'B/series':>9}  first loss"
+        f"{'collector':17} {'loss-free lines/s':>18} {'vs statsd':>10} {'CPU ns/line':>12} {'B/series':>9}  first loss"
     )
     print(header)
     print("-" * len(header))
@@ -360,7 +365,7 @@ def main() -> None:
     for name, ladder in ladders.items():
         ratio = f"{ladder.loss_free_rate / reference:.1f}x" if reference else "-"
         print(
-            f"{name:14} {ladder.loss_free_rate:>18,} {ratio:>10} {ladder.cpu_per_line_ns:>12,.0f} "
+            f"{name:17} {ladder.loss_free_rate:>18,} {ratio:>10} {ladder.cpu_per_line_ns:>12,.0f} "
             f"{memory[name]:>9,.0f}  {ladder.first_loss or 'none up to ' + format(LADDER[-1], ',')}"
         )
 

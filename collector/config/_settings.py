@@ -68,6 +68,9 @@ class ListenerConfig:
     name: str = ""  #: defaults to the URL; the label of this listener's self-metrics
     #: Unit of line-protocol timestamps on this socket (HTTP writes say theirs per request).
     precision: Literal["ns", "us", "ms", "s"] = "ns"
+    #: statsd: while aggregations alone take the events, the usual lines are read by the
+    #: compiled scan (collector/aggregate/_statsd_scan.py); false sends every line through the decoder.
+    statsd_scan: bool = True
     limits: dict[str, Any] = field(default_factory=dict)  # overrides of the global [limits]
 
     def __post_init__(self) -> None:

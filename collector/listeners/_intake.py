@@ -69,7 +69,7 @@ class Intake:
         self.budget = budget if budget is not None else ConnectionBudget(limits.max_connections)
         self._counters: dict[str, tuple[Any, Any, Any]] = {}
         #: statsd lines go through the compiled scan when aggregations alone take them.
-        self._scans = self.decoder.format == "statsd"
+        self._scans = self.decoder.format == "statsd" and config.statsd_scan
         if self._scans and router.aggregates_alone():
             scan_statsd()  # numba compiles, or loads from its cache, now: not with the first datagrams
 
