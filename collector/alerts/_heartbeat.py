@@ -1,0 +1,155 @@
+"""The heartbeat rule: services that say they are alive, and the silence when they stop.
+
+Strategy: one :class:`Beat` per (app, key fields). A heartbeat moves its deadline to now
++ ttl and nothing else (the timer already in the heap fires at the old deadline, sees
+the new one and re-arms), so 10k services beating cost a dict lookup each. At the
+deadline the key is missed: critical (the rule's severity) at that moment, and one more
+miss each ttl after, which is what ``remediate_after`` counts; a clock that jumps counts
+the misses it skipped without a timer for each. The next heartbeat resolves it; a
+shutdown event resolves it and forgets the key.
+
+The app is the event's name up to its last dot (``web.heartbeat`` → ``web``); the
+incident key is ``rule/app/host=...``. The ttl is the event's ``ttl`` in milliseconds
+(numbat's field), else the rule's ``default_ttl``; a ttl that is no positive number is
+counted (``bad ttl``) and the default used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emitter.event import Event
+
+from ._incidents import Subject
+from ._rules import HeartbeatRule, glob_matcher, ms
+from ._watch import Context, Handler, Key, Watcher, describe, incident_key, key_reader, seconds
+
+#: A ttl past this (a year, in ms) is a unit mistake, not a promise.
+MAX_TTL_MS = 366 * 86_400_000
+
+
+class Beat:
+    __slots__ = ("deadline", "due", "last", "misses", "subject", "ttl")
+
+    def __init__(self, subject: Subject, last: int, ttl: int) -> None:
+        self.subject = subject
+        self.last = last  # the last heartbeat
+        self.ttl = ttl
+        self.deadline = last + ttl
+        self.due = self.deadline  # the live timer
+        self.misses = 0
+
+
+class HeartbeatWatcher(Watcher):
+    kind = "heartbeat"
+
+    def __init__(self, rule: HeartbeatRule, context: Context) -> None:
+        super().__init__(rule, context)
+        self.fields = rule.key_fields
+        self.severity = rule.severity
+        self.default_ttl = ms(rule.default_ttl)
+        self._key = key_reader(rule.key_fields)
+        self._beats_match = glob_matcher(rule.match).match
+        self._shutdown_match = glob_matcher(rule.shutdown_match).match
+        self.beats: dict[Key, Beat] = {}
+
+    def handlers(self, name: str) -> list[Handler]:
+        found: list[Handler] = []
+        if self._beats_match(name):
+            found.append(self.beat)
+        if self._shutdown_match(name):
+            found.append(self.shutdown)
+        return found
+
+    def _subject(self, key: Key) -> Subject:
+        app, values = key[0], key[1:]
+        labels = tuple(sorted((("app", app), *zip(self.fields, values, strict=True))))
+        return Subject(incident_key(self.name, app, self.fields, values), labels, self.policy)
+
+    def beat(self, event: Event, name: str, now_ms: int) -> None:
+        ttl = event.get("ttl")
+        if ttl is None:
+            ttl_ms = self.default_ttl
+        elif ttl.__class__ in (int, float) and 1 <= ttl <= MAX_TTL_MS:
+            ttl_ms = int(ttl)
+        else:
+            self.refuse("bad ttl")
+            ttl_ms = self.default_ttl
+        key = (name.rpartition(".")[0], *self._key(event))
+        beat = self.beats.get(key)
+        if beat is None:
+            if self.full():
+                return
+            beat = self.beats[key] = Beat(self._subject(key), now_ms, ttl_ms)
+            self.timers.push(beat.due, self.name, key)
+            return
+        beat.last = now_ms
+        beat.ttl = ttl_ms
+        deadline = beat.deadline = now_ms + ttl_ms
+        if beat.misses:
+            beat.misses = 0
+            self.book.report(beat.subject, now_ms, "ok", self._back(beat))
+        if deadline < beat.due:
+            beat.due = deadline
+            self.timers.push(deadline, self.name, key)
+
+    def shutdown(self, event: Event, name: str, now_ms: int) -> None:
+        key = (name.rpartition(".")[0], *self._key(event))
+        beat = self.beats.pop(key, None)
+        if beat is not None and beat.misses:
+            self.book.report(beat.subject, now_ms, "ok", f"{self._who(beat)} shut down")
+
+    def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
+        beat = self.beats.get(key)
+        if beat is None or beat.due != due_ms:
+            return
+        if beat.deadline > due_ms:
+            beat.due = beat.deadline
+            self.timers.push(beat.due, self.name, key)
+            return
+        # missed at due_ms, and at every ttl after it up to now
+        ttl = beat.ttl
+        missed = (now_ms - due_ms) // ttl + 1
+        before = beat.misses
+        beat.misses += missed
+        beat.due = due_ms + missed * ttl
+        self.timers.push(beat.due, self.name, key)
+        self.book.report(beat.subject, due_ms, self.severity, self._missed(beat, due_ms))
+        after = self.rule.remediate_after
+        if after is not None and before < after <= beat.misses:
+            at = due_ms + (after - before - 1) * ttl
+            self.book.remediate(beat.subject, at, self.severity, self._missed(beat, at))
+
+    def _who(self, beat: Beat) -> str:
+        labels = beat.subject.labels
+        app = dict(labels).get("app", "")
+        who = describe(labels, skip="app")
+        return f"{app or '(no app)'}{' on ' + who if who else ''}"
+
+    def _missed(self, beat: Beat, at_ms: int) -> str:
+        return f"{self._who(beat)}: no heartbeat for {seconds(at_ms - beat.last)} (ttl {seconds(beat.ttl)})"
+
+    def _back(self, beat: Beat) -> str:
+        return f"{self._who(beat)}: heartbeat back"
+
+    def dump(self) -> list[dict[str, Any]]:
+        return [
+            {"key": list(key), "last": b.last, "ttl": b.ttl, "deadline": b.deadline, "due": b.due, "misses": b.misses}
+            for key, b in sorted(self.beats.items())
+        ]
+
+    def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
+        self.beats.clear()
+        for item in items:
+            key = tuple(str(part) for part in item["key"])
+            if len(key) != len(self.fields) + 1:
+                continue  # the key fields changed: a new watch from its next heartbeat
+            beat = Beat(self._subject(key), int(item["last"]) + shift_ms, int(item["ttl"]))
+            beat.deadline = int(item["deadline"]) + shift_ms
+            beat.due = int(item["due"]) + shift_ms
+            beat.misses = int(item["misses"])
+            self.beats[key] = beat
+            self.timers.push(beat.due, self.name, key)
+
+    def __len__(self) -> int:
+        return len(self.beats)

@@ -1,0 +1,137 @@
+"""The alert rules' sliding windows against a reference written here: the statistic
+computed afresh from the samples that are in the window (``now - window < t``, at most
+``max_samples`` of the newest), over drawn streams of samples and clocks. Values are
+multiples of 1/4 so that sums are exact in floats and must come out exact; dump then
+load must answer exactly as the window dumped, for any continuation."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.alerts._windows import Drops, window_for
+
+STATISTICS = ["last", "mean", "min", "max", "sum", "count", "rate", "p50", "p90", "p99", "p100", "p0.5"]
+VALUES = st.integers(-4000, 4000).map(lambda n: n / 4)
+#: (gap since the previous sample in ms, value); a gap of 0 is two samples at one time
+STEPS = st.lists(st.tuples(st.integers(0, 3000), VALUES), min_size=1, max_size=120)
+
+
+def reference(statistic: str, samples: list[tuple[int, float]], now: int, window: int, most: int) -> float | None:
+    kept = [v for t, v in samples if t > now - window][-most:]
+    if statistic == "last":
+        in_window = [v for t, v in samples if t > now - window]
+        return in_window[-1] if in_window else None
+    if not kept:
+        return None
+    if statistic == "mean":
+        return sum(kept) / len(kept)
+    if statistic == "min":
+        return min(kept)
+    if statistic == "max":
+        return max(kept)
+    if statistic == "sum":
+        return sum(kept)
+    if statistic == "count":
+        return float(len(kept))
+    if statistic == "rate":
+        return sum(kept) * 1000 / window
+    percentile = float(statistic[1:])
+    ordered = sorted(kept)
+    rank = max(1, math.ceil(percentile / 100 * len(ordered)))  # nearest rank
+    return ordered[rank - 1]
+
+
+def make(statistic: str, window: int, most: int, drops: Drops | None = None):  # type: ignore[no-untyped-def]
+    percentile = float(statistic[1:]) if statistic.startswith("p") else None
+    return window_for(statistic, window, most, percentile, drops or Drops())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(STATISTICS), st.integers(1, 10_000), st.integers(1, 50), STEPS, st.integers(0, 20_000))
+def test_every_statistic_is_the_one_of_the_samples_in_the_window(
+    statistic: str, window: int, most: int, steps: list[tuple[int, float]], after: int
+) -> None:
+    drops = Drops()
+    subject = make(statistic, window, most, drops)
+    now = 1_000_000
+    samples: list[tuple[int, float]] = []
+    in_window: list[int] = []
+    pushed_out = 0  # samples still in the window that the bound pushed out
+    for gap, value in steps:
+        now += gap
+        samples.append((now, value))
+        in_window = [t for t in in_window if t > now - window] + [now]
+        if len(in_window) > most:
+            in_window.pop(0)
+            pushed_out += 1
+        answer = subject.update(now, value)
+        assert answer == reference(statistic, samples, now, window, most)
+    now += after  # the window ages without samples
+    subject.expire(now)
+    assert subject.value() == reference(statistic, samples, now, window, most)
+    assert subject.empty() == (reference(statistic, samples, now, window, most) is None)
+    if statistic != "last":
+        assert drops.count == pushed_out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(STATISTICS),
+    st.integers(1, 10_000),
+    st.integers(1, 50),
+    STEPS,
+    STEPS,
+)
+def test_a_window_loaded_from_its_dump_answers_as_the_original(
+    statistic: str, window: int, most: int, before: list[tuple[int, float]], after: list[tuple[int, float]]
+) -> None:
+    original = make(statistic, window, most)
+    now = 0
+    for gap, value in before:
+        now += gap
+        original.update(now, value)
+    copy = make(statistic, window, most)
+    copy.load(json.loads(json.dumps(original.dump())))
+    assert copy.dump() == original.dump()
+    for gap, value in after:
+        now += gap
+        assert copy.update(now, value) == original.update(now, value)
+        assert copy.dump() == original.dump()
+
+
+def test_a_running_sum_does_not_drift() -> None:
+    """A huge sample that leaves the window leaves no rounding behind: the sum is
+    recomputed once the window empties and every few thousand removals."""
+    window = make("sum", 1000, 100_000)
+    window.update(0, 1e17)
+    window.update(1, 1.0)
+    assert window.update(1000, 0.25) == 1.25  # the huge one has left: 1e17 - 1e17 + 1 + 0.25 exactly
+    drifting = make("mean", 10, 100_000)
+    for i in range(20_000):
+        drifting.update(i, 0.1 if i % 2 else 1e9)
+    assert drifting.value() == pytest.approx(math.fsum([0.1, 1e9] * 5) / 10, rel=1e-12)
+
+
+def test_a_sum_window_loaded_without_its_running_sum_recomputes_it() -> None:
+    """A dump of a window that answered another statistic (a reload changed it) has no sum."""
+    last = make("max", 1000, 10)
+    for t, v in [(0, 1.0), (1, 2.5), (2, 0.25)]:
+        last.update(t, v)
+    mean = make("mean", 1000, 10)
+    mean.load(last.dump())
+    assert mean.value() == pytest.approx(3.75 / 3)
+
+
+def test_a_smaller_bound_since_the_dump_keeps_the_newest() -> None:
+    big = make("p50", 1000, 10)
+    for t in range(10):
+        big.update(t, float(t))
+    small = make("p50", 1000, 3)
+    small.load(big.dump())
+    assert small.dump()["samples"] == [[7, 7.0], [8, 8.0], [9, 9.0]]
+    assert small.value() == 8.0
