@@ -222,7 +222,7 @@ class StatusRule(RuleBase, Confirmation):
     (any case; Nagios's 0-3 too). Keyed by the name and ``key_fields``. A key that says
     nothing more for ``expire`` seconds (twice the event's ``ttl`` when it has one, as
     numbat-analyzer did) is resolved and forgotten: its checker is gone, and the
-    heartbeat rule is the one to say so (0: never)."""
+    heartbeat rule is the one to say so. 0: never, whatever the ttl."""
 
     match: str = "*"
     key_fields: tuple[str, ...] = ("host",)

@@ -85,9 +85,10 @@ class StatusWatcher(ConfirmingWatcher):
         check.summary = self._summary(check, status, event)
         details = (("description", text(event.get("description"))),) if event.get("description") else ()
         expire = self.expire_ms
-        ttl = event.get("ttl")
-        if ttl.__class__ in (int, float) and 1 <= ttl <= MAX_TTL_MS:
-            expire = int(ttl) * 2
+        if expire:
+            ttl = event.get("ttl")
+            if ttl.__class__ in (int, float) and 1 <= ttl <= MAX_TTL_MS:
+                expire = int(ttl) * 2
         check.expires = now_ms + expire if expire else None
         self.evaluate(
             check, key, level, now_ms, counted=True, summary=check.summary, value=check.value, details=details
