@@ -363,3 +363,19 @@ def test_a_ratio_whose_traffic_stops_is_forgotten() -> None:
     engine.tick(100_000)
     assert engine.watched() == {"r": 0}
     assert engine.open_incidents() == []
+
+
+def test_a_value_at_a_bound_is_within_it() -> None:
+    """Above is strictly above, below strictly below: a bound is the last good value."""
+    rule = ThresholdRule(name="b", match="b", warning_above=10, critical_below=0, flap_hold=0)
+    other = ThresholdRule(name="c", match="c", critical_above=5, warning_below=1, flap_hold=0)
+    engine = AlertEngine([rule, other])
+    at_bounds = [
+        {"name": "b", "value": 10},
+        {"name": "b", "value": 0},
+        {"name": "c", "value": 5},
+        {"name": "c", "value": 1},
+    ]
+    assert engine.observe(at_bounds, 0) == []
+    assert [n.incident.severity for n in engine.observe([{"name": "b", "value": 10.25}], 1)] == ["warning"]
+    assert [n.incident.severity for n in engine.observe([{"name": "b", "value": -0.25}], 2)] == ["critical"]
