@@ -42,7 +42,7 @@ class AbsentWatcher(Watcher):
         self._match = glob_matcher(rule.match).match
         self._where = where_filter(rule.where)
         self._key = key_reader(rule.key_fields)
-        self.watches: dict[Key, Watch] = {}
+        self.states: dict[Key, Watch] = {}
 
     def handlers(self, name: str) -> list[Handler]:
         return [self.on_event] if self._match(name) else []
@@ -54,12 +54,12 @@ class AbsentWatcher(Watcher):
     def _watch(self, key: Key, now_ms: int) -> Watch | None:
         if self.full():
             return None
-        watch = self.watches[key] = Watch(self._subject(key), now_ms, self.after_ms)
+        watch = self.states[key] = Watch(self._subject(key), now_ms, self.after_ms)
         self.timers.push(watch.due, self.name, key)
         return watch
 
     def start(self, now_ms: int) -> None:
-        if not self.fields and () not in self.watches:
+        if not self.fields and () not in self.states:
             self._watch((), now_ms)
 
     def on_event(self, event: Event, name: str, now_ms: int) -> None:
@@ -67,7 +67,7 @@ class AbsentWatcher(Watcher):
         if where is not None and not where(event):
             return
         key = self._key(event)
-        watch = self.watches.get(key)
+        watch = self.states.get(key)
         if watch is None:
             self._watch(key, now_ms)
             return
@@ -81,7 +81,7 @@ class AbsentWatcher(Watcher):
             self.timers.push(deadline, self.name, key)
 
     def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
-        watch = self.watches.get(key)
+        watch = self.states.get(key)
         if watch is None or watch.due != due_ms:
             return
         if watch.deadline > due_ms:
@@ -110,11 +110,11 @@ class AbsentWatcher(Watcher):
     def dump(self) -> list[dict[str, Any]]:
         return [
             {"key": list(key), "last": w.last, "deadline": w.deadline, "due": w.due, "misses": w.misses}
-            for key, w in sorted(self.watches.items())
+            for key, w in sorted(self.states.items())
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.watches.clear()
+        self.states.clear()
         for item in items:
             key = tuple(str(part) for part in item["key"])
             if len(key) != len(self.fields):
@@ -123,8 +123,5 @@ class AbsentWatcher(Watcher):
             watch.deadline = int(item["deadline"]) + shift_ms
             watch.due = int(item["due"]) + shift_ms
             watch.misses = int(item["misses"])
-            self.watches[key] = watch
+            self.states[key] = watch
             self.timers.push(watch.due, self.name, key)
-
-    def __len__(self) -> int:
-        return len(self.watches)

@@ -114,7 +114,10 @@ class AlertEngine:
 
     def next_due_ms(self) -> int | None:
         """When the next timer is due (a tick before then finds nothing to do), or None."""
-        due = [self.timers.heap[0][0]] if self.timers.heap else []
+        heap, watchers = self.timers.heap, self._watchers
+        while heap and ((owner := watchers.get(heap[0][1])) is None or not owner.live(heap[0][2], heap[0][0])):
+            heapq.heappop(heap)
+        due = [heap[0][0]] if heap else []
         book_due = self.book.next_due()
         if book_due is not None:
             due.append(book_due)

@@ -51,7 +51,7 @@ class HeartbeatWatcher(Watcher):
         self._key = key_reader(rule.key_fields)
         self._beats_match = glob_matcher(rule.match).match
         self._shutdown_match = glob_matcher(rule.shutdown_match).match
-        self.beats: dict[Key, Beat] = {}
+        self.states: dict[Key, Beat] = {}
 
     def handlers(self, name: str) -> list[Handler]:
         found: list[Handler] = []
@@ -76,11 +76,11 @@ class HeartbeatWatcher(Watcher):
             self.refuse("bad ttl")
             ttl_ms = self.default_ttl
         key = (name.rpartition(".")[0], *self._key(event))
-        beat = self.beats.get(key)
+        beat = self.states.get(key)
         if beat is None:
             if self.full():
                 return
-            beat = self.beats[key] = Beat(self._subject(key), now_ms, ttl_ms)
+            beat = self.states[key] = Beat(self._subject(key), now_ms, ttl_ms)
             self.timers.push(beat.due, self.name, key)
             return
         beat.last = now_ms
@@ -95,12 +95,12 @@ class HeartbeatWatcher(Watcher):
 
     def shutdown(self, event: Event, name: str, now_ms: int) -> None:
         key = (name.rpartition(".")[0], *self._key(event))
-        beat = self.beats.pop(key, None)
+        beat = self.states.pop(key, None)
         if beat is not None and beat.misses:
             self.book.report(beat.subject, now_ms, "ok", f"{self._who(beat)} shut down")
 
     def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
-        beat = self.beats.get(key)
+        beat = self.states.get(key)
         if beat is None or beat.due != due_ms:
             return
         if beat.deadline > due_ms:
@@ -135,11 +135,11 @@ class HeartbeatWatcher(Watcher):
     def dump(self) -> list[dict[str, Any]]:
         return [
             {"key": list(key), "last": b.last, "ttl": b.ttl, "deadline": b.deadline, "due": b.due, "misses": b.misses}
-            for key, b in sorted(self.beats.items())
+            for key, b in sorted(self.states.items())
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.beats.clear()
+        self.states.clear()
         for item in items:
             key = tuple(str(part) for part in item["key"])
             if len(key) != len(self.fields) + 1:
@@ -148,8 +148,5 @@ class HeartbeatWatcher(Watcher):
             beat.deadline = int(item["deadline"]) + shift_ms
             beat.due = int(item["due"]) + shift_ms
             beat.misses = int(item["misses"])
-            self.beats[key] = beat
+            self.states[key] = beat
             self.timers.push(beat.due, self.name, key)
-
-    def __len__(self) -> int:
-        return len(self.beats)

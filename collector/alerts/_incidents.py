@@ -292,8 +292,24 @@ class IncidentBook:
     # -- time ------------------------------------------------------------------------------
 
     def next_due(self) -> int | None:
-        """The time of the next timer (perhaps stale), or None."""
-        return self._timers[0][0] if self._timers else None
+        """The time of the next timer, or None (stale entries on top are dropped)."""
+        timers = self._timers
+        while timers and not self._live(*timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def _live(self, due: int, key: str, tag: str) -> bool:
+        if tag == "silence":
+            active = self._silences.get(key)
+            return active is not None and active.silence.ends_ms == due
+        track = self._tracks.get(key)
+        if track is None:
+            return False
+        if tag == "decide":
+            return track.pending_ms == due
+        if tag == "renotify":
+            return track.renotify_ms == due and track.incident is not None
+        return track.forget_ms == due
 
     def run_next(self, now_ms: int) -> None:
         """Run the next timer (due at or before ``now_ms``) at its own time."""

@@ -51,7 +51,7 @@ class StatusWatcher(ConfirmingWatcher):
         self.expire_ms = ms(rule.expire)
         self._key = key_reader(rule.key_fields)
         self._match = glob_matcher(rule.match).match
-        self.checks: dict[Key, Check] = {}
+        self.states: dict[Key, Check] = {}
 
     def status_handler(self, name: str) -> Handler | None:
         return self.on_status if self._match(name) else None
@@ -73,13 +73,13 @@ class StatusWatcher(ConfirmingWatcher):
             self.refuse("bad status")
             return
         key = (name, *self._key(event))
-        check = self.checks.get(key)
+        check = self.states.get(key)
         if check is None:
             if level == 0:
                 return
             if self.full():
                 return
-            check = self.checks[key] = Check(self._subject(key))
+            check = self.states[key] = Check(self._subject(key))
         value = event.get("value")
         check.value = float(value) if value.__class__ in (int, float) else None
         check.summary = self._summary(check, status, event)
@@ -94,7 +94,7 @@ class StatusWatcher(ConfirmingWatcher):
             check, key, level, now_ms, counted=True, summary=check.summary, value=check.value, details=details
         )
         if level == 0:
-            del self.checks[key]  # well, and every run ended: nothing to keep
+            del self.states[key]  # well, and every run ended: nothing to keep
         elif check.expires is not None and (check.due is None or check.expires < check.due):
             check.due = check.expires
             self.timers.push(check.due, self.name, key)
@@ -107,7 +107,7 @@ class StatusWatcher(ConfirmingWatcher):
         return f"{dict(check.subject.labels).get('name', '')}{where} is {text(status).lower()}{said}"
 
     def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
-        check = self.checks.get(key)
+        check = self.states.get(key)
         if check is None or check.due != due_ms:
             return
         check.due = None
@@ -116,7 +116,7 @@ class StatusWatcher(ConfirmingWatcher):
                 labels = describe(check.subject.labels)
                 summary = f"{dict(check.subject.labels).get('name', '')}{' on ' + labels if labels else ''}: no status"
                 self.book.report(check.subject, due_ms, "ok", f"{summary} since {check.summary!r}, expired")
-            del self.checks[key]
+            del self.states[key]
             return
         self.recheck(check, due_ms)
         due = earliest(check.expires, self.confirm_due(check, due_ms))
@@ -135,11 +135,11 @@ class StatusWatcher(ConfirmingWatcher):
                 "summary": c.summary,
                 "value": c.value,
             }
-            for key, c in sorted(self.checks.items())
+            for key, c in sorted(self.states.items())
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.checks.clear()
+        self.states.clear()
         for item in items:
             key = tuple(str(part) for part in item["key"])
             if len(key) != len(self.fields) + 1:
@@ -154,9 +154,6 @@ class StatusWatcher(ConfirmingWatcher):
             check.due = due
             check.summary = item["summary"]
             check.value = item["value"]
-            self.checks[key] = check
+            self.states[key] = check
             if due is not None:
                 self.timers.push(due, self.name, key)
-
-    def __len__(self) -> int:
-        return len(self.checks)

@@ -70,8 +70,6 @@ class Pair:
 class WindowedWatcher(ConfirmingWatcher):
     """The timers threshold and ratio rules share: idle re-evaluation and confirmation."""
 
-    states: dict[Key, Any]
-
     def __init__(self, rule: ThresholdRule | RatioRule, context: Context) -> None:
         super().__init__(rule, context)
         self.fields = rule.key_fields
@@ -142,9 +140,6 @@ class WindowedWatcher(ConfirmingWatcher):
         state.due = None if item["due"] is None else int(item["due"])
         state.evaluated = int(item["evaluated"])
         state.value = item["value"]
-
-    def __len__(self) -> int:
-        return len(self.states)
 
 
 class ThresholdWatcher(WindowedWatcher):

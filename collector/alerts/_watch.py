@@ -139,6 +139,7 @@ class Watcher:
         self.timers = context.timers
         self.policy = policy_of(rule)
         self.max_keys = rule.max_keys
+        self.states: dict[Key, Any] = {}  # each key's state (a subclass's own type); ``due``: its live timer
 
     def handlers(self, name: str) -> list[Handler]:
         """What this rule does with an event named ``name`` (none: it ignores it)."""
@@ -162,7 +163,12 @@ class Watcher:
         add to deadlines that measure silence (a service is not blamed for our absence)."""
 
     def __len__(self) -> int:
-        return 0
+        return len(self.states)
+
+    def live(self, key: Key, due_ms: int) -> bool:
+        """Whether a timer of ``key`` at ``due_ms`` is the key's live one (else stale)."""
+        state = self.states.get(key)
+        return state is not None and state.due == due_ms
 
     def full(self) -> bool:
         """Whether a new key must be refused (and count it)."""
