@@ -43,6 +43,10 @@ SURFACES = {
     "collector.aggregate": names(
         "AggregationOptions Aggregator AggregatorStats GraphiteNaming Rule Summary graphite_paths"
     ),
+    "collector.alerts": names(
+        "RULE_TYPES AbsentRule Action AlertEngine AlertRule BookStats EngineStats HeartbeatRule Incident "
+        "Notification RatioRule Severity Silence StatusRule ThresholdRule check_rules"
+    ),
     "collector.listeners": names("Intake Listeners"),
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(

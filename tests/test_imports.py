@@ -162,6 +162,36 @@ def test_the_aggregation_core_is_sans_io() -> None:
                 assert pure, f"{name} imports {target}"
 
 
+def test_the_alerts_core_is_sans_io() -> None:
+    """Every module of collector.alerts but its outputs (``collector.alerts.outputs``, the
+    I/O) imports the rest of the core, the emitter's event, orjson and the standard
+    library's pure parts; nothing else. The clock, the sockets and the subprocesses are
+    the sink's and the outputs'."""
+    core = {
+        name: path
+        for name, path in modules_of("collector").items()
+        if name.startswith("collector.alerts") and not name.startswith("collector.alerts.outputs")
+    }
+    assert set(core) >= {"collector.alerts._engine", "collector.alerts._incidents", "collector.alerts._rules"}
+    for name, path in core.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # a relative import stays inside the core unless it reaches for the outputs
+                inside = node.level == 1 and not (node.module or "outputs").startswith("outputs")
+                targets = ["collector.alerts"] if inside else [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            for target in targets:
+                top = target.partition(".")[0]
+                assert target not in IO_MODULES, f"{name} imports {target}"
+                assert top not in IO_MODULES, f"{name} imports {target}"
+                pure = top in sys.stdlib_module_names or top == "orjson" or target in {"emitter.event", *core}
+                assert pure, f"{name} imports {target}"
+    assert not frameworks(loaded_by("import collector.alerts"))
+
+
 def test_the_aggregation_core_loads_numba_only_for_the_scan() -> None:
     """The aggregator, its stage and the listeners load no numba: a daemon without a statsd
     listener that feeds aggregations alone never pays for it (collector.listeners' Intake
