@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections import deque
+from fractions import Fraction
 from typing import Any, Protocol
 
 #: Removals after which a running sum is recomputed from its samples.
@@ -114,12 +115,22 @@ class SumWindow:
         samples = self._samples
         if samples and samples[0][0] <= at_ms - self.window_ms:
             self.expire(at_ms)
-        self.add(at_ms, value)
+        samples.append((at_ms, value))
+        total = self.total  # _accumulate, inline: this is the path of every event
+        new = total + value
+        if (total if total >= 0 else -total) >= (value if value >= 0 else -value):
+            self._error += (total - new) + value
+        else:
+            self._error += (value - new) + total
+        self.total = new
+        if len(samples) > self.max_samples:
+            self._drops.count += 1
+            self._remove()
         statistic = self._statistic
-        if statistic == "sum":
-            return self.total + self._error
         if statistic == "mean":
             return (self.total + self._error) / len(samples)
+        if statistic == "sum":
+            return self.total + self._error
         if statistic == "count":
             return float(len(samples))
         return (self.total + self._error) * 1000 / self.window_ms
@@ -226,8 +237,18 @@ class ExtremeWindow:
         samples = self._samples
         if samples and samples[0][0] <= at_ms - self.window_ms:
             self.expire(at_ms)
-        self.add(at_ms, value)
-        return self._sign * self._best[0][1]
+        samples.append((at_ms, value))  # add, inline
+        signed = self._sign * value
+        best = self._best
+        while best and best[-1][1] <= signed:
+            best.pop()
+        best.append((self._added, signed))
+        self._added += 1
+        if len(samples) > self.max_samples:
+            self._drops.count += 1
+            samples.popleft()
+            self._trim()
+        return self._sign * best[0][1]
 
     def expire(self, now_ms: int) -> None:
         samples = self._samples
@@ -264,13 +285,15 @@ class PercentileWindow:
     """A percentile of the samples, nearest rank (the smallest sample with at least
     ``percentile`` % of the samples at or below it), from a sorted copy."""
 
-    __slots__ = ("_drops", "_percentile", "_samples", "_sorted", "max_samples", "window_ms")
+    __slots__ = ("_drops", "_over", "_percent", "_samples", "_sorted", "max_samples", "window_ms")
 
     def __init__(self, window_ms: int, max_samples: int, percentile: float, drops: Drops = _NO_DROPS) -> None:
         self._drops = drops
         self.window_ms = window_ms
         self.max_samples = max_samples
-        self._percentile = percentile
+        # the rank, ceil(percentile / 100 * n), in integers: 99.9 is 999/10 exactly
+        self._percent, over = Fraction(str(percentile)).as_integer_ratio()
+        self._over = over * 100
         self._samples: deque[tuple[int, float]] = deque()
         self._sorted: list[float] = []
 
@@ -282,10 +305,16 @@ class PercentileWindow:
             self._remove()
 
     def update(self, at_ms: int, value: float) -> float:
-        self.expire(at_ms)
+        samples = self._samples
+        if samples and samples[0][0] <= at_ms - self.window_ms:
+            self.expire(at_ms)
         self.add(at_ms, value)
+        return self._at_rank()
+
+    def _at_rank(self) -> float:
         ordered = self._sorted
-        return ordered[max(math.ceil(self._percentile / 100 * len(ordered)), 1) - 1]
+        rank = -(-self._percent * len(ordered) // self._over)
+        return ordered[rank - 1 if rank > 0 else 0]
 
     def expire(self, now_ms: int) -> None:
         samples = self._samples
@@ -298,11 +327,7 @@ class PercentileWindow:
         del self._sorted[bisect_left(self._sorted, value)]
 
     def value(self) -> float | None:
-        ordered = self._sorted
-        if not ordered:
-            return None
-        rank = math.ceil(self._percentile / 100 * len(ordered))
-        return ordered[max(rank, 1) - 1]
+        return self._at_rank() if self._sorted else None
 
     def empty(self) -> bool:
         return not self._samples

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from collector.alerts._windows import Drops, window_for
 
-STATISTICS = ["last", "mean", "min", "max", "sum", "count", "rate", "p50", "p90", "p99", "p100", "p0.5"]
+STATISTICS = ["last", "mean", "min", "max", "sum", "count", "rate", "p50", "p90", "p99", "p100", "p0.5", "p7", "p99.9"]
 VALUES = st.integers(-4000, 4000).map(lambda n: n / 4)
 #: (gap since the previous sample in ms, value); a gap of 0 is two samples at one time
 STEPS = st.lists(st.tuples(st.integers(0, 3000), VALUES), min_size=1, max_size=120)
@@ -40,9 +41,9 @@ def reference(statistic: str, samples: list[tuple[int, float]], now: int, window
         return float(len(kept))
     if statistic == "rate":
         return sum(kept) * 1000 / window
-    percentile = float(statistic[1:])
+    percentile = Fraction(statistic[1:])
     ordered = sorted(kept)
-    rank = max(1, math.ceil(percentile / 100 * len(ordered)))  # nearest rank
+    rank = max(1, math.ceil(percentile / 100 * len(ordered)))  # nearest rank, in exact fractions
     return ordered[rank - 1]
 
 
@@ -135,3 +136,12 @@ def test_a_smaller_bound_since_the_dump_keeps_the_newest() -> None:
     small.load(big.dump())
     assert small.dump()["samples"] == [[7, 7.0], [8, 8.0], [9, 9.0]]
     assert small.value() == 8.0
+
+
+def test_a_percentile_rank_is_exact() -> None:
+    """0.07 * 100 is 7.000000000000001 in floats: the 7th percentile of 100 samples is
+    still the 7th, not the 8th."""
+    window = make("p7", 1000, 1000)
+    for value in range(1, 101):
+        answer = window.update(0, float(value))
+    assert answer == 7.0
