@@ -15,7 +15,7 @@ from typing import Any
 
 from emitter.event import Event
 
-from ._confirm import Runs
+from ._confirm import SEVERITIES, Runs
 from ._incidents import Subject
 from ._rules import StatusRule, glob_matcher, ms
 from ._watch import ConfirmingWatcher, Context, Handler, Key, describe, earliest, incident_key, key_reader, text
@@ -104,7 +104,8 @@ class StatusWatcher(ConfirmingWatcher):
         where = f" on {labels}" if labels else ""
         description = event.get("description")
         said = f": {description}" if description else ""
-        return f"{dict(check.subject.labels).get('name', '')}{where} is {text(status).lower()}{said}"
+        word = status.lower() if isinstance(status, str) else SEVERITIES[STATUS_LEVELS[status]]  # Nagios's codes
+        return f"{dict(check.subject.labels).get('name', '')}{where} is {word}{said}"
 
     def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
         check = self.states.get(key)

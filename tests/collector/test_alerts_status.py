@@ -143,6 +143,12 @@ def test_an_incident_says_what_the_event_said() -> None:
     assert incident.labels == (("host", "db-1"), ("name", "db.replication"))
 
 
+def test_nagios_codes_are_told_by_their_words() -> None:
+    engine = AlertEngine([StatusRule(name="st")])
+    (out,) = engine.observe([{"name": "check_disk", "host": "a", "status": 2}], 0)
+    assert (out.incident.severity, out.incident.summary) == ("critical", "check_disk on host=a is critical")
+
+
 def test_key_fields_and_match_choose_what_is_one_incident() -> None:
     engine = AlertEngine([StatusRule(name="checks", match="check.*", key_fields=("host", "port"))])
     out = engine.observe(
