@@ -26,6 +26,7 @@ incident whose rule is gone is resolved.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections.abc import Iterable
 from typing import Any
@@ -180,9 +181,12 @@ class AlertEngine:
     def remove_silence(self, silence_id: str, now_ms: int) -> list[Notification]:
         """End a silence now (KeyError when there is none by that id): the incidents it
         held back that are still open are announced."""
+        if silence_id not in {silence.id for silence in self.book.silences()}:
+            raise KeyError(silence_id)  # before the clock moves: what it would send is the next call's
         self._advance(now_ms)
         assert self._now is not None
-        self.book.remove_silence(silence_id, self._now)
+        with contextlib.suppress(KeyError):  # it ended by itself on the way to now_ms
+            self.book.remove_silence(silence_id, self._now)
         return self._drain()
 
     def silences(self) -> list[Silence]:
@@ -238,8 +242,8 @@ class AlertEngine:
             item = saved.get(name)
             if item is not None and item["kind"] == watcher.kind:
                 watcher.load(item["keys"], shift)
-            elif self._now is not None:
-                watcher.start(self._now)
+            if self._now is not None:
+                watcher.start(self._now)  # what it watches from the start, if the snapshot had none
         self.book.restore(state["book"], {name: w.policy for name, w in self._watchers.items()})
 
     def reconfigure(self, rules: Iterable[AlertRule], now_ms: int) -> list[Notification]:

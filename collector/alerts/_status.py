@@ -81,7 +81,7 @@ class StatusWatcher(ConfirmingWatcher):
                 return
             check = self.states[key] = Check(self._subject(key))
         value = event.get("value")
-        check.value = float(value) if value.__class__ in (int, float) else None
+        check.value = float(value) if value.__class__ in (int, float) and value - value == 0 else None
         check.summary = self._summary(check, status, event)
         details = (("description", text(event.get("description"))),) if event.get("description") else ()
         expire = self.expire_ms

@@ -180,6 +180,20 @@ def test_incidents_of_rules_gone_at_a_restart_are_resolved_at_the_first_call() -
     assert [i.key for i in engine.open_incidents()] == ["kept/k/host="]
 
 
+def test_an_absent_rule_whose_key_fields_went_watches_from_the_restart() -> None:
+    engine = AlertEngine([AbsentRule(name="ab", match="job", after=10, key_fields=("host",))])
+    engine.observe([{"name": "job", "host": "a"}], 0)
+    engine = restart(engine, [AbsentRule(name="ab", match="job", after=10)], resumed_ms=5_000)
+    assert [(n.incident.key, n.at_ms) for n in engine.tick(15_000)] == [("ab/job", 15_000)]
+
+
+def test_a_status_value_that_is_no_number_is_no_value() -> None:
+    engine = AlertEngine([StatusRule(name="st")])
+    (out,) = engine.observe([{"name": "x", "status": "critical", "value": float("nan")}], 0)
+    assert out.incident.value is None
+    assert orjson.loads(orjson.dumps(engine.snapshot())) == engine.snapshot()
+
+
 def test_a_bad_snapshot_is_refused_and_the_engine_still_works() -> None:
     engine = AlertEngine([HeartbeatRule(name="hb")])
     for bad in ({}, {"version": 99}, {"version": 1, "now_ms": 0, "rules": {"hb": {"kind": "heartbeat", "keys": [{}]}}}):
