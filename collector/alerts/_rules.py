@@ -250,7 +250,9 @@ class ThresholdRule(RuleBase, Confirmation, Bounds):
     rank). Each event evaluates its key; a key with no event for ``evaluate_every``
     seconds is evaluated again on its aged window (which does not count as one of
     ``for_evaluations``), and once its window is empty it is resolved (no data) and
-    forgotten. ``max_samples`` bounds each key's window (the oldest go first)."""
+    forgotten. Sums, counts, means, rates, minima and maxima keep 60 buckets a window
+    (it slides a sixtieth of itself at a time); a percentile keeps the samples, at most
+    ``max_samples`` a key (the oldest go first, counted)."""
 
     match: str
     where: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -319,7 +321,8 @@ class RatioRule(RuleBase, Confirmation, Bounds):
     over all of them (``denominator``). Each event counts ``field`` (a number: ``count``
     for aggregated counters, ``value`` for statsd's) or 1 when ``field`` is empty. Below
     ``min_volume`` in the denominator's window there is no verdict (ok): 3 requests at
-    night do not page. Evaluated as threshold rules are (``evaluate_every``...)."""
+    night do not page. Evaluated as threshold rules are (``evaluate_every``...); each
+    side's window is 60 buckets, as a threshold's sums."""
 
     numerator: str
     denominator: str
@@ -330,7 +333,6 @@ class RatioRule(RuleBase, Confirmation, Bounds):
     window: float = 300.0
     min_volume: float = 100.0
     evaluate_every: float = 10.0
-    max_samples: int = 10_000
 
     kind: ClassVar[RuleKind] = "ratio"
 
@@ -348,7 +350,6 @@ class RatioRule(RuleBase, Confirmation, Bounds):
         ok = isinstance(self.min_volume, int | float) and math.isfinite(self.min_volume) and self.min_volume >= 0
         _require(ok, "min_volume", f"must be 0 or more, got {self.min_volume!r}")
         _seconds(self.evaluate_every, "evaluate_every")
-        _positive_int(self.max_samples, "max_samples", at_most=10_000_000)
 
 
 AlertRule = HeartbeatRule | StatusRule | ThresholdRule | AbsentRule | RatioRule

@@ -10,7 +10,7 @@ evaluation and moves on); when none came for that long it evaluates the aged win
 an empty window means no data: the key is resolved and forgotten. ``for_seconds``
 brings the timer forward to when a breach will have lasted long enough.
 
-A ratio's two windows hold each side's weights (1 per event, or ``field``); under
+A ratio's two windows (sums) hold each side's weights (1 per event, or ``field``); under
 ``min_volume`` in the denominator there is no verdict, which is ok.
 """
 
@@ -35,7 +35,7 @@ from ._watch import (
     text,
     where_filter,
 )
-from ._windows import Drops, SumWindow, Window, window_for
+from ._windows import BucketWindow, Drops, Window, window_for
 
 _NUMBERS = (int, float)
 
@@ -56,7 +56,7 @@ class Series:
 class Pair:
     __slots__ = ("denominator", "due", "evaluated", "numerator", "runs", "subject", "value", "verdict")
 
-    def __init__(self, subject: Subject, numerator: SumWindow, denominator: SumWindow, now_ms: int) -> None:
+    def __init__(self, subject: Subject, numerator: BucketWindow, denominator: BucketWindow, now_ms: int) -> None:
         self.subject = subject
         self.numerator = numerator
         self.denominator = denominator
@@ -75,9 +75,7 @@ class WindowedWatcher(ConfirmingWatcher):
         self.fields = rule.key_fields
         self.window_ms = ms(rule.window)
         self.every_ms = ms(rule.evaluate_every)
-        self.max_samples = rule.max_samples
         self.limits = rule.limits()
-        self.drops = self.stats.samples_dropped.setdefault(rule.name, Drops())
 
     def measure(self, state: Any, at_ms: int) -> tuple[bool, float | None]:
         """(whether the key has data, its value) at ``at_ms``, its windows aged."""
@@ -150,6 +148,8 @@ class ThresholdWatcher(WindowedWatcher):
         self.field = rule.field
         self.statistic = rule.statistic
         self.percentile = rule.percentile
+        self.max_samples = rule.max_samples
+        self.drops = self.stats.samples_dropped.setdefault(rule.name, Drops())
         self._match = glob_matcher(rule.match).match
         self._where = where_filter(rule.where)
         self._key = key_reader(rule.key_fields)
@@ -271,11 +271,8 @@ class RatioWatcher(WindowedWatcher):
         return rule.numerator
 
     def _new(self, key: Key, now_ms: int) -> Pair:
-        window, most = self.window_ms, self.max_samples
-        drops = self.drops
-        return Pair(
-            self._subject(key), SumWindow(window, most, "sum", drops), SumWindow(window, most, "sum", drops), now_ms
-        )
+        window = self.window_ms
+        return Pair(self._subject(key), BucketWindow(window, "sum"), BucketWindow(window, "sum"), now_ms)
 
     def on_event(self, event: Event, now_ms: int, numerator: bool, denominator: bool) -> None:
         if numerator and self._numerator_where is not None:

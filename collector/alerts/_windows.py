@@ -1,16 +1,17 @@
 """Per-key sliding windows of samples and the statistic a rule reads from them.
 
-Strategy: a window keeps the samples of the last ``window_ms`` (a sample at ``t`` is in
-the window at ``now`` while ``t > now - window_ms``), at most ``max_samples`` of them
-(the oldest go first, counted in the rule's :class:`Drops`), and answers its one
-statistic in constant time per sample (:meth:`update` adds one and answers at once):
-``last`` keeps one sample; sums, counts, means and rates keep a running sum (compensated,
-and recomputed with ``math.fsum`` every so many removals, so it does not drift); min and max
-keep a monotonic deque beside the samples; percentiles a sorted list (an insertion is a
-memmove). The clock is the caller's.
+Strategy: a window answers its one statistic over the samples of the last
+``window_ms``, in constant time per sample (:meth:`update` adds one and answers at
+once). ``last`` keeps one sample. Sums, counts, means, rates, minima and maxima keep
+:data:`BUCKETS` buckets a window (sum, count, min, max each), so their memory is fixed
+whatever the rate and a sample costs a few additions; the window slides a bucket at a
+time (a sample is in it while its bucket's end is after ``now - window_ms``).
+Percentiles need the samples: at most ``max_samples`` of them (the oldest go first,
+counted in the rule's :class:`Drops`), with a sorted copy (an insertion is a memmove).
+The clock is the caller's.
 
 ``dump`` and ``load`` give a window's whole state as JSON-able lists, so a window loaded
-from a dump answers exactly as the one dumped (the running sum is dumped, not re-added).
+from a dump answers exactly as the one dumped.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from collections import deque
 from fractions import Fraction
 from typing import Any, Protocol
 
-#: Removals after which a running sum is recomputed from its samples.
-_RESUM_AFTER = 4096
+#: Buckets a window of sums, counts, means, rates, minima or maxima is kept in.
+BUCKETS = 60
 
 
 class Drops:
@@ -88,197 +89,146 @@ class LastWindow:
             self._at, self._value = int(samples[-1][0]), float(samples[-1][1])
 
 
-class SumWindow:
-    """The samples' sum, count, mean or rate (sum per second of window)."""
+class BucketWindow:
+    """The samples' sum, count, mean, rate (sum per second of window), min or max, kept
+    as :data:`BUCKETS` buckets a window (a bucket is ``window / BUCKETS`` wide, aligned on
+    multiples of its width): a sample is in the window while its bucket's end is after
+    ``now - window``. Memory and time per sample are constant whatever the rate: an
+    event lands in the current bucket (a few additions); only a new bucket pushes the
+    current one into the closed ones and recomputes their totals (``math.fsum``, so
+    exact and without drift)."""
 
-    __slots__ = ("_drops", "_error", "_removed", "_samples", "_statistic", "max_samples", "total", "window_ms")
+    __slots__ = (
+        "_closed",
+        "_count",
+        "_high",
+        "_index",
+        "_kept_count",
+        "_kept_high",
+        "_kept_low",
+        "_kept_sum",
+        "_low",
+        "_statistic",
+        "_sum",
+        "width",
+        "window_ms",
+    )
 
-    def __init__(self, window_ms: int, max_samples: int, statistic: str = "sum", drops: Drops = _NO_DROPS) -> None:
-        self._drops = drops
+    def __init__(self, window_ms: int, statistic: str = "sum") -> None:
         self.window_ms = window_ms
-        self.max_samples = max_samples
+        self.width = max(1, -(-window_ms // BUCKETS))
         self._statistic = statistic
-        self._samples: deque[tuple[int, float]] = deque()
-        self.total = 0.0
-        self._error = 0.0
-        self._removed = 0
+        self._closed: deque[tuple[int, float, int, float, float]] = deque()  # (index, sum, count, low, high)
+        self._index = -1  # the current bucket: its samples' sum, count, low, high
+        self._sum = 0.0
+        self._count = 0
+        self._low = math.inf
+        self._high = -math.inf
+        self._kept_sum = 0.0  # the closed buckets', cached
+        self._kept_count = 0
+        self._kept_low = math.inf
+        self._kept_high = -math.inf
 
     def add(self, at_ms: int, value: float) -> None:
-        samples = self._samples
-        samples.append((at_ms, value))
-        self._accumulate(value)
-        if len(samples) > self.max_samples:
-            self._drops.count += 1
-            self._remove()
+        self.update(at_ms, value)
 
     def update(self, at_ms: int, value: float) -> float:
-        samples = self._samples
-        if samples and samples[0][0] <= at_ms - self.window_ms:
-            self.expire(at_ms)
-        samples.append((at_ms, value))
-        total = self.total  # _accumulate, inline: this is the path of every event
-        new = total + value
-        if (total if total >= 0 else -total) >= (value if value >= 0 else -value):
-            self._error += (total - new) + value
+        index = at_ms // self.width
+        if index != self._index:
+            self._turn(index, at_ms)
         else:
-            self._error += (value - new) + total
-        self.total = new
-        if len(samples) > self.max_samples:
-            self._drops.count += 1
-            self._remove()
+            closed = self._closed
+            if closed and (closed[0][0] + 1) * self.width <= at_ms - self.window_ms:
+                self.expire(at_ms)
+        self._sum += value
+        self._count += 1
+        if value < self._low:  # noqa: PLR1730 (a comparison costs less than a call of min, per event)
+            self._low = value
+        if value > self._high:  # noqa: PLR1730
+            self._high = value
         statistic = self._statistic
         if statistic == "mean":
-            return (self.total + self._error) / len(samples)
+            return (self._kept_sum + self._sum) / (self._kept_count + self._count)
+        if statistic == "max":
+            return self._high if self._high > self._kept_high else self._kept_high
+        if statistic == "min":
+            return self._low if self._low < self._kept_low else self._kept_low
         if statistic == "sum":
-            return self.total + self._error
+            return self._kept_sum + self._sum
         if statistic == "count":
-            return float(len(samples))
-        return (self.total + self._error) * 1000 / self.window_ms
+            return float(self._kept_count + self._count)
+        return (self._kept_sum + self._sum) * 1000 / self.window_ms  # rate
 
-    def expire(self, now_ms: int) -> None:
-        samples = self._samples
+    def _turn(self, index: int, at_ms: int) -> None:
+        """Close the current bucket, open bucket ``index``."""
+        if self._count:
+            self._closed.append((self._index, self._sum, self._count, self._low, self._high))
+        self._index = index
+        self._sum = 0.0
+        self._count = 0
+        self._low = math.inf
+        self._high = -math.inf
+        self.expire(at_ms, force=True)
+
+    def expire(self, now_ms: int, force: bool = False) -> None:
+        closed = self._closed
         cutoff = now_ms - self.window_ms
-        while samples and samples[0][0] <= cutoff:
-            self._remove()
-
-    def _accumulate(self, value: float) -> None:
-        """``total += value``, the rounding error kept in ``_error`` (Neumaier's sum): a
-        huge sample that comes and goes takes no small ones with it."""
-        total = self.total
-        new = total + value
-        if (total if total >= 0 else -total) >= (value if value >= 0 else -value):
-            self._error += (total - new) + value
-        else:
-            self._error += (value - new) + total
-        self.total = new
-
-    def _remove(self) -> None:
-        _, value = self._samples.popleft()
-        self._removed += 1
-        if not self._samples:
-            self.total = self._error = 0.0
-            self._removed = 0
-        elif self._removed >= _RESUM_AFTER:
-            self.total = math.fsum(v for _, v in self._samples)
-            self._error = 0.0
-            self._removed = 0
-        else:
-            self._accumulate(-value)
+        width = self.width
+        changed = force
+        while closed and (closed[0][0] + 1) * width <= cutoff:
+            closed.popleft()
+            changed = True
+        if self._count and (self._index + 1) * width <= cutoff:  # the current one too: no sample since
+            self._index, self._sum, self._count, self._low, self._high = -1, 0.0, 0, math.inf, -math.inf
+        if changed:
+            self._kept_sum = math.fsum(bucket[1] for bucket in closed)
+            self._kept_count = sum(bucket[2] for bucket in closed)
+            self._kept_low = min((bucket[3] for bucket in closed), default=math.inf)
+            self._kept_high = max((bucket[4] for bucket in closed), default=-math.inf)
 
     @property
     def sum(self) -> float:
-        return self.total + self._error
+        return self._kept_sum + self._sum
+
+    @property
+    def count(self) -> int:
+        return self._kept_count + self._count
 
     def value(self) -> float | None:
-        count = len(self._samples)
+        count = self._kept_count + self._count
         if not count:
             return None
         statistic = self._statistic
-        total = self.total + self._error
-        if statistic == "sum":
-            return total
         if statistic == "mean":
-            return total / count
+            return self.sum / count
+        if statistic == "max":
+            return max(self._high, self._kept_high)
+        if statistic == "min":
+            return min(self._low, self._kept_low)
+        if statistic == "sum":
+            return self.sum
         if statistic == "count":
             return float(count)
-        return total * 1000 / self.window_ms  # rate
+        return self.sum * 1000 / self.window_ms
 
     def empty(self) -> bool:
-        return not self._samples
+        return not (self._count or self._closed)
 
     def dump(self) -> dict[str, Any]:
-        return {
-            "samples": [list(s) for s in self._samples],
-            "total": self.total,
-            "error": self._error,
-            "removed": self._removed,
-        }
+        buckets = [list(bucket) for bucket in self._closed]
+        if self._count:
+            buckets.append([self._index, self._sum, self._count, self._low, self._high])
+        return {"width": self.width, "buckets": buckets}
 
     def load(self, state: dict[str, Any]) -> None:
-        self._samples = deque((int(t), float(v)) for t, v in state["samples"])
-        total = state.get("total")  # absent when the window answered another statistic before
-        self.total = math.fsum(v for _, v in self._samples) if total is None else float(total)
-        self._error = float(state.get("error", 0.0))
-        self._removed = int(state.get("removed", 0))
-        while len(self._samples) > self.max_samples:  # a smaller bound since the dump
-            self._remove()
-
-
-class ExtremeWindow:
-    """The samples' min or max: beside the samples, the ones no later sample beats (a
-    monotonic deque), so the answer is its first."""
-
-    __slots__ = ("_added", "_best", "_drops", "_samples", "_sign", "max_samples", "window_ms")
-
-    def __init__(self, window_ms: int, max_samples: int, statistic: str = "max", drops: Drops = _NO_DROPS) -> None:
-        self._drops = drops
-        self.window_ms = window_ms
-        self.max_samples = max_samples
-        self._sign = 1.0 if statistic == "max" else -1.0
-        self._samples: deque[tuple[int, float]] = deque()
-        self._best: deque[tuple[int, float]] = deque()  # (sequence number, sign * value), decreasing
-        self._added = 0
-
-    def add(self, at_ms: int, value: float) -> None:
-        samples = self._samples
-        samples.append((at_ms, value))
-        signed = self._sign * value
-        best = self._best
-        while best and best[-1][1] <= signed:
-            best.pop()
-        best.append((self._added, signed))
-        self._added += 1
-        if len(samples) > self.max_samples:
-            self._drops.count += 1
-            samples.popleft()
-            self._trim()
-
-    def update(self, at_ms: int, value: float) -> float:
-        samples = self._samples
-        if samples and samples[0][0] <= at_ms - self.window_ms:
-            self.expire(at_ms)
-        samples.append((at_ms, value))  # add, inline
-        signed = self._sign * value
-        best = self._best
-        while best and best[-1][1] <= signed:
-            best.pop()
-        best.append((self._added, signed))
-        self._added += 1
-        if len(samples) > self.max_samples:
-            self._drops.count += 1
-            samples.popleft()
-            self._trim()
-        return self._sign * best[0][1]
-
-    def expire(self, now_ms: int) -> None:
-        samples = self._samples
-        cutoff = now_ms - self.window_ms
-        if samples and samples[0][0] <= cutoff:
-            while samples and samples[0][0] <= cutoff:
-                samples.popleft()
-            self._trim()
-
-    def _trim(self) -> None:
-        first = self._added - len(self._samples)
-        best = self._best
-        while best and best[0][0] < first:
-            best.popleft()
-
-    def value(self) -> float | None:
-        return self._sign * self._best[0][1] if self._best else None
-
-    def empty(self) -> bool:
-        return not self._samples
-
-    def dump(self) -> dict[str, Any]:
-        return {"samples": [list(s) for s in self._samples]}
-
-    def load(self, state: dict[str, Any]) -> None:
-        self._samples.clear()
-        self._best.clear()
-        self._added = 0
-        for at, value in state["samples"]:
-            self.add(int(at), float(value))
+        self._closed.clear()
+        self._index, self._sum, self._count, self._low, self._high = -1, 0.0, 0, math.inf, -math.inf
+        if state.get("width") == self.width:  # else a reload changed the window: start again
+            buckets = [(int(i), float(s), int(c), float(lo), float(hi)) for i, s, c, lo, hi in state["buckets"]]
+            if buckets:
+                *closed, (self._index, self._sum, self._count, self._low, self._high) = buckets
+                self._closed.extend(closed)
+        self.expire(0, force=True)
 
 
 class PercentileWindow:
@@ -350,6 +300,4 @@ def window_for(
         return PercentileWindow(window_ms, max_samples, percentile, drops)
     if statistic == "last":
         return LastWindow(window_ms)
-    if statistic in ("min", "max"):
-        return ExtremeWindow(window_ms, max_samples, statistic, drops)
-    return SumWindow(window_ms, max_samples, statistic, drops)
+    return BucketWindow(window_ms, statistic)

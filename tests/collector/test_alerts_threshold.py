@@ -3,7 +3,7 @@
 Against references written here: a threshold key's level at each event is its window's
 statistic (computed afresh from the key's samples, as test_alerts_windows does) against
 the bounds; a ratio key's is the numerator's sum over the denominator's in the window,
-no verdict under ``min_volume``; a level counts once the last ``for_evaluations`` events
+no verdict under ``min_volume`` (sums over 60 buckets a window); a level counts once the last ``for_evaluations`` events
 were at it or worse; the incident is the highest level that counts. Drawn streams at
 drawn times, with ``evaluate_every`` longer than the stream so that events alone
 evaluate. Then table tests: the timers (idle re-evaluation, no data, ``for_seconds``),
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from collector.alerts import AlertEngine, Notification, RatioRule, ThresholdRule
 
+from .test_alerts_windows import in_window
 from .test_alerts_windows import reference as statistic_of
 
 NAMES = ("ok", "warning", "unknown", "critical")
@@ -144,7 +145,7 @@ def test_ratios_follow_the_reference(window: int, volume: int, count: int, ops: 
         got = engine.observe([{"name": name, "host": host, "status": status}], now)
         key = f"errors/*.response/host={host}"
         seen_by_host.setdefault(host, []).append((now, status >= 500))
-        recent = [failed for at, failed in seen_by_host[host] if at > now - window]
+        recent = [failed for at, failed in seen_by_host[host] if in_window("sum", at, now, window)]
         ratio = sum(recent) / len(recent) if len(recent) >= max(volume, 1) else None
         levels.setdefault(key, []).append(level_of(ratio, {"warning_above": 0.1, "critical_above": 0.5}))
         new = verdict(levels[key], count)
@@ -199,12 +200,13 @@ def test_a_window_that_ages_without_events_is_evaluated_again_and_empties_into_n
     out = engine.observe([{"name": "web.errors", "value": 1} for _ in range(90)], 0)  # 1.5/s over the window
     assert [n.action for n in out] == ["trigger"]
     engine.observe([{"name": "web.errors", "value": 1} for _ in range(30)], 30_000)  # 2/s, then nothing
-    assert engine.tick(59_999) == []
-    out = engine.tick(60_000)  # the first 90 leave the window: 0.5/s
-    assert seen(out) == [("resolve", "errors/web.errors/host=", 60_000, "ok")]
+    assert engine.tick(69_999) == []  # evaluated again at 40, 50, 60 s: the first 90 are still in
+    out = engine.tick(70_000)  # they have left (their second of the window ended at 61 s): 0.5/s
+    assert seen(out) == [("resolve", "errors/web.errors/host=", 70_000, "ok")]
     assert engine.watched() == {"errors": 1}
-    assert engine.tick(89_999) == []
-    engine.tick(90_000)  # the window is empty: the key is forgotten
+    engine.tick(99_999)
+    assert engine.watched() == {"errors": 1}
+    engine.tick(100_000)  # the window is empty: the key is forgotten
     assert engine.watched() == {"errors": 0}
 
 
@@ -248,17 +250,17 @@ def test_re_evaluations_of_an_aged_window_are_no_checks() -> None:
         name="mean",
         match="lat",
         statistic="mean",
-        window=10.05,
+        window=60,  # buckets of a second
         critical_above=90,
         for_evaluations=3,
-        evaluate_every=10,
+        evaluate_every=60.5,
         flap_hold=0,
     )
     engine = AlertEngine([ending])
     engine.observe([{"name": "lat", "value": 150}], 0)  # mean 150: one
-    engine.observe([{"name": "lat", "value": 50}], 100)  # mean 100: two
-    assert engine.tick(10_100) == []  # the 150 has left: mean 50, well: the run ends
-    assert engine.observe([{"name": "lat", "value": 150}], 10_200) == []  # mean 100: one again, not three
+    engine.observe([{"name": "lat", "value": 50}], 1000)  # mean 100: two
+    assert engine.tick(61_500) == []  # the 150 has left: mean 50, well: the run ends
+    assert engine.observe([{"name": "lat", "value": 150}], 61_600) == []  # mean 100: one again, not three
 
 
 def test_fields_of_aggregated_summaries_and_filters() -> None:
@@ -293,7 +295,7 @@ def test_percentiles_over_the_window() -> None:
 
 
 def test_windows_and_keys_are_bounded() -> None:
-    rule = ThresholdRule(name="m", match="m", statistic="mean", critical_above=1e9, max_samples=10, max_keys=3)
+    rule = ThresholdRule(name="m", match="m", statistic="p50", critical_above=1e9, max_samples=10, max_keys=3)
     engine = AlertEngine([rule])
     engine.observe([{"name": "m", "host": "a", "value": 1} for _ in range(25)], 0)
     assert engine.stats.samples_dropped["m"].count == 15
