@@ -160,31 +160,43 @@ class BucketWindow:
         return (self._kept_sum + self._sum) * 1000 / self.window_ms  # rate
 
     def _turn(self, index: int, at_ms: int) -> None:
-        """Close the current bucket, open bucket ``index``."""
-        if self._count:
-            self._closed.append((self._index, self._sum, self._count, self._low, self._high))
+        """Close the current bucket (into the closed ones' totals), open bucket ``index``."""
+        count = self._count
+        if count:
+            self._closed.append((self._index, self._sum, count, self._low, self._high))
+            self._kept_sum += self._sum  # exact again at the next removal
+            self._kept_count += count
+            self._kept_low = min(self._kept_low, self._low)
+            self._kept_high = max(self._kept_high, self._high)
         self._index = index
         self._sum = 0.0
         self._count = 0
         self._low = math.inf
         self._high = -math.inf
-        self.expire(at_ms, force=True)
+        closed = self._closed
+        if closed and (closed[0][0] + 1) * self.width <= at_ms - self.window_ms:
+            self.expire(at_ms)
 
-    def expire(self, now_ms: int, force: bool = False) -> None:
+    def expire(self, now_ms: int) -> None:
         closed = self._closed
         cutoff = now_ms - self.window_ms
         width = self.width
-        changed = force
+        removed = False
         while closed and (closed[0][0] + 1) * width <= cutoff:
             closed.popleft()
-            changed = True
+            removed = True
         if self._count and (self._index + 1) * width <= cutoff:  # the current one too: no sample since
             self._index, self._sum, self._count, self._low, self._high = -1, 0.0, 0, math.inf, -math.inf
-        if changed:
-            self._kept_sum = math.fsum(bucket[1] for bucket in closed)
-            self._kept_count = sum(bucket[2] for bucket in closed)
-            self._kept_low = min((bucket[3] for bucket in closed), default=math.inf)
-            self._kept_high = max((bucket[4] for bucket in closed), default=-math.inf)
+        if removed:
+            self._total_closed()
+
+    def _total_closed(self) -> None:
+        """The closed buckets' totals afresh: exact (``math.fsum``), whatever came and went."""
+        closed = self._closed
+        self._kept_sum = math.fsum([bucket[1] for bucket in closed])
+        self._kept_count = sum([bucket[2] for bucket in closed])
+        self._kept_low = min([bucket[3] for bucket in closed], default=math.inf)
+        self._kept_high = max([bucket[4] for bucket in closed], default=-math.inf)
 
     @property
     def sum(self) -> float:
@@ -215,20 +227,24 @@ class BucketWindow:
         return not (self._count or self._closed)
 
     def dump(self) -> dict[str, Any]:
-        buckets = [list(bucket) for bucket in self._closed]
+        state: dict[str, Any] = {"width": self.width, "closed": [list(bucket) for bucket in self._closed]}
+        if self._closed:  # the running sum as it is, not as a recount would make it
+            state["kept_sum"] = self._kept_sum
         if self._count:
-            buckets.append([self._index, self._sum, self._count, self._low, self._high])
-        return {"width": self.width, "buckets": buckets}
+            state["current"] = [self._index, self._sum, self._count, self._low, self._high]
+        return state
 
     def load(self, state: dict[str, Any]) -> None:
         self._closed.clear()
         self._index, self._sum, self._count, self._low, self._high = -1, 0.0, 0, math.inf, -math.inf
         if state.get("width") == self.width:  # else a reload changed the window: start again
-            buckets = [(int(i), float(s), int(c), float(lo), float(hi)) for i, s, c, lo, hi in state["buckets"]]
-            if buckets:
-                *closed, (self._index, self._sum, self._count, self._low, self._high) = buckets
-                self._closed.extend(closed)
-        self.expire(0, force=True)
+            self._closed.extend((int(i), float(s), int(c), float(lo), float(hi)) for i, s, c, lo, hi in state["closed"])
+            if "current" in state:
+                i, s, c, lo, hi = state["current"]
+                self._index, self._sum, self._count, self._low, self._high = int(i), float(s), int(c), lo, hi
+        self._total_closed()
+        if "kept_sum" in state and self._closed:
+            self._kept_sum = float(state["kept_sum"])
 
 
 class PercentileWindow:
