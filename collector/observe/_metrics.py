@@ -133,6 +133,12 @@ class SelfMetrics:
             "Events of new series an aggregation dropped: it held max_series already (the names are logged).",
             aggregation,
         )
+        self.aggregation_sketched = self._counter(
+            "numbat_aggregation_sketched_series",
+            "Series an aggregation summarised past their exact bound in an interval: timers past max_samples "
+            "(a DDSketch, kind=timer), sets past max_set_members (a HyperLogLog, kind=set).",
+            [*aggregation, "kind"],
+        )
         self.aggregation_refused = self._counter(
             "numbat_aggregation_refused_events",
             "Events an aggregation could not take (a value its rule's kind cannot hold); they still reach raw sinks.",
@@ -237,6 +243,8 @@ class AggregationStats:
         self.aggregated = metrics.aggregated.labels(name).inc
         self.dropped_series = metrics.aggregation_dropped_series.labels(name).inc
         self.refused = metrics.aggregation_refused.labels(name).inc
+        self.sketched_timers = metrics.aggregation_sketched.labels(name, "timer").inc
+        self.estimated_sets = metrics.aggregation_sketched.labels(name, "set").inc
         self.summaries = metrics.summaries.labels(name).inc
         self.flush_seconds = metrics.flush_seconds.labels(name).observe
         self.flush_lag = metrics.flush_lag.labels(name).set
