@@ -16,16 +16,19 @@ from __future__ import annotations
 import random
 import statistics
 import tracemalloc
-from collections import defaultdict
 from typing import Any
 
+import trio
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.aggregate import AggregationOptions, Aggregator, Rule
 from collector.aggregate._distinct import REGISTERS, STANDARD_ERROR, HyperLogLog
+from collector.aggregate._stage import AggregationStage
+from collector.observe import SelfMetrics
 
 from .test_aggregate import decoded
+from .test_aggregate_stage import Recorder, run, statsd, ten_seconds, wall
 
 #: The relative error the tests allow an estimate: 5 standard errors.
 TOLERANCE = 5 * STANDARD_ERROR
@@ -52,41 +55,48 @@ def counts(summaries: list[dict[str, Any]]) -> dict[str, float]:
     return {summary["name"]: summary["count"] for summary in summaries}
 
 
-@settings(max_examples=120, deadline=None)
+#: A set series in one interval: how many distinct members, and the first (the rest follow it).
+SERIES = st.tuples(st.integers(1, 90), st.integers(-(2**62), 2**62))
+
+
+@settings(max_examples=150, deadline=None)
 @given(
-    max_set_members=st.integers(1, 30),
+    max_set_members=st.integers(1, 60),
     intervals=st.lists(
-        st.lists(st.tuples(st.sampled_from(["users", "ips"]), st.integers(-3, 70)), max_size=160),
+        st.fixed_dictionaries({}, optional={"users": SERIES, "ips": SERIES}),
         min_size=1,
         max_size=3,
     ),
     strings=st.booleans(),
+    order=st.randoms(use_true_random=False),
 )
 def test_up_to_the_bound_a_set_is_exact_and_past_it_estimated(
-    max_set_members: int, intervals: list[list[tuple[str, int]]], strings: bool
+    max_set_members: int, intervals: list[dict[str, tuple[int, int]]], strings: bool, order: random.Random
 ) -> None:
     options = AggregationOptions("a", max_set_members=max_set_members, delete_idle_after=None, rules=SET_RULE)
     aggregator = Aggregator(options)
     seen: set[str] = set()
     past_the_bound = 0
     for number, interval in enumerate(intervals):
-        members: dict[str, set[int | str]] = defaultdict(set)
-        for name, member in interval:
-            value = f"u{member}" if strings else member
-            members[name].add(value)
-            assert aggregator.add(member_event(name, value))
+        events = []
+        for name, (distinct, first) in interval.items():
+            members = [f"u{member}" if strings else member for member in range(first, first + distinct)]
+            events += [member_event(name, member) for member in members + members[::3]]  # some twice
+        order.shuffle(events)
+        for event in events:
+            assert aggregator.add(event)
         flushed = counts(aggregator.flush(1000 * (number + 1)))
-        seen |= set(members)
-        assert set(flushed) == seen  # the idle one too, as zero (delete_idle_after = None)
-        for name in seen - set(members):
+        seen |= set(interval)
+        assert set(flushed) == seen  # the idle ones too, as zero (delete_idle_after = None)
+        for name in seen - set(interval):
             assert flushed[name] == 0
-        for name, distinct in members.items():
-            if len(distinct) <= max_set_members:
-                assert flushed[name] == len(distinct)
+        for name, (distinct, _) in interval.items():
+            if distinct <= max_set_members:
+                assert flushed[name] == distinct
             else:
                 past_the_bound += 1
                 assert flushed[name] > max_set_members  # it held that many, exactly, before the switch
-                assert within(flushed[name], len(distinct)), (flushed[name], len(distinct))
+                assert within(flushed[name], distinct), (flushed[name], distinct)
     assert aggregator.stats.sets_estimated == past_the_bound
     assert aggregator.series == len(seen)
 
@@ -138,7 +148,7 @@ def test_an_estimated_set_holds_the_same_memory_whatever_is_added() -> None:
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
-        for member in range(1_001, 41_001):  # 40,000 more: 2.4 MB as a Python set of these strings
+        for member in range(1_001, 41_001):  # 40,000 more: 4.4 MB as a Python set of these strings
             event["value"] = f"user-{member}"
             aggregator.add(event)
         after, _ = tracemalloc.get_traced_memory()
@@ -181,3 +191,26 @@ def test_a_lower_bound_on_reload_applies_from_the_next_member() -> None:
     aggregator.add(member_event("users", 20))
     assert aggregator.stats.sets_estimated == 1
     assert counts(aggregator.flush(1000)) == {"users": 21}
+
+
+def test_sets_and_timers_past_their_bound_are_counted_in_the_self_metrics() -> None:
+    recorder, metrics = Recorder(), SelfMetrics()
+
+    async def scenario() -> None:
+        stage = AggregationStage(metrics, recorder, clock=wall)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(stage.run)
+            stage.start([ten_seconds(max_set_members=2, max_samples=2)])
+            stage.add(statsd(b"users:a|s", b"users:b|s", b"users:c|s", b"users:d|s", b"ids:a|s", b"ids:b|s"))
+            stage.add(statsd(b"lat:1|ms", b"lat:2|ms", b"lat:3|ms", b"fast:1|ms"))
+            await trio.sleep(10)  # one flush, at trio time 6.75
+            stage.add(statsd(b"users:a|s", b"users:b|s", b"users:c|s"))
+            await trio.sleep(10)
+            nursery.cancel_scope.cancel()
+
+    run(scenario)
+    first, second = recorder.flushes
+    assert first.of("ids")["count"] == 2
+    assert within(first.of("users")["count"], 4)
+    assert within(second.of("users")["count"], 3)
+    assert metrics.values(metrics.aggregation_sketched, by="kind", aggregation="10s") == {"set": 2, "timer": 1}
