@@ -1,7 +1,8 @@
 """The aggregation core: events in, a clock handed in, summaries out. Sans-I/O.
 
 Strategy: one dict per kind from a series key, ``(name, key fields)``, to the
-interval's state (a counter's float, a :class:`TimerSeries`, a set of members), so
+interval's state (a counter's float, a :class:`TimerSeries`, a set of members or, past
+``max_set_members``, a :class:`HyperLogLog` in a dict of its own), so
 adding a statsd line is a dict lookup and an addition; idle counters, timers and sets
 keep only their count of idle flushes in a second dict, and gauges, which are kept
 between flushes, have one dict of their own. :meth:`Aggregator.flush` turns every series
