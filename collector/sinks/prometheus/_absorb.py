@@ -1,0 +1,403 @@
+"""What each event does to the page: which series it updates, and how. Sans-I/O: the
+time (seconds, monotonic) is handed in.
+
+Raw events (a sink whose input is "raw"):
+
+- statsd's ``c`` adds ``value / rate`` to a counter (a negative one is refused, as
+  statsd_exporter refuses it); ``g`` sets a gauge, or changes it when it came as ``+N``
+  or ``-N``; ``ms`` (converted to seconds, as statsd_exporter does), ``h`` and ``d`` are
+  observed by a summary or a histogram, ``1 / rate`` times (whole times, as
+  statsd_exporter repeats them); a service check (``_sc``) is a gauge of its status, 0
+  to 3. Sets (``s``) need an aggregation (below) and DogStatsD events carry no number:
+  both are skipped, counted.
+- Events that came with no type (numbat, Influx, Graphite) are what their rule's
+  ``metric_type`` says, a gauge by default: a gauge is set to ``value``, a counter
+  grows by it, an observer observes it.
+
+An aggregation's summaries (a sink whose input is an aggregation): a ``counter``
+summary's ``count`` adds to a counter (so ``rate()`` in PromQL gives statsd's rate); a
+``gauge``'s ``value`` and a ``set``'s ``count`` (its distinct values in the interval)
+set a gauge; a ``timer``'s ``count`` and ``sum`` add to a summary's ``_count`` and
+``_sum``, whose quantiles are the flush's ``median`` and ``upper_P``, or, as a
+histogram, its bins (``histogram_bins``) add to the buckets.
+
+Labels are the event's fields (a summary's key fields), their names made valid, beside
+the rule's labels (which win unless the rule says ``honor_labels``); a label whose value
+is empty is left out, as Prometheus leaves it out; a field named ``le`` on a histogram
+or ``quantile`` on a summary is written ``exported_le``, ``exported_quantile``.
+
+Strategy: an event's series is found through a cache keyed by what makes it one (its
+name, the type it came with, its label fields as they came), so the rules, the label
+names and the label text are worked out once per series, not once per event; the
+cache holds series, and a series that expired is looked up again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ...aggregate._summary import OWN_FIELDS as SUMMARY_OWN_FIELDS
+from ...aggregate._summary import is_statistic
+from ._mapping import Incoming, Mapped, Mapper
+from ._options import OWN_FIELDS
+from ._series import (
+    CounterSeries,
+    FlushedSummarySeries,
+    GaugeSeries,
+    HistogramSeries,
+    Labels,
+    Series,
+    SummarySeries,
+)
+from ._store import SeriesStore
+from ._text import label_name
+
+Event = dict[str, Any]
+#: How statsd's types come in; None: the type is the rule's.
+STATSD_TYPES: dict[str, Incoming] = {"c": "counter", "g": "gauge", "ms": "observer", "h": "observer", "d": "observer"}
+SUMMARY_KINDS: dict[str, Incoming] = {"counter": "counter", "gauge": "gauge", "set": "gauge", "timer": "observer"}
+#: Why an event updated nothing: the reasons the sink counts.
+NOT_A_NUMBER = "not a number"
+NEGATIVE_COUNTER = "negative counter"
+STATSD_SET = "statsd set"
+NOT_A_METRIC = "not a metric"
+TOO_LONG = "too long"
+UNKNOWN_KIND = "unknown summary kind"
+UNWRITABLE = "unwritable"
+_NUMBERS = (int, float, bool)
+#: Labels the format reserves in one type's samples: a field of that name is renamed.
+_RESERVED_BY_KIND = {"histogram": "le", "summary": "quantile"}
+
+Update = Callable[[Series, Event, float, float], str | None]  # (series, event, scale, now) -> why not
+
+
+class Absorber:
+    """Events in, series of ``store`` updated; the reasons for what was skipped, counted."""
+
+    def __init__(
+        self,
+        mapper: Mapper,
+        store: SeriesStore,
+        *,
+        summaries: bool,
+        label_fields: tuple[str, ...] = (),
+        exclude_fields: Iterable[str] = (),
+        max_text_length: int = 1_024,
+        summary_max_age: float = 600.0,
+        summary_age_buckets: int = 5,
+    ) -> None:
+        self.mapper = mapper
+        self.store = store
+        self.summaries = summaries  #: the input is an aggregation's summaries
+        self.label_fields = label_fields
+        self.not_labels = (SUMMARY_OWN_FIELDS if summaries else OWN_FIELDS) | frozenset(exclude_fields)
+        self.max_text_length = max_text_length
+        self.summary_max_age = summary_max_age
+        self.summary_age_buckets = summary_age_buckets
+        self.cache_size = max(2 * store.max_series, 10_000)
+        # (name, type it came with, label fields) -> (series, how to update it, scale, ttl)
+        self._targets: dict[tuple[Any, ...], tuple[Series, Update, float, float]] = {}
+        self._label_names: dict[str, str] = {}
+        self._statistics: dict[str, tuple[str, float] | None] = {}
+
+    def absorb(
+        self, events: Iterable[Event], now: float, skipped: dict[str, int], examples: dict[str, str] | None = None
+    ) -> None:
+        """Update the page with ``events``; count in ``skipped`` each one that updated
+        nothing, by reason, and name the first of each reason in ``examples``."""
+        one = self._one_summary if self.summaries else self._one_raw
+        for event in events:
+            try:
+                reason = one(event, now)
+            except (TypeError, ValueError, ArithmeticError):  # what it holds cannot be on the page
+                reason = UNWRITABLE
+            if reason is not None:
+                count = skipped.get(reason, 0)
+                skipped[reason] = count + 1
+                if not count and examples is not None:
+                    examples[reason] = str(event.get("name"))
+        self.store.version += 1
+
+    # -- raw events ------------------------------------------------------------------------
+
+    def _one_raw(self, event: Event, now: float) -> str | None:
+        statsd = event.get("statsd_type")
+        incoming: Incoming | None = None
+        if statsd is not None:
+            incoming = STATSD_TYPES.get(statsd)
+            if incoming is None:
+                if statsd == "sc":
+                    incoming = "gauge"
+                else:
+                    return STATSD_SET if statsd == "s" else NOT_A_METRIC
+        if event.get("value").__class__ not in _NUMBERS:
+            return NOT_A_NUMBER
+        key = (event["name"], statsd, *self._label_items(event))
+        target = self._targets.get(key)
+        if target is None or not target[0].alive:
+            found = self._resolve(event, incoming, key, now)
+            if isinstance(found, str):
+                return found
+            target = found
+        series, update, scale, ttl = target
+        reason = update(series, event, scale, now)
+        if reason is None:
+            self.store.touch(series, now, ttl)
+        return reason
+
+    def _label_items(self, event: Event) -> tuple[tuple[str, Any], ...]:
+        """The fields that make labels, as they came (a value that is no str keeps its
+        type beside it: 1, 1.0 and True are equal keys to Python, not equal labels)."""
+        if self.label_fields:
+            pairs: Iterable[tuple[str, Any]] = ((k, event[k]) for k in self.label_fields if k in event)
+        else:
+            not_labels = self.not_labels
+            pairs = ((k, v) for k, v in event.items() if k not in not_labels)
+        return tuple((k, v) if v.__class__ is str else (k, (v.__class__, v)) for k, v in pairs)
+
+    # -- summaries ---------------------------------------------------------------------------
+
+    def _one_summary(self, event: Event, now: float) -> str | None:
+        incoming = SUMMARY_KINDS.get(event.get("kind"))  # type: ignore[arg-type]
+        if incoming is None:
+            return UNKNOWN_KIND
+        key = (event["name"], event["kind"], *self._summary_label_items(event))
+        target = self._targets.get(key)
+        if target is None or not target[0].alive:
+            found = self._resolve(event, incoming, key, now)
+            if isinstance(found, str):
+                return found
+            target = found
+        series, update, scale, ttl = target
+        reason = update(series, event, scale, now)
+        if reason is None:
+            self.store.touch(series, now, ttl)
+        return reason
+
+    def _summary_label_items(self, event: Event) -> tuple[tuple[str, Any], ...]:
+        """A summary's key fields: every field but its own and its statistics."""
+        if self.label_fields:
+            pairs: Iterable[tuple[str, Any]] = ((k, event[k]) for k in self.label_fields if k in event)
+        else:
+            not_labels = self.not_labels
+            pairs = ((k, v) for k, v in event.items() if k not in not_labels and not is_statistic(k))
+        return tuple((k, v) if v.__class__ is str else (k, (v.__class__, v)) for k, v in pairs)
+
+    # -- finding a series --------------------------------------------------------------------
+
+    def _resolve(
+        self, event: Event, incoming: Incoming | None, key: tuple[Any, ...], now: float
+    ) -> tuple[Series, Update, float, float] | str:
+        mapped = self.mapper.decide(event["name"], incoming)
+        if isinstance(mapped, str):
+            return mapped
+        labels = self._labels(mapped, key[2:])
+        if isinstance(labels, str):
+            return labels
+        found = self.store.series(mapped.family, mapped.kind, mapped.help, labels, self._maker(mapped, labels, now))
+        if isinstance(found, str):
+            return found
+        scale = mapped.scale
+        if not self.summaries and event.get("statsd_type") == "ms":
+            scale *= 0.001  # statsd's milliseconds, Prometheus' seconds (statsd_exporter does the same)
+        target = (found, self._update_for(found), scale, mapped.ttl)
+        if len(self._targets) >= self.cache_size:
+            self._targets.clear()
+        self._targets[key] = target
+        return target
+
+    def _labels(self, mapped: Mapped, items: tuple[tuple[str, Any], ...]) -> Labels | str:
+        """The series' labels: the fields' and the rule's, valid, sorted by name."""
+        labels: dict[str, str] = {}
+        reserved = _RESERVED_BY_KIND.get(mapped.kind)
+        limit = self.max_text_length
+        for field, value in items:
+            name = self._label_name(field)
+            if not name:
+                continue
+            if name == reserved:
+                name = "exported_" + name
+            text = _label_text(value)
+            if len(name) > limit or len(text) > limit:
+                return TOO_LONG
+            labels.setdefault(name, text)  # two fields of one label name: the first decides
+        for rule_label, text in mapped.labels:
+            if len(text) > limit:
+                return TOO_LONG
+            name = "exported_" + rule_label if rule_label == reserved else rule_label
+            if not (mapped.honor_labels and labels.get(name)):
+                labels[name] = text
+        if len(mapped.family) > limit:
+            return TOO_LONG
+        return tuple(sorted((name, text) for name, text in labels.items() if text))
+
+    def _label_name(self, field: str) -> str:
+        name = self._label_names.get(field)
+        if name is None:
+            if len(self._label_names) >= 10_000:
+                self._label_names.clear()
+            name = self._label_names[field] = label_name(field)
+        return name
+
+    def _maker(self, mapped: Mapped, labels: Labels, now: float) -> Callable[[], Series]:
+        family, ttl = mapped.family, mapped.ttl
+
+        def make() -> Series:
+            if mapped.kind == "counter":
+                return CounterSeries(family, labels, ttl, now)
+            if mapped.kind == "gauge":
+                return GaugeSeries(family, labels, ttl, now)
+            if mapped.kind == "histogram":
+                # an aggregation's histograms take the bounds of its bins
+                return HistogramSeries(family, labels, ttl, now, () if self.summaries else mapped.buckets)
+            if self.summaries:
+                return FlushedSummarySeries(family, labels, ttl, now)
+            return SummarySeries(
+                family,
+                labels,
+                ttl,
+                now,
+                quantiles=mapped.quantiles,
+                max_age=self.summary_max_age,
+                age_buckets=self.summary_age_buckets,
+            )
+
+        return make
+
+    def _update_for(self, series: Series) -> Update:
+        if self.summaries:
+            return {
+                "counter": self._summary_counter,
+                "gauge": self._summary_gauge,
+                "histogram": self._summary_histogram,
+                "summary": self._summary_summary,
+            }[series.kind]
+        return {
+            "counter": _raw_counter,
+            "gauge": _raw_gauge,
+            "histogram": _raw_histogram,
+            "summary": _raw_summary,
+        }[series.kind]
+
+    # -- summaries' updates ------------------------------------------------------------------
+
+    @staticmethod
+    def _summary_counter(series: Series, event: Event, scale: float, now: float) -> str | None:
+        count = float(event.get("count", 0.0)) * scale
+        if not count >= 0:
+            return NEGATIVE_COUNTER
+        series.value += count  # type: ignore[attr-defined]
+        return None
+
+    @staticmethod
+    def _summary_gauge(series: Series, event: Event, scale: float, now: float) -> str | None:
+        value = event.get("value") if event["kind"] == "gauge" else event.get("count")
+        if value.__class__ not in _NUMBERS:
+            return NOT_A_NUMBER
+        series.value = float(value) * scale  # type: ignore[attr-defined]
+        return None
+
+    def _summary_histogram(self, series: Series, event: Event, scale: float, now: float) -> str | None:
+        bins: dict[float, float] = {}
+        for field, value in event.items():
+            statistic = self._statistic(field)
+            if statistic is not None and statistic[0] == "bin":
+                bins[statistic[1] * scale] = float(value)
+        assert isinstance(series, HistogramSeries)
+        series.add_bins(bins, float(event.get("count", 0.0)), float(event.get("sum", 0.0)) * scale)
+        return None
+
+    def _summary_summary(self, series: Series, event: Event, scale: float, now: float) -> str | None:
+        quantiles: dict[float, float] = {}
+        for field, value in event.items():
+            statistic = self._statistic(field)
+            if statistic is not None and statistic[0] == "quantile":
+                quantiles.setdefault(statistic[1], float(value) * scale)
+        assert isinstance(series, FlushedSummarySeries)
+        series.quantiles = sorted(quantiles.items())
+        series.count += float(event.get("count", 0.0))
+        series.sum += float(event.get("sum", 0.0)) * scale
+        return None
+
+    def _statistic(self, field: str) -> tuple[str, float] | None:
+        """What a timer summary's field says: ("quantile", q) for ``median`` and ``upper_P``,
+        ("bin", bound) for ``bin_B``; None for the rest."""
+        try:
+            return self._statistics[field]
+        except KeyError:
+            pass
+        found: tuple[str, float] | None = None
+        if field == "median":
+            found = ("quantile", 0.5)
+        elif field.startswith("upper_") and not field.startswith("upper_top"):
+            percent = _statsd_number(field[6:])
+            if percent is not None and 0 < percent <= 100 and percent != 50:  # 50: the median says it
+                found = ("quantile", percent / 100)
+        elif field.startswith("bin_"):
+            upper = _statsd_number(field[4:])
+            if upper is not None:
+                found = ("bin", upper)
+        if len(self._statistics) < 10_000:
+            self._statistics[field] = found
+        return found
+
+
+def _statsd_number(text: str) -> float | None:
+    """A number as statsd writes it in a name: ``99_9`` is 99.9, ``inf`` infinity."""
+    try:
+        value = float(text.replace("_", ".", 1))
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _label_text(value: Any) -> str:
+    if value.__class__ is str:
+        return value
+    kind, value = value  # (type, value) from _label_items
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is float:
+        return repr(value)
+    return str(value)
+
+
+# -- raw events' updates ---------------------------------------------------------------------
+
+
+def _raw_counter(series: Series, event: Event, scale: float, now: float) -> str | None:
+    value = float(event["value"]) * scale
+    rate = event.get("rate")
+    if rate:
+        value /= rate
+    if not value >= 0:
+        return NEGATIVE_COUNTER
+    series.value += value  # type: ignore[attr-defined]
+    return None
+
+
+def _raw_gauge(series: Series, event: Event, scale: float, now: float) -> str | None:
+    value = float(event["value"]) * scale
+    if event.get("gauge_delta"):
+        series.value += value  # type: ignore[attr-defined]
+    else:
+        series.value = value  # type: ignore[attr-defined]
+    return None
+
+
+def _weight(event: Event) -> int:
+    """statsd_exporter observes a sampled timer int(1 / rate) times."""
+    rate = event.get("rate")
+    return max(1, int(1 / rate)) if rate else 1
+
+
+def _raw_histogram(series: Series, event: Event, scale: float, now: float) -> str | None:
+    series.observe(float(event["value"]) * scale, _weight(event))  # type: ignore[attr-defined]
+    return None
+
+
+def _raw_summary(series: Series, event: Event, scale: float, now: float) -> str | None:
+    series.observe(float(event["value"]) * scale, _weight(event), now)  # type: ignore[attr-defined]
+    return None
