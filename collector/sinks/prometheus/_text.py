@@ -20,6 +20,7 @@ NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
 #: Label names Prometheus keeps for itself start with two underscores.
 RESERVED_PREFIX = "__"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def metric_name(text: str) -> str:
@@ -43,7 +44,7 @@ def valid_text(text: str) -> str:
     hold one) becomes U+FFFD rather than making the page unreadable."""
     if text.isascii():
         return text
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def label_value(text: str) -> str:
@@ -71,13 +72,22 @@ def number(value: float) -> str:
 
 
 def bound(value: float) -> str:
-    """A bucket's ``le`` or a quantile, written as Prometheus' Go clients write them (``1``
-    rather than ``1.0``), so series of numbatd and of other exporters share label values."""
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
+    """A bucket's ``le`` or a quantile, spelt as Prometheus' Go clients spell them
+    (``strconv.FormatFloat(v, 'g', -1, 64)``: ``1``, ``0.005``, ``1e+06``, ``1e-05``), so
+    the series of numbatd and of other exporters share label values and aggregate
+    together. Both languages write the shortest digits that read back as the float;
+    they differ only in when they switch to an exponent (Go from 1e+06, Python from
+    1e+16) and in Python's ``.0`` on whole numbers."""
+    text = number(value)
+    if "e" in text or text[-1] in "fN":
+        return text
+    if abs(value) >= 1e6:  # Go writes these with an exponent
+        sign = "-" if text.startswith("-") else ""
+        whole, _, fraction = text.lstrip("-").partition(".")
+        digits = (whole + fraction).rstrip("0")
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e+{len(whole) - 1:02d}"
+    return text.removesuffix(".0")
 
 
 def labels_text(labels: tuple[tuple[str, str], ...]) -> str:
