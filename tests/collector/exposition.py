@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from collector.config import parse_config
+from collector.observe import SelfMetrics, SinkStats
 from collector.sinks import SINK_TYPES, PrometheusSink
 from collector.wire import Batch
 
@@ -39,8 +40,9 @@ SUFFIXES = {
 Key = tuple[str, frozenset[tuple[str, str]]]
 
 
-def prometheus_sink(input: str = "raw", **options: Any) -> PrometheusSink:
-    """A prometheus sink made from its keys (checked as numbatd checks them), not opened."""
+def prometheus_sink(input: str = "raw", metrics: SelfMetrics | None = None, **options: Any) -> PrometheusSink:
+    """A prometheus sink made from its keys (checked as numbatd checks them), not opened;
+    its self-metrics, labelled sink="prometheus", in ``metrics``."""
     table: dict[str, Any] = {
         "listeners": [{"url": "udp://127.0.0.1:9"}],
         "sinks": [{"type": "prometheus", "listen": "127.0.0.1:0", "input": input, **options}],
@@ -48,7 +50,8 @@ def prometheus_sink(input: str = "raw", **options: Any) -> PrometheusSink:
     if input != "raw":
         table["aggregations"] = [{"name": input}]
     config = parse_config(table, SINK_TYPES)
-    sink = SINK_TYPES["prometheus"].sink(config.sinks[0])
+    stats = SinkStats(metrics or SelfMetrics(), "prometheus", "prometheus")
+    sink = SINK_TYPES["prometheus"].sink(config.sinks[0], stats)
     assert isinstance(sink, PrometheusSink)
     return sink
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 from ...aggregate._summary import OWN_FIELDS as SUMMARY_OWN_FIELDS
@@ -334,7 +335,8 @@ class Absorber:
         elif field.startswith("upper_") and not field.startswith("upper_top"):
             percent = _statsd_number(field[6:])
             if percent is not None and 0 < percent <= 100 and percent != 50:  # 50: the median says it
-                found = ("quantile", percent / 100)
+                # in decimal: 99.9 % is the quantile 0.999, where 99.9 / 100 is 0.9990000000000001
+                found = ("quantile", float(Decimal(field[6:].replace("_", ".", 1)) / 100))
         elif field.startswith("bin_"):
             upper = _statsd_number(field[4:])
             if upper is not None:

@@ -33,7 +33,7 @@ def parse_template(text: str, groups: int, named: Mapping[str, int] | None = Non
         at = found.end()
         dollar, digits, braced = found.groups()
         if dollar:
-            _literal(pieces, "$")
+            _literal(pieces, "$", checked=True)
             continue
         reference = digits if digits is not None else braced
         if reference.isascii() and reference.isdigit():
@@ -49,8 +49,8 @@ def parse_template(text: str, groups: int, named: Mapping[str, int] | None = Non
     return tuple(pieces)
 
 
-def _literal(pieces: list[str | int], text: str) -> None:
-    if "$" in text:
+def _literal(pieces: list[str | int], text: str, checked: bool = False) -> None:
+    if "$" in text and not checked:
         raise TemplateError(f"{text!r}: a $ must be followed by a group number, {{name}} or another $")
     if text:
         if pieces and isinstance(pieces[-1], str):
