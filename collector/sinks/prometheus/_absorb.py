@@ -129,13 +129,25 @@ class Absorber:
         if statsd is not None:
             incoming = STATSD_TYPES.get(statsd)
             if incoming is None:
-                if statsd == "sc":
-                    incoming = "gauge"
-                else:
+                if statsd != "sc":
                     return STATSD_SET if statsd == "s" else NOT_A_METRIC
+                incoming = "gauge"  # a service check: its status, 0 to 3
         if event.get("value").__class__ not in _NUMBERS:
             return NOT_A_NUMBER
-        key = (event["name"], statsd, *self._label_items(event))
+        if self.label_fields:
+            items = self._chosen_items(event)
+        else:
+            not_labels = self.not_labels
+            # a value that is no str keeps its type beside it: 1, 1.0 and True are one key
+            # to Python, three label values to Prometheus
+            items = tuple(
+                [
+                    (k, v) if v.__class__ is str else (k, (v.__class__, v))
+                    for k, v in event.items()
+                    if k not in not_labels
+                ]
+            )
+        key = (event["name"], statsd, items)
         target = self._targets.get(key)
         if target is None or not target[0].alive:
             found = self._resolve(event, incoming, key, now)
@@ -144,19 +156,19 @@ class Absorber:
             target = found
         series, update, scale, ttl = target
         reason = update(series, event, scale, now)
-        if reason is None:
+        if reason is None and (ttl or series.ttl):
             self.store.touch(series, now, ttl)
         return reason
 
-    def _label_items(self, event: Event) -> tuple[tuple[str, Any], ...]:
-        """The fields that make labels, as they came (a value that is no str keeps its
-        type beside it: 1, 1.0 and True are equal keys to Python, not equal labels)."""
-        if self.label_fields:
-            pairs: Iterable[tuple[str, Any]] = ((k, event[k]) for k in self.label_fields if k in event)
-        else:
-            not_labels = self.not_labels
-            pairs = ((k, v) for k, v in event.items() if k not in not_labels)
-        return tuple((k, v) if v.__class__ is str else (k, (v.__class__, v)) for k, v in pairs)
+    def _chosen_items(self, event: Event) -> tuple[tuple[str, Any], ...]:
+        """The fields ``label_fields`` names, as they came (typed, as above)."""
+        return tuple(
+            [
+                (k, v) if v.__class__ is str else (k, (v.__class__, v))
+                for k in self.label_fields
+                if (v := event.get(k, self)) is not self
+            ]
+        )
 
     # -- summaries ---------------------------------------------------------------------------
 
@@ -164,7 +176,18 @@ class Absorber:
         incoming = SUMMARY_KINDS.get(event.get("kind"))  # type: ignore[arg-type]
         if incoming is None:
             return UNKNOWN_KIND
-        key = (event["name"], event["kind"], *self._summary_label_items(event))
+        if self.label_fields:
+            items = self._chosen_items(event)
+        else:  # a summary's key fields: every field but its own and its statistics
+            not_labels = self.not_labels
+            items = tuple(
+                [
+                    (k, v) if v.__class__ is str else (k, (v.__class__, v))
+                    for k, v in event.items()
+                    if k not in not_labels and not is_statistic(k)
+                ]
+            )
+        key = (event["name"], event["kind"], items)
         target = self._targets.get(key)
         if target is None or not target[0].alive:
             found = self._resolve(event, incoming, key, now)
@@ -173,18 +196,9 @@ class Absorber:
             target = found
         series, update, scale, ttl = target
         reason = update(series, event, scale, now)
-        if reason is None:
+        if reason is None and (ttl or series.ttl):
             self.store.touch(series, now, ttl)
         return reason
-
-    def _summary_label_items(self, event: Event) -> tuple[tuple[str, Any], ...]:
-        """A summary's key fields: every field but its own and its statistics."""
-        if self.label_fields:
-            pairs: Iterable[tuple[str, Any]] = ((k, event[k]) for k in self.label_fields if k in event)
-        else:
-            not_labels = self.not_labels
-            pairs = ((k, v) for k, v in event.items() if k not in not_labels and not is_statistic(k))
-        return tuple((k, v) if v.__class__ is str else (k, (v.__class__, v)) for k, v in pairs)
 
     # -- finding a series --------------------------------------------------------------------
 
@@ -194,7 +208,7 @@ class Absorber:
         mapped = self.mapper.decide(event["name"], incoming)
         if isinstance(mapped, str):
             return mapped
-        labels = self._labels(mapped, key[2:])
+        labels = self._labels(mapped, key[2])
         if isinstance(labels, str):
             return labels
         found = self.store.series(mapped.family, mapped.kind, mapped.help, labels, self._maker(mapped, labels, now))
