@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+import socket
+import urllib.request
 from typing import Any
 
 import pytest
@@ -16,7 +19,9 @@ from hypothesis import strategies as st
 from collector.observe import SelfMetrics
 from collector.sinks.prometheus import PrometheusSink
 
+from ..waiting import wait_for
 from .exposition import absorb, batch, check_page, parse_page, prometheus_sink
+from .numbatd import free_port
 
 
 def page(sink: PrometheusSink, now: float = 0.0) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -374,3 +379,32 @@ def test_a_write_never_raises_for_what_events_hold() -> None:
     random.shuffle(events)
     trio.run(sink.write, batch(*events))
     assert page(sink)[("c_total", labels())] == 2
+
+
+def test_a_reload_keeps_an_unchanged_page_and_empties_a_changed_one(numbatd, tmp_path) -> None:
+    udp, port = free_port(), free_port()
+    config = (
+        f'[[listeners]]\nurl = "udp://127.0.0.1:{udp}"\nformat = "statsd"\n'
+        f'[[sinks]]\ntype = "prometheus"\nlisten = "127.0.0.1:{port}"\n'
+    )
+    daemon = numbatd(config)
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read()
+        check_page(text)
+        return parse_page(text)
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"hits:3|c", ("127.0.0.1", udp))
+    assert wait_for(lambda: counted().get(("hits_total", labels())) == 3)
+    for applied, change in enumerate(["", "ttl = 60\n"], start=1):
+        daemon.write_config(config + change)
+        daemon.signal(signal.SIGHUP)
+        assert wait_for(
+            lambda applied=applied: daemon.metric("numbat_config_reloads_total", result="applied") == applied
+        )
+        if not change:
+            assert counted()[("hits_total", labels())] == 3  # the same sink: its page stays
+    assert wait_for(lambda: ("hits_total", labels()) not in counted())  # a new sink: a new, empty page
