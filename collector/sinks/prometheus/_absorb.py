@@ -34,9 +34,7 @@ cache holds series, and a series that expired is looked up again.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any
 
 from ...aggregate._summary import OWN_FIELDS as SUMMARY_OWN_FIELDS
@@ -54,24 +52,20 @@ from ._series import (
 )
 from ._store import SeriesStore
 from ._text import label_name
+from ._updates import NOT_A_NUMBER, NUMBERS, RAW_UPDATES, SummaryUpdates, Update
 
 Event = dict[str, Any]
 #: How statsd's types come in; None: the type is the rule's.
 STATSD_TYPES: dict[str, Incoming] = {"c": "counter", "g": "gauge", "ms": "observer", "h": "observer", "d": "observer"}
 SUMMARY_KINDS: dict[str, Incoming] = {"counter": "counter", "gauge": "gauge", "set": "gauge", "timer": "observer"}
 #: Why an event updated nothing: the reasons the sink counts.
-NOT_A_NUMBER = "not a number"
-NEGATIVE_COUNTER = "negative counter"
 STATSD_SET = "statsd set"
 NOT_A_METRIC = "not a metric"
 TOO_LONG = "too long"
 UNKNOWN_KIND = "unknown summary kind"
 UNWRITABLE = "unwritable"
-_NUMBERS = (int, float, bool)
 #: Labels the format reserves in one type's samples: a field of that name is renamed.
 _RESERVED_BY_KIND = {"histogram": "le", "summary": "quantile"}
-
-Update = Callable[[Series, Event, float, float], str | None]  # (series, event, scale, now) -> why not
 
 
 class Absorber:
@@ -101,7 +95,7 @@ class Absorber:
         # (name, type it came with, label fields) -> (series, how to update it, scale, ttl)
         self._targets: dict[tuple[Any, ...], tuple[Series, Update, float, float]] = {}
         self._label_names: dict[str, str] = {}
-        self._statistics: dict[str, tuple[str, float] | None] = {}
+        self._summary_updates = SummaryUpdates()
 
     def absorb(
         self, events: Iterable[Event], now: float, skipped: dict[str, int], examples: dict[str, str] | None = None
@@ -132,7 +126,7 @@ class Absorber:
                 if statsd != "sc":
                     return STATSD_SET if statsd == "s" else NOT_A_METRIC
                 incoming = "gauge"  # a service check: its status, 0 to 3
-        if event.get("value").__class__ not in _NUMBERS:
+        if event.get("value").__class__ not in NUMBERS:
             return NOT_A_NUMBER
         if self.label_fields:
             items = self._chosen_items(event)
@@ -282,91 +276,7 @@ class Absorber:
         return make
 
     def _update_for(self, series: Series) -> Update:
-        if self.summaries:
-            return {
-                "counter": self._summary_counter,
-                "gauge": self._summary_gauge,
-                "histogram": self._summary_histogram,
-                "summary": self._summary_summary,
-            }[series.kind]
-        return {
-            "counter": _raw_counter,
-            "gauge": _raw_gauge,
-            "histogram": _raw_histogram,
-            "summary": _raw_summary,
-        }[series.kind]
-
-    # -- summaries' updates ------------------------------------------------------------------
-
-    @staticmethod
-    def _summary_counter(series: Series, event: Event, scale: float, now: float) -> str | None:
-        count = float(event.get("count", 0.0)) * scale
-        if not count >= 0:
-            return NEGATIVE_COUNTER
-        series.value += count  # type: ignore[attr-defined]
-        return None
-
-    @staticmethod
-    def _summary_gauge(series: Series, event: Event, scale: float, now: float) -> str | None:
-        value = event.get("value") if event["kind"] == "gauge" else event.get("count")
-        if value.__class__ not in _NUMBERS:
-            return NOT_A_NUMBER
-        series.value = float(value) * scale  # type: ignore[attr-defined]
-        return None
-
-    def _summary_histogram(self, series: Series, event: Event, scale: float, now: float) -> str | None:
-        bins: dict[float, float] = {}
-        for field, value in event.items():
-            statistic = self._statistic(field)
-            if statistic is not None and statistic[0] == "bin":
-                bins[statistic[1] * scale] = float(value)
-        assert isinstance(series, HistogramSeries)
-        series.add_bins(bins, float(event.get("count", 0.0)), float(event.get("sum", 0.0)) * scale)
-        return None
-
-    def _summary_summary(self, series: Series, event: Event, scale: float, now: float) -> str | None:
-        quantiles: dict[float, float] = {}
-        for field, value in event.items():
-            statistic = self._statistic(field)
-            if statistic is not None and statistic[0] == "quantile":
-                quantiles.setdefault(statistic[1], float(value) * scale)
-        assert isinstance(series, FlushedSummarySeries)
-        series.quantiles = sorted(quantiles.items())
-        series.count += float(event.get("count", 0.0))
-        series.sum += float(event.get("sum", 0.0)) * scale
-        return None
-
-    def _statistic(self, field: str) -> tuple[str, float] | None:
-        """What a timer summary's field says: ("quantile", q) for ``median`` and ``upper_P``,
-        ("bin", bound) for ``bin_B``; None for the rest."""
-        try:
-            return self._statistics[field]
-        except KeyError:
-            pass
-        found: tuple[str, float] | None = None
-        if field == "median":
-            found = ("quantile", 0.5)
-        elif field.startswith("upper_") and not field.startswith("upper_top"):
-            percent = _statsd_number(field[6:])
-            if percent is not None and 0 < percent <= 100 and percent != 50:  # 50: the median says it
-                # in decimal: 99.9 % is the quantile 0.999, where 99.9 / 100 is 0.9990000000000001
-                found = ("quantile", float(Decimal(field[6:].replace("_", ".", 1)) / 100))
-        elif field.startswith("bin_"):
-            upper = _statsd_number(field[4:])
-            if upper is not None:
-                found = ("bin", upper)
-        if len(self._statistics) < 10_000:
-            self._statistics[field] = found
-        return found
-
-
-def _statsd_number(text: str) -> float | None:
-    """A number as statsd writes it in a name: ``99_9`` is 99.9, ``inf`` infinity."""
-    try:
-        value = float(text.replace("_", ".", 1))
-    except ValueError:
-        return None
-    return None if math.isnan(value) else value
+        return self._summary_updates[series.kind] if self.summaries else RAW_UPDATES[series.kind]
 
 
 def _label_text(value: Any) -> str:
@@ -378,42 +288,3 @@ def _label_text(value: Any) -> str:
     if kind is float:
         return repr(value)
     return str(value)
-
-
-# -- raw events' updates ---------------------------------------------------------------------
-
-
-def _raw_counter(series: Series, event: Event, scale: float, now: float) -> str | None:
-    value = float(event["value"]) * scale
-    rate = event.get("rate")
-    if rate:
-        value /= rate
-    if not value >= 0:
-        return NEGATIVE_COUNTER
-    series.value += value  # type: ignore[attr-defined]
-    return None
-
-
-def _raw_gauge(series: Series, event: Event, scale: float, now: float) -> str | None:
-    value = float(event["value"]) * scale
-    if event.get("gauge_delta"):
-        series.value += value  # type: ignore[attr-defined]
-    else:
-        series.value = value  # type: ignore[attr-defined]
-    return None
-
-
-def _weight(event: Event) -> int:
-    """statsd_exporter observes a sampled timer int(1 / rate) times."""
-    rate = event.get("rate")
-    return max(1, int(1 / rate)) if rate else 1
-
-
-def _raw_histogram(series: Series, event: Event, scale: float, now: float) -> str | None:
-    series.observe(float(event["value"]) * scale, _weight(event))  # type: ignore[attr-defined]
-    return None
-
-
-def _raw_summary(series: Series, event: Event, scale: float, now: float) -> str | None:
-    series.observe(float(event["value"]) * scale, _weight(event), now)  # type: ignore[attr-defined]
-    return None
