@@ -63,6 +63,45 @@ def test_pages_of_any_events_are_valid_and_promtool_finds_nothing_but_style() ->
     assert promtool_check_all(pages) == []
 
 
+stats = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+counts = st.floats(min_value=0, max_value=1e9)
+
+
+@st.composite
+def summaries(draw: st.DrawFn) -> dict[str, Any]:
+    """An aggregation's summary of any kind, with any key fields, percentiles and bins."""
+    kind = draw(st.sampled_from(["counter", "gauge", "set", "timer", "bogus"]))
+    keys = draw(st.dictionaries(ugly.filter(lambda key: key not in OWN | {"kind", "count", "sum"}), ugly, max_size=3))
+    event: dict[str, Any] = {"name": draw(ugly), "time": 0, "kind": kind, **keys, "count": draw(counts)}
+    if kind == "gauge":
+        event["value"] = draw(stats)
+    if kind == "timer":
+        event["sum"] = draw(stats)
+        event["median"] = draw(stats)
+        for percent in draw(st.lists(st.sampled_from(["90", "99_9", "50", "100", "top5", "1e-7"]), max_size=3)):
+            event[f"upper_{percent}"] = draw(stats)
+        for upper in draw(st.lists(st.sampled_from(["100", "0_5", "inf", "-5", "1e-7"]), max_size=4)):
+            event[f"bin_{upper}"] = draw(counts)
+    return event
+
+
+def test_pages_of_an_aggregations_summaries_are_valid() -> None:
+    pages: list[bytes] = []
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(summaries(), max_size=10), st.sampled_from(["summary", "histogram"]))
+    def draw_pages(drawn: list[dict[str, Any]], observer: str) -> None:
+        sink = prometheus_sink(input="10s", observer_type=observer, max_series=8)
+        absorb(sink, drawn, now=0.0)
+        absorb(sink, drawn, now=1.0)  # a second flush of the same series adds up
+        page = sink.render(1.0)
+        check_page(page)
+        pages.append(page)
+
+    draw_pages()
+    assert promtool_check_all(pages) == []
+
+
 def reference_metric_name(text: str) -> str:
     """The documented rule, written again: every character but [A-Za-z0-9_] is _, and a
     leading digit gets a _ before it."""

@@ -93,9 +93,10 @@ class HistogramSeries(Series):
                 self._insert(at, upper)
             self.counts[at] += hits
             binned += hits
-        self.counts[-1] += max(0.0, count - binned)  # past the last finite bound (or in no bin)
+        counted = max(count, binned)  # +Inf must equal _count, whatever the flush said
+        self.counts[-1] += counted - binned  # past the last finite bound (or in no bin)
         self.sum += total
-        self.count += count
+        self.count += counted
 
     def _insert(self, at: int, upper: float) -> None:
         """A bound this series has not had (the aggregation's bins changed): it starts
