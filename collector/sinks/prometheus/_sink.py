@@ -98,6 +98,8 @@ class PrometheusSink(Sink[PrometheusOptions]):
 
     async def close(self) -> None:
         await self.server.aclose()
+        # the self-metric would hold the page's memory for as long as numbatd runs
+        self.stats.watch_series(lambda: 0.0)
 
     def expire(self, now: float) -> None:
         removed = self.store.expire(now)
