@@ -88,7 +88,7 @@ def summaries(draw: st.DrawFn) -> dict[str, Any]:
 def test_pages_of_an_aggregations_summaries_are_valid() -> None:
     pages: list[bytes] = []
 
-    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(summaries(), max_size=10), st.sampled_from(["summary", "histogram"]))
     def draw_pages(drawn: list[dict[str, Any]], observer: str) -> None:
         sink = prometheus_sink(input="10s", observer_type=observer, max_series=8)
@@ -119,7 +119,7 @@ def reference_label_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(events(typed=False), max_size=15))
 def test_gauges_say_the_last_value_sent_per_label_set(drawn: list[dict[str, Any]]) -> None:
     """Untyped events are gauges: each series (its name made valid, its fields as labels)
