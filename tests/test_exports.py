@@ -47,10 +47,11 @@ SURFACES = {
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
         "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
-        "JsonlSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
+        "JsonlSink PrometheusOptions PrometheusSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
     ),
     "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
+    "collector.sinks.prometheus": names("MappingRule PrometheusOptions PrometheusSink"),
     "collector.observe": names(
         "AggregationStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
     ),

@@ -121,6 +121,17 @@ class SelfMetrics:
         self.spool_damaged = self._counter(
             "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink
         )
+        self.sink_series = self._gauge(
+            "numbat_sink_series", "Series a sink holds (prometheus: the series on its page).", sink
+        )
+        self.expired_series = self._counter(
+            "numbat_sink_expired_series", "Series a sink removed after their ttl passed without an update.", sink
+        )
+        self.page_requests = self._counter(
+            "numbat_sink_page_requests",
+            "Requests for a sink's page (prometheus), by status; refused: connections past max_connections.",
+            [*sink, "status"],
+        )
         aggregation = ["aggregation"]
         self.aggregated = self._counter(
             "numbat_aggregation_events", "Events an aggregation took in (the others pass it by).", aggregation
@@ -233,6 +244,15 @@ class SinkStats:
     def watch_spool(self, size_bytes: Callable[[], float], events: Callable[[], float]) -> None:
         self._metrics.spool_bytes.labels(*self._labels).set_function(size_bytes)
         self._metrics.spool_events.labels(*self._labels).set_function(events)
+
+    def watch_series(self, series: Callable[[], float]) -> None:
+        self._metrics.sink_series.labels(*self._labels).set_function(series)
+
+    def expired(self, count: int) -> None:
+        self._metrics.expired_series.labels(*self._labels).inc(count)
+
+    def page_request(self, status: str) -> None:
+        self._metrics.page_requests.labels(*self._labels, status).inc()
 
 
 class AggregationStats:

@@ -120,6 +120,8 @@ def sink_table(kind: str, folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         fixed |= {"url": "http://127.0.0.1:1", "database": "db", "bucket": "b"}
     if kind in ("influxdb", "forward"):
         fixed["spool"] = {"dir": str(folder / f"spool-{kind}")}
+    if kind == "prometheus":  # a port of the system's choosing, never the default 9102 another run may hold
+        fixed["listen"] = "127.0.0.1:0"
     own = table_for(SINK_TYPES[kind].options, fixed)
     common = table_for(SinkConfig, {"name": kind})
     # half the sinks say what they take, so that some take an aggregation's summaries

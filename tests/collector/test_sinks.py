@@ -17,6 +17,7 @@ from collector.sinks import (
     ForwardOptions,
     InfluxOptions,
     JsonlOptions,
+    PrometheusOptions,
     Sink,
     SpoolOptions,
 )
@@ -29,6 +30,7 @@ def options_for(kind: str, folder: Path) -> SinkOptions:
         "jsonl": JsonlOptions(path=str(folder / "out" / "events.jsonl")),
         "forward": ForwardOptions(url="tcp://127.0.0.1:1"),
         "influxdb": InfluxOptions(database="db", api="v1", batch_size=123, flush_interval=0.25),
+        "prometheus": PrometheusOptions(listen="127.0.0.1:0"),
     }[kind]
 
 
