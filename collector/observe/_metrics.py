@@ -165,8 +165,8 @@ class SelfMetrics:
         self.alert_failed = self._counter(
             "numbat_alert_output_failed_notifications",
             "Notifications an alert output did not deliver, by reason: rejected (a 4xx), gave up (max_attempts "
-            "spent), error (a bug), refresh (a periodic re-post failed); a remediation's exit status, timeout, "
-            "not started.",
+            "spent), unencodable (text JSON cannot hold), error (a bug), refresh (a periodic re-post failed); a "
+            "remediation's exit status, timeout, not started.",
             [*alert_output, "reason"],
         )
         self.alert_retries = self._counter(

@@ -14,17 +14,23 @@ import pytest
 import trio
 
 from collector.alerts.outputs import (
+    OUTPUT_TYPES,
+    AlertmanagerOptions,
     Dispatch,
     LogOptions,
     LogOutput,
+    OutputOptions,
     OutputRunner,
     PagerDutyOptions,
     PagerDutyOutput,
+    RemediationOptions,
     SlackOptions,
     SlackOutput,
     WebhookOptions,
     WebhookOutput,
 )
+from collector.config import ConfigError
+from collector.config._checks import build
 
 from .alert_outputs import HEARTBEAT, T0, T0_ISO, Counts, in_trio, log_text, notify, running, until
 from .alert_receivers import Reply, make_certificate, server_tls
@@ -396,6 +402,54 @@ async def test_the_log_output_writes_a_line_per_notification(caplog) -> None:
     ]
     assert lines[0].getMessage() == f"incident trigger: {HEARTBEAT.summary}"
     assert lines[0].labels == {"app": "web", "host": "web-1"}  # type: ignore[attr-defined]
+
+
+@in_trio
+async def test_text_json_cannot_hold_is_refused_not_retried(receivers) -> None:
+    server = receivers()
+    counts = Counts()
+    async with running(counts, webhook(server.url)) as [runner]:
+        runner.submit(notify("trigger", summary="half a pair: \ud800"))
+        runner.submit(notify("trigger"))
+        await until(lambda: counts.sent("hook") == 1)
+    assert counts.failed("hook") == {"unencodable": 1}
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("output", "table", "problem"),
+    [
+        (PagerDutyOptions, {}, "alerts.outputs[0].routing_key: required"),
+        (
+            PagerDutyOptions,
+            {"routing_key": "k", "url": "ftp://u:s3cret@x/p"},
+            "url: must be an http:// or https:// URL",
+        ),
+        (SlackOptions, {}, "url: required"),
+        (SlackOptions, {"url": "https://hooks.slack.com/services/a b"}, "url: has spaces or control characters"),
+        (WebhookOptions, {"url": "http://x", "headers": {"X-Key": "a\r\nb"}}, "headers.X-Key: must hold no line break"),
+        (WebhookOptions, {"url": "http://x", "headers": {"X Key": "v"}}, "headers.X Key: is not a header name"),
+        (WebhookOptions, {"url": "http://x", "queue_size": 0}, "queue_size: must be in 1..1000000"),
+        (WebhookOptions, {"url": "http://x", "retry_cap": 0.1}, "retry_cap: must be at least retry_base"),
+        (AlertmanagerOptions, {"lease": 60.0}, "lease: must be at least twice resend_interval"),
+        (AlertmanagerOptions, {"resend_interval": 5.0, "lease": 20.0}, "timeout: must be shorter than resend_interval"),
+        (RemediationOptions, {"max_concurrent": 0}, "max_concurrent: must be positive"),
+        (RemediationOptions, {"max_attempts": 2}, "max_attempts: must be 1: a command is never run twice"),
+        (RemediationOptions, {"output_bytes": -1}, "output_bytes: must be in 0..1048576"),
+    ],
+)
+def test_options_are_checked_and_name_the_key(output, table, problem) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build(output, table, "alerts.outputs[0]")
+    assert problem in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_every_output_type_is_registered_with_its_options() -> None:
+    assert sorted(OUTPUT_TYPES) == ["alertmanager", "log", "pagerduty", "remediation", "slack", "webhook"]
+    for kind, output in OUTPUT_TYPES.items():
+        assert output.kind == kind
+        assert issubclass(output.Options, OutputOptions)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import trio
 
 from collector.alerts.outputs import AlertmanagerOptions, AlertmanagerOutput
 
-from .alert_outputs import HEARTBEAT, Counts, in_trio, notify, running, until
+from .alert_outputs import HEARTBEAT, T0, Counts, in_trio, notify, running, until
+from .alert_receivers import Reply
 from .alertmanager import Alertmanager
 
 FAST = {"retry_base": 0.02, "retry_cap": 0.2, "timeout": 2.0}
@@ -148,3 +149,24 @@ async def test_incidents_adopted_after_a_restart_are_posted_with_the_next_refres
     async with running(Counts(), output):
         [alert] = await alerts_when(alertmanager, lambda alerts: len(alerts) == 1, timeout=3)
     assert (alert["annotations"]["incident_key"], alert["startsAt"]) == (HEARTBEAT.key, iso(opened))
+
+
+@in_trio
+async def test_a_retried_update_posts_the_same_alerts_again(receivers) -> None:
+    """A stand-in that fails the update once: the retry still resolves the old severity's
+    alert beside the new one (the plan is made once per notification)."""
+    server = receivers(Reply(200), Reply(503), then=Reply(200))
+    output = AlertmanagerOutput("am", AlertmanagerOptions(url=server.url, **FAST))
+    counts = Counts()
+    async with running(counts, output) as [runner]:
+        runner.submit(notify("trigger", severity="warning"))
+        runner.submit(notify("update", at_ms=T0 + 1000))
+        await until(lambda: counts.sent("am") == 2)
+    first, failed, retried = server.bodies()
+    assert severities(first) == ["warning"]  # type: ignore[arg-type]
+    for body in (failed, retried):
+        old, new = body  # type: ignore[misc]
+        assert (old["labels"]["severity"], old["endsAt"]) == ("warning", iso(T0 + 1000))
+        assert new["labels"]["severity"] == "critical"
+        assert new["endsAt"] > iso(now_ms())
+    assert {r.path for r in server.requests} == {"/api/v2/alerts"}

@@ -102,6 +102,7 @@ class AlertmanagerOutput(HttpOutput[AlertmanagerOptions]):
         self._clock = clock
         #: incident key -> the alert posted for it (without endsAt), while it is open
         self.open: dict[str, dict[str, object]] = {}
+        self._planned: tuple[Notification, list[tuple[dict[str, object], int | None]]] | None = None
 
     def adopt(self, incidents: Iterable[Incident]) -> None:
         """Incidents open before a restart: re-posted with the next refresh."""
@@ -112,23 +113,31 @@ class AlertmanagerOutput(HttpOutput[AlertmanagerOptions]):
     def _lease_end(self) -> int:
         return int((self._clock() + self.options.lease) * 1000)
 
-    def encode(self, notification: Notification) -> object:
+    def plan(self, notification: Notification) -> list[tuple[dict[str, object], int | None]]:
+        """The alerts to post for ``notification``, each with its endsAt (None: the lease,
+        reckoned when posted), and the open set updated. Once per notification: its
+        retries post the same plan."""
         incident = notification.incident
         generator = self.options.generator_url
         if notification.action == "resolve":
             ends = incident.resolved_ms if incident.resolved_ms is not None else notification.at_ms
             old = self.open.pop(incident.key, None)
             if old is not None:
-                return [ending(old, ends)]
+                return [(old, ends)]
             # not known here (posted before a restart, say): close it whatever its severity was
-            return [ending(alert_for(incident, s, generator), ends) for s in _OPEN_SEVERITIES]
+            return [(alert_for(incident, s, generator), ends) for s in _OPEN_SEVERITIES]
         new = alert_for(incident, generator_url=generator)
         old = self.open.get(incident.key)
         self.open[incident.key] = new
-        alerts = [ending(new, self._lease_end())]
         if old is not None and old["labels"] != new["labels"]:
-            alerts.insert(0, ending(old, notification.at_ms))
-        return alerts
+            return [(old, notification.at_ms), (new, None)]
+        return [(new, None)]
+
+    def encode(self, notification: Notification) -> object:
+        if self._planned is None or self._planned[0] is not notification:
+            self._planned = (notification, self.plan(notification))
+        lease_end = self._lease_end()
+        return [ending(alert, lease_end if ends is None else ends) for alert, ends in self._planned[1]]
 
     async def refresh(self) -> None:
         alerts = list(self.open.values())

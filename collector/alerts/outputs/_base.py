@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import ssl
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -82,9 +83,12 @@ class HttpOptions(OutputOptions):
         except ValueError as exc:
             require(False, "url", str(exc))
         for name, value in self.headers.items():
+            require(bool(_HEADER_NAME.match(name)), f"headers.{name}", "is not a header name")
             require(isinstance(value, str), f"headers.{name}", "must be a string")
-            require(name.isascii() and name.replace("-", "").isalnum(), f"headers.{name}", "is not a header name")
+            require(not any(c in value for c in "\r\n\0"), f"headers.{name}", "must hold no line break nor NUL")
 
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110's token
 
 OptionsT = TypeVar("OptionsT", bound=OutputOptions)
 
@@ -173,7 +177,10 @@ class HttpOutput(Output[HttpOptionsT]):
             await self.post(document)
 
     async def post(self, document: object) -> Answer:
-        body = orjson.dumps(document)
+        try:
+            body = orjson.dumps(document)
+        except orjson.JSONEncodeError as exc:  # text that is not Unicode (a lone surrogate)
+            raise Rejected(f"not JSON: {exc}", "unencodable") from None
         if self.endpoint.https and self._tls is None:
             self._tls = tls_context(self.options.ca_file)
         try:

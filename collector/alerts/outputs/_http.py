@@ -56,6 +56,8 @@ class Endpoint:
             raise ValueError("has a bad port") from None
         if not parts.hostname:
             raise ValueError("has no host")
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+            raise ValueError("has spaces or control characters (percent-encode them)")
         https = parts.scheme == "https"
         host = parts.hostname
         shown_host = f"[{host}]" if ":" in host else host

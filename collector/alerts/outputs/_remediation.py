@@ -33,12 +33,14 @@ from ._base import Output, OutputOptions, Rejected, finite, incident_document
 @dataclass(frozen=True)
 class RemediationOptions(OutputOptions):
     timeout: float = 60.0  #: seconds a command may run before it is killed
+    max_attempts: int = 1  #: a command is never run twice for one notification
     max_concurrent: int = 2  #: commands running at once
     output_bytes: int = 4096  #: of its output kept for the log
     kill_grace: float = 5.0  #: seconds between SIGTERM and SIGKILL at a timeout
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.max_attempts == 1, "max_attempts", "must be 1: a command is never run twice")
         require(self.max_concurrent > 0, "max_concurrent", "must be positive")
         require_at_most(self.max_concurrent, 64, "max_concurrent")
         require(0 <= self.output_bytes <= 1 << 20, "output_bytes", "must be in 0..1048576")
