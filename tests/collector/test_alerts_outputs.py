@@ -371,7 +371,7 @@ async def test_close_sends_what_is_queued_then_run_returns(receivers) -> None:
 
 
 @in_trio
-async def test_https_with_a_private_ca(receivers, tmp_path) -> None:
+async def test_https_with_a_private_ca(receivers, tmp_path, caplog) -> None:
     ca, cert, key = make_certificate(tmp_path)
     server = receivers(then=Reply(202), tls=server_tls(cert, key))
     counts = Counts()
@@ -383,6 +383,7 @@ async def test_https_with_a_private_ca(receivers, tmp_path) -> None:
         await until(lambda: counts.sent("trusted") == 1 and counts.failed("untrusted") == {"gave up": 1})
     assert server.url.startswith("https://")
     assert [body["event_action"] for body in server.bodies()] == ["trigger"]  # type: ignore[index]
+    assert f"TLS with {server.url} failed: CERTIFICATE_VERIFY_FAILED" in log_text(caplog.records)
 
 
 @in_trio
