@@ -43,6 +43,12 @@ SURFACES = {
     "collector.aggregate": names(
         "AggregationOptions Aggregator AggregatorStats GraphiteNaming Rule Summary graphite_paths"
     ),
+    "collector.alerts": names("Action Incident Notification Severity Silence"),
+    "collector.alerts.outputs": names(
+        "OUTPUT_TYPES AlertmanagerOptions AlertmanagerOutput Dispatch HttpOptions LogOptions LogOutput Output "
+        "OutputOptions OutputRunner PagerDutyOptions PagerDutyOutput Rejected RemediationOptions RemediationOutput "
+        "Retryable SlackOptions SlackOutput WebhookOptions WebhookOutput"
+    ),
     "collector.listeners": names("Intake Listeners"),
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
@@ -53,7 +59,7 @@ SURFACES = {
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
     "collector.sinks.prometheus": names("MappingRule PrometheusOptions PrometheusSink"),
     "collector.observe": names(
-        "AggregationStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
+        "AggregationStats AlertOutputStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
     ),
     "jit": names("CompiledCache use_compiled_cache"),
     "log_parser": names("ParseError Request Store Tally counter_for tally_file tally_stream to_day_counts"),

@@ -173,6 +173,32 @@ class SelfMetrics:
             "numbat_aggregation_last_flush_timestamp_seconds", "The time of an aggregation's last flush.", aggregation
         )
         self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+        alert_output = ["output", "type"]
+        self.alert_sent = self._counter(
+            "numbat_alert_output_sent_notifications",
+            "Notifications an alert output delivered (a remediation: commands that exited 0).",
+            alert_output,
+        )
+        self.alert_failed = self._counter(
+            "numbat_alert_output_failed_notifications",
+            "Notifications an alert output did not deliver, by reason: rejected (a 4xx), gave up (max_attempts "
+            "spent), unencodable (text JSON cannot hold), error (a bug), refresh (a periodic re-post failed); a "
+            "remediation's exit status, timeout, not started.",
+            [*alert_output, "reason"],
+        )
+        self.alert_retries = self._counter(
+            "numbat_alert_output_retries",
+            "Attempts an alert output will make again (no answer, 5xx, 429).",
+            alert_output,
+        )
+        self.alert_dropped = self._counter(
+            "numbat_alert_output_dropped_notifications",
+            "Notifications an alert output lost unsent: its queue was full (overflow), or it stopped with them queued.",
+            [*alert_output, "cause"],
+        )
+        self.alert_queue = self._gauge(
+            "numbat_alert_output_queue_notifications", "Notifications waiting for an alert output.", alert_output
+        )
 
     def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
         return Counter(name, text, labels, registry=self.registry)
@@ -278,3 +304,26 @@ class AggregationStats:
         for gauge in (self._metrics.aggregation_series, self._metrics.flush_lag, self._metrics.last_flush):
             with contextlib.suppress(KeyError):
                 gauge.remove(self._name)
+
+
+class AlertOutputStats:
+    """One alert output's share of the self-metrics, bound to its labels."""
+
+    def __init__(self, metrics: SelfMetrics, name: str, kind: str) -> None:
+        labels = (name, kind)
+        self._metrics, self._labels = metrics, labels
+        self.sent = metrics.alert_sent.labels(*labels).inc
+        self.retried = metrics.alert_retries.labels(*labels).inc
+        self.dropped_overflow = metrics.alert_dropped.labels(*labels, "overflow").inc
+        self.dropped_stopped = metrics.alert_dropped.labels(*labels, "stopped").inc
+
+    def failed(self, reason: str) -> None:
+        self._metrics.alert_failed.labels(*self._labels, reason).inc()
+
+    def watch_queue(self, depth: Callable[[], float]) -> None:
+        self._metrics.alert_queue.labels(*self._labels).set_function(depth)
+
+    def forget(self) -> None:
+        """The output is gone from the configuration: its gauge goes too (its counters stay)."""
+        with contextlib.suppress(KeyError):
+            self._metrics.alert_queue.remove(*self._labels)
