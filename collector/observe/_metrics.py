@@ -29,6 +29,13 @@ class SelfMetrics:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
+        self._listener_metrics()
+        self._sink_metrics()
+        self._aggregation_metrics()
+        self._alert_metrics()
+        self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+
+    def _listener_metrics(self) -> None:
         listener = ["listener", "format"]
         self.received_bytes = self._counter("numbat_listener_received_bytes", "Bytes read by a listener.", listener)
         self.received_messages = self._counter(
@@ -71,6 +78,8 @@ class SelfMetrics:
         self.http_requests = self._counter(
             "numbat_listener_http_requests", "HTTP requests by status.", ["listener", "status"]
         )
+
+    def _sink_metrics(self) -> None:
         sink = ["sink", "type"]
         self.queue_depth = self._gauge("numbat_sink_queue_events", "Events waiting for a sink.", sink)
         self.written = self._counter("numbat_sink_written_events", "Events a sink wrote.", sink)
@@ -132,6 +141,8 @@ class SelfMetrics:
             "Requests for a sink's page (prometheus), by status; refused: connections past max_connections.",
             [*sink, "status"],
         )
+
+    def _aggregation_metrics(self) -> None:
         aggregation = ["aggregation"]
         self.aggregated = self._counter(
             "numbat_aggregation_events", "Events an aggregation took in (the others pass it by).", aggregation
@@ -172,7 +183,8 @@ class SelfMetrics:
         self.last_flush = self._gauge(
             "numbat_aggregation_last_flush_timestamp_seconds", "The time of an aggregation's last flush.", aggregation
         )
-        self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+
+    def _alert_metrics(self) -> None:
         alert_output = ["output", "type"]
         self.alert_sent = self._counter(
             "numbat_alert_output_sent_notifications",
