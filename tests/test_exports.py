@@ -47,9 +47,12 @@ SURFACES = {
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
         "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
-        "JsonlSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
+        "JsonlSink RemoteSink RemoteWriteOptions RemoteWriteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
     ),
-    "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
+    "collector.sinks.remote": names(
+        "HttpClient RemoteOptions RemoteSink RequestFailed Response SpoolOptions Unavailable"
+    ),
+    "collector.sinks.remote_write": names("RemoteWriteOptions RemoteWriteSink"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
     "collector.observe": names(
         "AggregationStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
