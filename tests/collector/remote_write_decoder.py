@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 import cramjam
@@ -108,6 +109,7 @@ class Received:
     path: str
     headers: dict[str, str]
     series: list[Series]
+    at: float  #: time.monotonic() when it arrived
 
 
 @dataclass
@@ -128,11 +130,12 @@ class StandIn:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, decode_body(body))
-                status, headers = stand_in.answers.pop(0) if stand_in.answers else (204, {})
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                request = Received(self.path, headers, decode_body(body), time.monotonic())
+                status, answer_headers = stand_in.answers.pop(0) if stand_in.answers else (204, {})
                 (stand_in.received if status < 300 else stand_in.refused).append(request)
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in answer_headers.items():
                     self.send_header(name, value)
                 message = b"" if status < 300 else b"no thanks\n"
                 self.send_header("Content-Length", str(len(message)))

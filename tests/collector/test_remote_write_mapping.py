@@ -302,6 +302,12 @@ def test_answers_by_the_spec() -> None:
         with pytest.raises(Unavailable) as unavailable:
             check_answer(status, b"busy", {"retry-after": "7"})
         assert unavailable.value.retry_after == 7.0
+    with pytest.raises(Unavailable) as unavailable:
+        check_answer(503, b"", {"retry-after": "86400"}, max_retry_after=300)
+    assert unavailable.value.retry_after == 300  # bounded
+    with pytest.raises(Unavailable) as unavailable:
+        check_answer(503, b"", {})
+    assert unavailable.value.retry_after is None
     for status in (400, 401, 404, 413, 302):
         with pytest.raises(Refused) as refused:
             check_answer(status, b"out of order sample\n", {})

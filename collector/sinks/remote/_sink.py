@@ -201,11 +201,10 @@ class RemoteSink(Sink[RemoteOptionsT]):
         self._available = False
 
     def _retry_delay(self, exc: Unavailable) -> float:
-        """The next backoff delay, or longer when the store asked for longer, up to retry_cap."""
+        """The next backoff delay, or longer when the store asked for longer (the sink
+        that read the store's answer bounds what it may ask)."""
         delay = self._backoff.next_delay()
-        if exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, self.options.retry_cap))
-        return delay
+        return delay if exc.retry_after is None else max(delay, exc.retry_after)
 
     def _came_back(self) -> None:
         if not self._available:

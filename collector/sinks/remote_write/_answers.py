@@ -46,11 +46,15 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def check_answer(status: int, body: bytes, headers: dict[str, str]) -> None:
-    """Return for a success; raise Unavailable (retry) or Refused (do not)."""
+def check_answer(status: int, body: bytes, headers: dict[str, str], max_retry_after: float = math.inf) -> None:
+    """Return for a success; raise Unavailable (retry, not before what Retry-After asks,
+    up to ``max_retry_after`` seconds) or Refused (do not)."""
     if 200 <= status < 300:
         return
     message = body[:MESSAGE_BYTES].decode("utf-8", "replace").strip()
     if status >= 500 or status == 429:
-        raise Unavailable(f"{status}: {message}" if message else str(status), retry_after(headers.get("retry-after")))
+        wait = retry_after(headers.get("retry-after"))
+        raise Unavailable(
+            f"{status}: {message}" if message else str(status), None if wait is None else min(wait, max_retry_after)
+        )
     raise Refused(status, message)

@@ -9,8 +9,8 @@ time: a series' samples must reach the receiver in time order, and a sink that s
 two requests at once could see the later land first. The encoding of the next batch
 overlaps the request in flight.
 
-Answers (_answers.py): a 5xx or a 429 is retried with backoff (honouring Retry-After,
-up to ``retry_cap``), the body waiting in the spool; any other 4xx is not retried. A 400
+Answers (_answers.py): a 5xx or a 429 is retried with backoff (waiting at least what a
+Retry-After asks, up to ``max_retry_after``), the body waiting in the spool; any other 4xx is not retried. A 400
 or 413 is taken apart: the request's series are sent in halves, left before right
 (each series' order kept), until the series the receiver refuses are alone; those are
 dropped and counted (``refused by the store``) while the rest land. Prometheus answers
@@ -60,7 +60,8 @@ class RemoteWriteOptions(SinkOptions):
     flush_interval: float = 1.0  #: seconds a smaller batch waits to fill
     timeout: float = 10.0
     retry_base: float = 0.5  #: first retry delay, seconds, doubling and jittered
-    retry_cap: float = 30.0  #: longest retry delay; a longer Retry-After is cut to it
+    retry_cap: float = 30.0  #: longest backoff delay
+    max_retry_after: float = 300.0  #: longest wait a Retry-After header may ask; longer ones are cut to it
     prefix: str = ""  #: before every metric name, e.g. "numbat_"
     labels: tuple[str, ...] = ()  #: if set, the only fields that become labels
     exclude_labels: tuple[str, ...] = ()  #: fields that never become labels
@@ -77,7 +78,7 @@ class RemoteWriteOptions(SinkOptions):
         require(self.url.startswith(("http://", "https://")), "url", f"{self.url!r} is not an http(s) URL")
         for key in ("batch_size", "max_series"):
             require(getattr(self, key) > 0, key, "must be positive")
-        for key in ("flush_interval", "timeout", "retry_base"):
+        for key in ("flush_interval", "timeout", "retry_base", "max_retry_after"):
             require(getattr(self, key) > 0, key, "must be positive")
         require(self.retry_cap >= self.retry_base, "retry_cap", "must be at least retry_base")
         require_at_most(self.batch_size, 1_000_000, "batch_size")
@@ -103,7 +104,7 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
 
     kind = "prometheus_remote_write"
     Options = RemoteWriteOptions
-    store = "the remote-write receiver"
+    store = "remote-write receiver"
 
     def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:
         super().__init__(config, stats, state_dir)
@@ -160,7 +161,7 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
             raise Unavailable(str(exc)) from None
         finally:
             self.stats.request_seconds.observe(time.perf_counter() - started)
-        check_answer(response.status, response.body, response.headers)
+        check_answer(response.status, response.body, response.headers, self.options.max_retry_after)
 
     async def _isolate(self, request: bytes, refusal: Refused) -> list[bytes]:
         """Deliver what of ``request`` the receiver takes; the series it refuses (dropped
