@@ -254,6 +254,51 @@ def test_requests_carry_each_series_in_time_order_and_nothing_else(batches, batc
         assert times == sorted(set(times))  # across requests too: strictly increasing
 
 
+uniform_batches = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["a", "heartbeat", "b"]),
+            "value": st.one_of(st.integers(-5, 5), st.floats(-1e3, 1e3), st.booleans()),
+            "time": st.integers(1_000, 1_030),
+            "host": st.sampled_from(["h1", "h2", "__bad"]),
+        }
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(uniform_batches)
+@settings(max_examples=200, deadline=None)
+def test_a_batch_of_one_shape_takes_the_fast_path_to_the_same_samples(batch) -> None:
+    """Events of one shape and known series are looked up all at once: the same samples
+    and the same reasons as one by one. (A field named ``__bad`` is no label.)"""
+    encoder = RequestEncoder(Naming(), skip=lambda name: name == "heartbeat")
+    fields = [{**event, "host": host} for event in batch[:1] for host in ("h1", "h2", "__bad")]
+    encoder.encode([{**event, "name": name} for event in fields for name in ("a", "heartbeat", "b")])  # learn
+    fast_left: dict[str, int] = {}
+    fast = encoder._uniform_samples(batch, fast_left)
+    assert fast is not None
+    slow_left: dict[str, int] = {}
+    slow = encoder._event_samples(batch, slow_left)
+    assert [array.tolist() for array in fast] == [array.tolist() for array in slow]
+    assert fast_left == slow_left
+
+
+def test_the_fast_path_gives_way_to_anything_unusual() -> None:
+    encoder = RequestEncoder(Naming())
+    encoder.encode([{"name": "a", "value": 1, "time": 1, "host": "h"}])
+    assert encoder._uniform_samples([{"name": "a", "value": 1, "time": 2, "host": "h"}], {}) is not None
+    for unusual in (
+        {"name": "a", "value": 1, "time": 2, "host": "new"},  # a series not cached yet
+        {"name": "a", "value": 1, "time": 2, "port": "h"},  # another shape, as many keys
+        {"name": "a", "value": 2**70, "time": 2, "host": "h"},  # past 64 bits
+        {"name": "a", "value": 1, "time": 2.5, "host": "h"},  # a time that is no integer
+        {"name": "a", "value": None, "time": 2, "host": "h"},
+    ):
+        assert encoder._uniform_samples([{"name": "a", "value": 1, "time": 2, "host": "h"}, unusual], {}) is None
+
+
 def test_what_is_left_out_is_counted_by_reason() -> None:
     encoder = RequestEncoder(Naming(), skip=lambda name: name == "heartbeat")
     batch = [

@@ -14,8 +14,9 @@ a piece of bytes that any request can carry, and a request splits into its serie
 find the one a receiver refuses) by reading tags and lengths alone (:func:`split_series`).
 A series' labels are encoded once and cached by the caller (:func:`encode_labels`); its
 samples are encoded for a whole batch at once with numpy (:func:`encode_samples`), each
-sample a fixed 12 bytes plus its timestamp's varint. Both fields of a sample are always
-written, zeros too: proto3 readers take an explicit zero as the default it stands for.
+sample a row of a fixed 12 bytes plus its timestamp's varint, written column by column.
+Both fields of a sample are always written, zeros too: proto3 readers take an explicit
+zero as the default it stands for.
 """
 
 from __future__ import annotations
@@ -99,19 +100,23 @@ def encode_samples(
     unsigned = timestamps.astype(np.int64, copy=False).view(np.uint64)
     lengths = np.searchsorted(_VARINT_STEPS, unsigned, side="right") + 1  # varint bytes, 1..10
     widest = int(lengths.max())
-    groups = (unsigned[:, None] >> _SHIFTS[:widest]) & np.uint64(0x7F)  # 7-bit groups, low first
-    more = np.arange(widest)[None, :] < (lengths - 1)[:, None]  # a continuation bit on all but the last
+    uniform = int(lengths.min()) == widest  # the usual: every timestamp of one varint length
     rows = np.empty((count, SAMPLE_FIXED_BYTES + widest), dtype=np.uint8)
     rows[:, 0] = SAMPLES
     rows[:, 1] = SAMPLE_FIXED_BYTES - 2 + lengths  # the sample's own length, < 128: one byte
     rows[:, 2] = SAMPLE_VALUE
     rows[:, 3:11] = values.astype("<f8", copy=False).view(np.uint8).reshape(count, 8)
     rows[:, 11] = SAMPLE_TIMESTAMP
-    rows[:, 12:] = groups | (more.astype(np.uint64) << np.uint64(7))
+    for k in range(widest):  # the k-th 7-bit group, low first, a continuation bit on all but the last
+        group = (unsigned >> _SHIFTS[k]) & np.uint64(0x7F)
+        if uniform:
+            rows[:, SAMPLE_FIXED_BYTES + k] = (group | np.uint64(0x80)) if k < widest - 1 else group
+        else:
+            rows[:, SAMPLE_FIXED_BYTES + k] = group | ((k < lengths - 1).astype(np.uint64) << np.uint64(7))
     sizes = SAMPLE_FIXED_BYTES + lengths
-    if int(lengths.min()) == widest:  # the usual: every timestamp of one varint length
+    if uniform:
         return rows.tobytes(), np.cumsum(sizes, dtype=np.int64)
-    keep = np.arange(SAMPLE_FIXED_BYTES + widest)[None, :] < sizes[:, None]
+    keep = np.arange(SAMPLE_FIXED_BYTES + widest)[None, :] < sizes[:, None]  # each row's own bytes
     return rows[keep].tobytes(), np.cumsum(sizes, dtype=np.int64)
 
 
