@@ -292,6 +292,7 @@ def test_the_fast_path_gives_way_to_anything_unusual() -> None:
     for unusual in (
         {"name": "a", "value": 1, "time": 2, "host": "new"},  # a series not cached yet
         {"name": "a", "value": 1, "time": 2, "port": "h"},  # another shape, as many keys
+        {"name": "a", "value": 1, "time": 2, "host": "h", "zone": "z"},  # the shape's keys and one more
         {"name": "a", "value": 2**70, "time": 2, "host": "h"},  # past 64 bits
         {"name": "a", "value": 1, "time": 2.5, "host": "h"},  # a time that is no integer
         {"name": "a", "value": None, "time": 2, "host": "h"},
