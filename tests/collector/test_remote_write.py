@@ -6,6 +6,7 @@ to give: 429 with Retry-After, 503, 404, and for the request's headers."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import socket
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_each_request_carries_the_protocols_headers(numbatd, stand_in, tmp_path)
     assert request.headers["content-encoding"] == "snappy"
     assert request.headers["content-type"] == "application/x-protobuf"
     assert request.headers["x-prometheus-remote-write-version"] == "0.1.0"
-    assert request.headers["user-agent"].startswith("numbatd/")
+    assert request.headers["user-agent"] == f"numbatd/{importlib.metadata.version('numbat')}"
     assert request.headers["x-scope-orgid"] == "tenant-1"
     [(labels, points)] = request.series
     assert labels == [("__name__", "h_x"), ("a", "1"), ("b", "2")]  # sorted by name

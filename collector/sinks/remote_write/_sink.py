@@ -21,6 +21,7 @@ keeps the first kind from being sent at all.
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,17 @@ from ._requests import RequestEncoder
 RESERVED_HEADERS = frozenset(
     {"content-encoding", "content-type", "content-length", "host", "user-agent", "x-prometheus-remote-write-version"}
 )
-USER_AGENT = "numbatd/0.1.0"
+PROTOCOL_VERSION = "0.1.0"  #: remote write 1.0 sends this version in its header
+
+
+def user_agent() -> str:
+    """numbatd and its version, as the spec asks a sender to say."""
+    try:
+        return f"numbatd/{importlib.metadata.version('numbat')}"
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "numbatd"
+
+
 REFUSED = "refused by the store"
 #: Statuses whose request is taken apart to find what was refused (else dropped whole).
 SPLIT_STATUSES = frozenset({400, 413, 422})
@@ -125,8 +136,8 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
         self._headers = [
             ("Content-Encoding", "snappy"),
             ("Content-Type", "application/x-protobuf"),
-            ("User-Agent", USER_AGENT),
-            ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+            ("User-Agent", user_agent()),
+            ("X-Prometheus-Remote-Write-Version", PROTOCOL_VERSION),
             *options.headers.items(),
         ]
         #: Opens its connection when it first writes; close() closes it.
