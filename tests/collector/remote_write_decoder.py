@@ -131,8 +131,12 @@ class StandIn:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {name.lower(): value for name, value in self.headers.items()}
-                request = Received(self.path, headers, decode_body(body), time.monotonic())
-                status, answer_headers = stand_in.answers.pop(0) if stand_in.answers else (204, {})
+                try:
+                    series = decode_body(body)
+                    status, answer_headers = stand_in.answers.pop(0) if stand_in.answers else (204, {})
+                except (DecodeError, UnicodeDecodeError, cramjam.DecompressionError):
+                    series, status, answer_headers = [], 400, {}  # as Prometheus answers what it cannot read
+                request = Received(self.path, headers, series, time.monotonic())
                 (stand_in.received if status < 300 else stand_in.refused).append(request)
                 self.send_response(status)
                 for name, value in answer_headers.items():

@@ -25,6 +25,7 @@ import statsd
 import emitter
 from collector.config import ConfigError, parse_config
 from collector.sinks import SINK_TYPES
+from collector.sinks.remote._spool import encode_record
 from collector.sinks.remote_write._protobuf import encode_labels, encode_samples, encode_series
 from collector.sinks.remote_write._sink import compress
 
@@ -161,6 +162,22 @@ def test_other_4xx_are_not_retried_and_the_rest_lands(numbatd, stand_in, tmp_pat
     assert daemon.metric("numbat_sink_retries_total") == 0
     refusal = next(e for e in daemon.logs() if e["message"] == "remote-write receiver refused series; dropped")
     assert (refusal["status"], refusal["reason"]) == (404, "no thanks")
+    assert daemon.stop() == 0
+
+
+def test_a_spooled_body_that_is_no_request_is_refused_once_and_dropped(numbatd, stand_in, tmp_path) -> None:
+    """A spool left by something else (another version) must not block the sink for ever."""
+    spool = tmp_path / "state" / "rw" / "spool"
+    spool.mkdir(parents=True)
+    not_requests = encode_record(b"not snappy", 3) + encode_record(compress(b"\xff\xff"), 2)
+    (spool / "000000000001.spool").write_bytes(not_requests)
+    port = free_port()
+    daemon = numbatd(f'state_dir = "{tmp_path}/state"\n' + tcp_listener(port) + sink(stand_in.url))
+    assert wait_for(lambda: daemon.metric("numbat_sink_spool_events") == 0)
+    send_lines(port, [{"name": "z.x", "value": 1, "time": BASE_MS}])
+    assert wait_for(lambda: points_received(stand_in) == [(1.0, BASE_MS)])
+    assert len(stand_in.refused) == 2  # each refused once, not retried
+    assert daemon.metric("numbat_sink_skipped_events_total", reason="refused by the store") == 2
     assert daemon.stop() == 0
 
 

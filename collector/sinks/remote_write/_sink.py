@@ -79,7 +79,7 @@ class RemoteWriteOptions(SinkOptions):
     static_labels: dict[str, str] = field(default_factory=dict)  #: on every series, under a field's label
     headers: dict[str, str] = field(default_factory=dict)  #: sent with every request (auth, tenant)
     write_heartbeats: bool = False
-    max_series: int = 100_000  #: series whose last timestamp is remembered (the oldest forgotten first)
+    max_series: int = 100_000  #: series whose last timestamp is remembered; past it all are forgotten
     spool: SpoolOptions = field(default_factory=SpoolOptions)
 
     #: One request at a time: each series' samples arrive in time order.
@@ -160,7 +160,12 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
         try:
             await self._post(body)
         except Refused as exc:
-            request = decompress(body)
+            try:
+                request = decompress(body)
+            except cramjam.DecompressionError:  # not what this sink writes: nothing to take apart
+                self.stats.skipped(REFUSED)
+                self._log_refused(exc, [body])
+                return
             refused = await self._isolate(request, exc)
             self._log_refused(exc, refused)
 
