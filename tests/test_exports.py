@@ -53,9 +53,13 @@ SURFACES = {
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
         "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
-        "JsonlSink PrometheusOptions PrometheusSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
+        "JsonlSink PrometheusOptions PrometheusSink RemoteSink RemoteWriteOptions RemoteWriteSink Sink SinkOptions "
+        "SinkType SpoolOptions Unavailable"
     ),
-    "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
+    "collector.sinks.remote": names(
+        "HttpClient RemoteOptions RemoteSink RequestFailed Response SpoolOptions Unavailable"
+    ),
+    "collector.sinks.remote_write": names("RemoteWriteOptions RemoteWriteSink"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
     "collector.sinks.prometheus": names("MappingRule PrometheusOptions PrometheusSink"),
     "collector.observe": names(

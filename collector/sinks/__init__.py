@@ -3,9 +3,9 @@
 :data:`SINK_TYPES` is the registry: each type's options class (the keys of its
 ``[[sinks]]`` table, handed to the configuration loader) and its sink class (made by the
 router). One module or package per sink: _console.py, _jsonl.py, _forward.py,
-influxdb/, prometheus/ (the page Prometheus scrapes); remote/ is what the sinks that
-write to a remote store share (retries, the spool); _base.py is :class:`Sink`, its life
-and what its runner may ask of it.
+influxdb/, prometheus/ (the page Prometheus scrapes), remote_write/ (Prometheus remote
+write); remote/ is what the sinks that write to a remote store share (retries, the spool,
+an HTTP client); _base.py is :class:`Sink`, its life and what its runner may ask of it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ._jsonl import JsonlOptions, JsonlSink
 from .influxdb import InfluxOptions, InfluxSink
 from .prometheus import PrometheusOptions, PrometheusSink
 from .remote import RemoteSink, SpoolOptions, Unavailable
+from .remote_write import RemoteWriteOptions, RemoteWriteSink
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class SinkType:
 
 
 SINK_TYPES: Mapping[str, SinkType] = {
-    sink.kind: SinkType.of(sink) for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, PrometheusSink)
+    sink.kind: SinkType.of(sink)
+    for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, PrometheusSink, RemoteWriteSink)
 }
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "PrometheusOptions",
     "PrometheusSink",
     "RemoteSink",
+    "RemoteWriteOptions",
+    "RemoteWriteSink",
     "Sink",
     "SinkOptions",
     "SinkType",
