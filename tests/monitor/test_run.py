@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import psutil
 import pytest
 
 from ..waiting import wait_for
-from .running import named, run, start
+from .running import env, monitor_argv, named, run, start
 
 FAST = ["--interval", "0.2", "--flush-timeout", "5"]
 
@@ -329,3 +331,64 @@ def test_a_command_that_cannot_run(collector, tmp_path: Path, command: str, stat
     assert result.stderr.startswith(b"numbat-run: cannot run ")
     [exited] = named(events_until(collector, "svc.exit"), "svc.exit")
     assert (exited["code"], exited["status"]) == (status, "critical")
+
+
+#: Makes itself a session leader with the pseudo-terminal on its stdin as its controlling
+#: terminal (so that it is the terminal's foreground process group), then becomes numbat-run.
+AT_A_TERMINAL = (
+    "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+#: Takes each signal as it comes (a handler would see two that come close together as
+#: one), and writes down who sent it: the kernel (a terminal) or a process, by its PID.
+SIGNAL_COUNTER = """
+    import os, signal, sys
+    if sys.argv[1:] == ["own-group"]:
+        os.setpgid(0, 0)  # out of the terminal's foreground process group
+    watched = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    open("ready", "w").close()
+    while True:
+        info = signal.sigwaitinfo(watched)
+        sender = "terminal" if info.si_code == 0x80 else str(info.si_pid)
+        with open("seen", "a") as seen:
+            seen.write(f"{signal.Signals(info.si_signo).name}:{sender}\\n")
+        if info.si_signo == signal.SIGTERM:
+            break
+"""
+
+
+@pytest.mark.parametrize("group", ["same-group", "own-group"])
+def test_ctrl_c_at_a_terminal_reaches_the_child_once(collector, tmp_path: Path, group: str) -> None:
+    """The terminal sends SIGINT to its whole foreground process group, the child
+    included: numbat-run does not send it a second one. A child that left the group gets
+    it from numbat-run. Ten times over, each seen before the next: a second SIGINT close
+    behind the first may merge with it, so one try could miss a double."""
+    primary, secondary = os.openpty()
+    argv = [*monitor_argv(options(collector, "--start-timeout", "0"), SIGNAL_COUNTER), group]
+    monitor = subprocess.Popen(
+        [sys.executable, "-c", AT_A_TERMINAL, *argv[1:]],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        cwd=tmp_path,
+        env=env(),
+    )
+    os.close(secondary)
+    sender = "terminal" if group == "same-group" else str(monitor.pid)
+    try:
+        assert wait_for((tmp_path / "ready").exists, 10)
+        for times in range(1, 11):
+            os.write(primary, b"\x03")  # Ctrl-C
+            assert wait_for(lambda times=times: len(seen(tmp_path)) >= times, 5)
+            time.sleep(0.05)  # a second one, if sent, would be here by now
+            assert seen(tmp_path) == [f"SIGINT:{sender}"] * times
+        monitor.send_signal(signal.SIGTERM)  # from a process, not the terminal: forwarded
+        assert monitor.wait(10) == 0
+    finally:
+        monitor.kill()
+        monitor.wait()
+        os.close(primary)
+    assert seen(tmp_path)[-1] == f"SIGTERM:{monitor.pid}"
