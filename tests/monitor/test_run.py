@@ -392,3 +392,11 @@ def test_ctrl_c_at_a_terminal_reaches_the_child_once(collector, tmp_path: Path, 
         monitor.wait()
         os.close(primary)
     assert seen(tmp_path)[-1] == f"SIGTERM:{monitor.pid}"
+
+
+def test_a_shell_runs_only_when_asked(collector, tmp_path: Path) -> None:
+    script = "echo $((1 + 2)); exit 5"
+    result = run(options(collector, "--start-timeout", "0", "--shell"), None, tmp_path, command=[script])
+    assert (result.returncode, result.stdout) == (5, b"3\n")
+    result = run(options(collector, "--start-timeout", "0"), None, tmp_path, command=[script])
+    assert result.returncode == 127  # no shell: the whole text is the name of a program
