@@ -67,6 +67,11 @@ SURFACES = {
     ),
     "jit": names("CompiledCache use_compiled_cache"),
     "log_parser": names("ParseError Request Store Tally counter_for tally_file tally_stream to_day_counts"),
+    "monitor": names("RunOptions run"),
+    "monitor.core": names(
+        "ChildExit CpuRate HostUsage Line LineSplitter Metric NotStarted RateLimiter StartDetector Started Stop Ticker "
+        "TreeUsage cpu_percent events exit_severity fit_json last_output line_text"
+    ),
     "log_parser.core": names(
         "PARSERS FormatCounter LineParser ParseError Request Tally counter_for detect_format is_download "
         "new_parser parse_tarball_path warm_for"
@@ -89,7 +94,7 @@ SURFACES = {
 #: numbatd and numbat-logs share (the event, the backoff), and numba's table helpers.
 PUBLIC_MODULES = {
     "emitter.backoff", "emitter.cli", "emitter.event", "jit.tables",
-    "collector.cli", "collector.__main__", "log_parser.cli", "log_parser.__main__",
+    "collector.cli", "collector.__main__", "log_parser.cli", "log_parser.__main__", "monitor.cli", "monitor.__main__",
 }  # fmt: skip
 
 
@@ -117,7 +122,7 @@ def test_what_else_a_package_shows_is_a_submodule_or_not_its_own(package_name: s
     assert own == []
 
 
-@pytest.mark.parametrize("top", ["emitter", "collector", "log_parser", "jit"])
+@pytest.mark.parametrize("top", ["emitter", "collector", "log_parser", "jit", "monitor"])
 def test_every_other_module_is_internal(top: str) -> None:
     public = {
         info.name
