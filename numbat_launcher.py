@@ -45,7 +45,7 @@ class Extra:
 COLLECTOR = Extra(
     "collector",
     "the collector",
-    ("trio", "prometheus_client", "hypercorn", "h11", "influxdb_client", "urllib3", "numba", "numpy"),
+    ("trio", "prometheus_client", "hypercorn", "h11", "influxdb_client", "urllib3", "numba", "numpy", "cramjam"),
 )
 LOGS = Extra(
     "logs",
