@@ -1,8 +1,8 @@
-"""The console scripts ``numbatd`` and ``numbat-logs``: run the program when its extra is installed, else say which.
+"""The console scripts ``numbatd``, ``numbat-logs``, ``numbat-run``: each runs its program once its extra is there.
 
 ``pip install numbat`` is the emitter alone; numbatd comes with ``numbat[collector]``,
-numbat-logs with ``numbat[logs]``, its ``backfill --scheduler`` with ``numbat[dask]``. Both
-scripts are installed by every install, so without their extra each would die in a
+numbat-logs with ``numbat[logs]``, its ``backfill --scheduler`` with ``numbat[dask]``,
+numbat-run with ``numbat[run]``. The scripts are installed by every install, so without their extra each would die in a
 traceback naming whichever import failed first. Here, before the program is imported,
 every top-level module of its extra is looked up with ``importlib.util.find_spec`` (which
 finds without importing: a few milliseconds); one missing gives one line on stderr naming
@@ -11,7 +11,7 @@ extra that the program imports only later (Dask, for ``--scheduler``) is caught 
 ``ModuleNotFoundError`` it raises and answered the same way; any other missing module is
 a bug, and keeps its traceback.
 
-This module uses only the standard library and lives outside the three packages, so
+This module uses only the standard library and lives outside the packages, so
 that it imports nothing that an extra brings (the packages' ``__init__`` modules are
 theirs to grow).
 """
@@ -45,7 +45,7 @@ class Extra:
 COLLECTOR = Extra(
     "collector",
     "the collector",
-    ("trio", "prometheus_client", "hypercorn", "h11", "influxdb_client", "urllib3", "numba", "numpy"),
+    ("trio", "prometheus_client", "hypercorn", "h11", "influxdb_client", "urllib3", "numba", "numpy", "cramjam"),
 )
 LOGS = Extra(
     "logs",
@@ -53,6 +53,7 @@ LOGS = Extra(
     ("trio", "hypercorn", "h11", "starlette", "libcloud", "fasteners", "numba", "numpy", "zstandard"),
 )
 DASK = Extra("dask", "Dask", ("distributed",))
+RUN = Extra("run", "the process monitor", ("psutil",))
 
 
 def launch(
@@ -90,9 +91,19 @@ def _log_parser_main() -> Callable[[], int]:
     return main
 
 
+def _monitor_main() -> Callable[[], int]:
+    from monitor.cli import main  # noqa: PLC0415 - only once the process monitor's extra is known to be there
+
+    return main
+
+
 def numbatd() -> int:
     return launch("numbatd", COLLECTOR, (), _collector_main)
 
 
 def numbat_logs() -> int:
     return launch("numbat-logs", LOGS, (DASK,), _log_parser_main)
+
+
+def numbat_run() -> int:
+    return launch("numbat-run", RUN, (), _monitor_main)

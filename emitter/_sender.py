@@ -167,11 +167,15 @@ class Sender:
         return True
 
     def _pause(self) -> None:
-        """Back off before the next attempt; a stop request cuts the wait to its deadline."""
+        """Back off before the next attempt; a stop request cuts the wait to its deadline.
+        Once stopping, the request is no longer something to wake for (its event stays set,
+        and waiting on it would return at once: a connect loop spinning a core until the
+        deadline), so the delay is slept."""
         delay = self._backoff.next_delay()
         if self._stop_requested.is_set():
-            delay = min(delay, max(0.0, self._deadline - time.monotonic()))
-        self._stop_requested.wait(delay)
+            time.sleep(min(delay, max(0.0, self._deadline - time.monotonic())))
+        else:
+            self._stop_requested.wait(delay)
 
     def _take_batch(self) -> None:
         backlog = self.backlog

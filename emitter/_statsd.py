@@ -8,8 +8,8 @@ DogStatsD tag with a sanitized key.
 Where we differ from the Node original, on purpose: a field is kept out of the tags
 only when its key *is* one of the reserved names (Node drops any key that merely
 contains one, so ``offset`` or ``account`` silently vanished); the characters that
-would break the line framing are replaced in names and tag values (Node let
-``a|b`` through and corrupted the datagram).
+would break the line framing are replaced in names, values and tag values (Node let
+``a|b`` through and corrupted the datagram, and an empty value made ``x:|g``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ _TAG_KEY_PUNCTUATION = re.compile(r"""[`~!@#$%^&*()|+\-=?;:'",.<>{}\[\]\\/]""")
 _WHITESPACE = re.compile(r"\s+")
 _NAME_UNSAFE = re.compile(r"[:|@#\s]")
 _TAG_VALUE_UNSAFE = re.compile(r"[|,\s]")
+#: In a value: the framing, and DogStatsD's separator of packed values.
+_VALUE_UNSAFE = re.compile(r"[|:\s]")
 
 
 def to_statsd(event: Mapping[str, Any]) -> str:
     """One statsd line (no newline) for ``event``."""
     metric_type, number = _type_and_value(event)
-    line = f"{_NAME_UNSAFE.sub('_', str(event.get('name', '')))}:{format_number(number)}|{metric_type}"
+    line = f"{_NAME_UNSAFE.sub('_', str(event.get('name', '')))}:{_value_text(number)}|{metric_type}"
     rate = event.get("rate")
     if rate is not None and metric_type == "c":
         line += f"|@{format_number(rate)}"
@@ -42,6 +44,13 @@ def to_statsd(event: Mapping[str, Any]) -> str:
     if tags:
         line += "|#" + ",".join(tags)
     return line
+
+
+def _value_text(number: Any) -> str:
+    """The value as statsd text that keeps the line whole: a string value (a set member,
+    or a mistake) has the framing characters replaced, and an empty one is ``_`` (the
+    collector refuses it with its reason instead of misreading the line)."""
+    return _VALUE_UNSAFE.sub("_", format_number(number)) or "_"
 
 
 def _type_and_value(event: Mapping[str, Any]) -> tuple[str, Any]:

@@ -8,16 +8,17 @@ starts, so the sender keeps the rest and retries it, in order, once reconnected.
 from __future__ import annotations
 
 import base64
-import http.client
 import select
 import socket
-import ssl
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ._uri import Destination
 from ._wire import MAX_DATAGRAM_SIZE, pack_datagrams
+
+if TYPE_CHECKING:
+    import http.client
 
 
 class SendFailed(Exception):
@@ -167,7 +168,11 @@ class DatagramTransport(Transport):
 
 
 class HttpTransport(Transport):
-    """POSTs of newline-delimited JSON batches, for places without raw sockets."""
+    """POSTs of newline-delimited JSON batches, for places without raw sockets.
+
+    http.client and ssl are imported when one is first used: together they are
+    about 6 MB of a process's memory, which a service sending over UDP or TCP (or
+    numbat-run, held to 20 MB) should not pay for."""
 
     RETRYABLE = frozenset({408, 425, 429})
 
@@ -186,9 +191,13 @@ class HttpTransport(Transport):
         return self._connection is not None
 
     def open(self) -> None:
+        import http.client  # noqa: PLC0415 - see the class's docstring
+
         host, port = self.destination.host or "", self.destination.port
         connection: http.client.HTTPConnection
         if self.destination.secure:
+            import ssl  # noqa: PLC0415 - see the class's docstring
+
             connection = http.client.HTTPSConnection(
                 host, port, timeout=self.timeout, context=ssl.create_default_context()
             )
@@ -198,6 +207,8 @@ class HttpTransport(Transport):
         self._connection = connection
 
     def send(self, data: bytearray) -> int:
+        import http.client  # noqa: PLC0415 - see the class's docstring
+
         connection = self._connection
         if connection is None:
             raise SendFailed(0, "not connected")

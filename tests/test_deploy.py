@@ -42,7 +42,17 @@ def test_the_unit_verifies(unit, tmp_path) -> None:
     text = unit.read_text()
     assert INSTALLED in text  # the one path rewritten
     result = verify(text, unit.name, tmp_path)
-    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    assert (result.returncode, ours(result.stdout + result.stderr)) == (0, [])
+
+
+#: Where the machine's own units live: verify loads some of them with ours (the test suite's
+#: Debian packages bring units, carbon-cache's among them), and what it says of those is not ours to fix.
+SYSTEM_UNITS = re.compile(r"^/(usr/)?lib/systemd/|^/etc/systemd/")
+
+
+def ours(output: str) -> list[str]:
+    """What verify said, but of the machine's own units."""
+    return [line for line in output.splitlines() if not SYSTEM_UNITS.match(line)]
 
 
 def test_the_units_give_numba_a_cache_directory() -> None:
@@ -64,4 +74,4 @@ def test_the_unit_says_which_extra_to_install(unit) -> None:
 def test_verify_does_complain_of_a_bad_setting(tmp_path) -> None:
     text = (DEPLOY / "numbatd.service").read_text().replace("ProtectSystem=strict", "ProtectSystem=stricter")
     result = verify(text, "numbatd.service", tmp_path)
-    assert "stricter" in result.stdout + result.stderr
+    assert "stricter" in "\n".join(ours(result.stdout + result.stderr))

@@ -30,10 +30,10 @@ import orjson
 import pytest
 
 import numbat_launcher
-from numbat_launcher import COLLECTOR, DASK, LOGS, Extra
+from numbat_launcher import COLLECTOR, DASK, LOGS, RUN, Extra
 
 ROOT = Path(__file__).parent.parent
-EXTRAS_MODULES = sorted({*COLLECTOR.modules, *LOGS.modules, *DASK.modules})
+EXTRAS_MODULES = sorted({*COLLECTOR.modules, *LOGS.modules, *DASK.modules, *RUN.modules})
 #: In an extra's list though not imported by numbat's code: libcloud's local-folder driver
 #: imports fasteners, which libcloud does not require.
 IMPORTED_BY_A_DEPENDENCY = {"fasteners"}
@@ -179,12 +179,17 @@ def test_the_installed_numbat_emit_sends_a_metric(bare: BareInstall) -> None:
             ["count", "access.log"],
             "numbat-logs: the CDN-log counter is not installed: pip install 'numbat[logs]'",
         ),
+        (
+            "numbat-run",
+            ["--app", "svc", "--", "true"],
+            "numbat-run: the process monitor is not installed: pip install 'numbat[run]'",
+        ),
     ],
 )
 def test_a_program_without_its_extra_names_it(bare: BareInstall, script: str, argv: list[str], line: str) -> None:
     result = bare.run(str(bare.bin / script), *argv)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", line + "\n")
-    package = {"numbatd": "collector", "numbat-logs": "log_parser"}[script]
+    package = {"numbatd": "collector", "numbat-logs": "log_parser", "numbat-run": "monitor"}[script]
     result = bare.run(str(bare.bin / "python"), "-I", "-m", package, *argv)  # python -m, the same
     assert (result.returncode, result.stdout, result.stderr) == (2, "", line + "\n")
 
@@ -240,14 +245,16 @@ def test_the_base_install_is_orjson() -> None:
 
 
 @pytest.mark.parametrize(
-    ("package", "extras"), [("collector", [COLLECTOR]), ("log_parser", [LOGS, DASK])], ids=["collector", "log_parser"]
+    ("package", "extras"),
+    [("collector", [COLLECTOR]), ("log_parser", [LOGS, DASK]), ("monitor", [RUN])],
+    ids=["collector", "log_parser", "monitor"],
 )
 def test_each_extra_lists_what_its_program_imports(package: str, extras: list[Extra]) -> None:
     listed = {module for extra in extras for module in extra.modules}
     assert third_party_imports(package) - {"orjson"} == listed - IMPORTED_BY_A_DEPENDENCY
 
 
-@pytest.mark.parametrize("extra", [COLLECTOR, LOGS, DASK], ids=lambda extra: extra.name)
+@pytest.mark.parametrize("extra", [COLLECTOR, LOGS, DASK, RUN], ids=lambda extra: extra.name)
 def test_pyproject_extra_installs_each_module(extra: Extra) -> None:
     """Each module of the launcher's list comes from a distribution the extra names."""
     providers = importlib.metadata.packages_distributions()

@@ -47,19 +47,34 @@ SURFACES = {
         "RULE_TYPES AbsentRule Action AlertEngine AlertRule BookStats EngineStats HeartbeatRule Incident "
         "Notification RatioRule Severity Silence StatusRule ThresholdRule check_rules"
     ),
+    "collector.alerts.outputs": names(
+        "OUTPUT_TYPES AlertmanagerOptions AlertmanagerOutput Dispatch HttpOptions LogOptions LogOutput Output "
+        "OutputOptions OutputRunner PagerDutyOptions PagerDutyOutput Rejected RemediationOptions RemediationOutput "
+        "Retryable SlackOptions SlackOutput WebhookOptions WebhookOutput"
+    ),
     "collector.listeners": names("Intake Listeners"),
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
         "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
-        "JsonlSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
+        "JsonlSink PrometheusOptions PrometheusSink RemoteSink RemoteWriteOptions RemoteWriteSink Sink SinkOptions "
+        "SinkType SpoolOptions Unavailable"
     ),
-    "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
+    "collector.sinks.remote": names(
+        "HttpClient RemoteOptions RemoteSink RequestFailed Response SpoolOptions Unavailable"
+    ),
+    "collector.sinks.remote_write": names("RemoteWriteOptions RemoteWriteSink"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
+    "collector.sinks.prometheus": names("MappingRule PrometheusOptions PrometheusSink"),
     "collector.observe": names(
-        "AggregationStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
+        "AggregationStats AlertOutputStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
     ),
     "jit": names("CompiledCache use_compiled_cache"),
     "log_parser": names("ParseError Request Store Tally counter_for tally_file tally_stream to_day_counts"),
+    "monitor": names("RunOptions run"),
+    "monitor.core": names(
+        "ChildExit CpuRate HostUsage Line LineSplitter Metric NotStarted RateLimiter StartDetector Started Stop Ticker "
+        "TreeUsage cpu_percent events exit_severity fit_json last_output line_text"
+    ),
     "log_parser.core": names(
         "PARSERS FormatCounter LineParser ParseError Request Tally counter_for detect_format is_download "
         "new_parser parse_tarball_path warm_for"
@@ -82,7 +97,7 @@ SURFACES = {
 #: numbatd and numbat-logs share (the event, the backoff), and numba's table helpers.
 PUBLIC_MODULES = {
     "emitter.backoff", "emitter.cli", "emitter.event", "jit.tables",
-    "collector.cli", "collector.__main__", "log_parser.cli", "log_parser.__main__",
+    "collector.cli", "collector.__main__", "log_parser.cli", "log_parser.__main__", "monitor.cli", "monitor.__main__",
 }  # fmt: skip
 
 
@@ -110,7 +125,7 @@ def test_what_else_a_package_shows_is_a_submodule_or_not_its_own(package_name: s
     assert own == []
 
 
-@pytest.mark.parametrize("top", ["emitter", "collector", "log_parser", "jit"])
+@pytest.mark.parametrize("top", ["emitter", "collector", "log_parser", "jit", "monitor"])
 def test_every_other_module_is_internal(top: str) -> None:
     public = {
         info.name

@@ -23,7 +23,7 @@ from collector import wire
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Packages whose modules are checked for circles; add one here to cover it.
-PACKAGES = ["collector", "emitter", "jit", "log_parser"]
+PACKAGES = ["collector", "emitter", "jit", "log_parser", "monitor"]
 #: Third-party packages that do I/O, or that only some sinks need.
 IO_FRAMEWORKS = ["trio", "h11", "hypercorn", "prometheus_client", "urllib3", "influxdb_client", "numpy", "numba"]
 
@@ -217,11 +217,19 @@ def test_the_collector_package_loads_its_surface_only_when_asked() -> None:
         ("jit", "collector"),
         ("jit", "log_parser"),
         ("jit", "emitter"),
+        ("monitor", "collector"),
+        ("monitor", "log_parser"),
+        ("monitor", "jit"),
+        ("collector", "monitor"),
+        ("log_parser", "monitor"),
+        ("emitter", "monitor"),
+        ("jit", "monitor"),
     ],
 )
 def test_the_direction_of_dependencies(package: str, forbidden: str) -> None:
     """The collector knows nothing of CDN logs, and the log side talks to the collector
-    only over the wire; the emitter imports nothing of either."""
+    only over the wire; the emitter imports nothing of either. numbat-run (``monitor``)
+    reports through the emitter alone, and nothing imports it."""
     for name, path in modules_of(package).items():
         text = path.read_text()
         assert f"import {forbidden}" not in text, name
@@ -282,3 +290,34 @@ def test_the_log_core_does_no_io() -> None:
 
 def test_numbat_event_is_the_emitters() -> None:
     assert wire.Event is emitter.event.Event
+
+
+def test_the_monitor_core_does_no_io() -> None:
+    """numbat-run's core imports the standard library's pure parts and orjson (to measure
+    a line as JSON): no psutil, no subprocess, no signal, no thread."""
+    core = {name: path for name, path in modules_of("monitor").items() if name.startswith("monitor.core")}
+    assert set(core) >= {"monitor.core", "monitor.core._events", "monitor.core._start", "monitor.core._lines"}
+    for name, path in core.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                targets = [node.module]
+            else:
+                continue
+            for target in targets:
+                top = target.partition(".")[0]
+                assert top in sys.stdlib_module_names or top == "orjson", f"{name} imports {target}"
+                assert target not in IO_MODULES, f"{name} imports {target}"
+                assert top not in IO_MODULES | {"os"}, f"{name} imports {target}"
+
+
+def test_numbat_run_loads_what_it_needs_and_no_more() -> None:
+    """numbat-run is held to 20 MB: it loads no I/O framework, none of the collector's
+    or the log counter's, and not http.client or ssl (6 MB), which the emitter loads only
+    for an HTTP destination. Importing the package alone loads not even psutil."""
+    loaded = loaded_by("import monitor.cli")
+    assert not frameworks(loaded)
+    assert not {"ssl", "http.client", "collector", "log_parser", "jit", "asyncio"} & set(loaded)
+    assert "psutil" in loaded
+    assert "psutil" not in loaded_by("import monitor")

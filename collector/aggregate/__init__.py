@@ -6,7 +6,8 @@ aggregator lives in ``_stage.py``.
 
 Modules: ``_options.py`` (the options and rules), ``_aggregator.py`` (series, flushes,
 bounds), ``_timers.py`` (statsd's timer statistics), ``_sketch.py`` (the DDSketch past
-``max_samples``), ``_summary.py`` (a summary's shape), ``_graphite.py`` (its paths),
+``max_samples``), ``_distinct.py`` (the HyperLogLog past ``max_set_members``),
+``_summary.py`` (a summary's shape), ``_graphite.py`` (its paths),
 ``_statsd_scan.py`` (statsd lines straight from the bytes into :meth:`Aggregator.add_scan`,
 compiled by numba: imported by a listener that scans, never by this package).
 """

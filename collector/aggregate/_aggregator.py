@@ -1,7 +1,8 @@
 """The aggregation core: events in, a clock handed in, summaries out. Sans-I/O.
 
 Strategy: one dict per kind from a series key, ``(name, key fields)``, to the
-interval's state (a counter's float, a :class:`TimerSeries`, a set of members), so
+interval's state (a counter's float, a :class:`TimerSeries`, a set of members or, past
+``max_set_members``, a :class:`HyperLogLog` in a dict of its own), so
 adding a statsd line is a dict lookup and an addition; idle counters, timers and sets
 keep only their count of idle flushes in a second dict, and gauges, which are kept
 between flushes, have one dict of their own. :meth:`Aggregator.flush` turns every series
@@ -40,6 +41,7 @@ import orjson
 
 from emitter.event import Event
 
+from ._distinct import HyperLogLog
 from ._options import AggregationOptions, Kind, Rule
 from ._summary import Summary, key_field_name
 from ._timers import TimerSeries, timer_statistics
@@ -80,6 +82,7 @@ class AggregatorStats:
     dropped: Counter[str] = field(default_factory=Counter)  # events of new series past max_series, by name
     samples_sketched: int = 0  # timer samples that went into a sketch rather than kept exactly
     series_sketched: int = 0  # timer intervals that went past max_samples
+    sets_estimated: int = 0  # set intervals that went past max_set_members (counted by a HyperLogLog)
     flushes: int = 0
     summaries: int = 0
 
@@ -107,6 +110,7 @@ class Aggregator:
         self._counters: dict[SeriesKey, float] = {}
         self._timers: dict[SeriesKey, TimerSeries] = {}
         self._sets: dict[SeriesKey, set[Any]] = {}
+        self._estimated: dict[SeriesKey, HyperLogLog] = {}  # sets past max_set_members this interval
         self._gauges: dict[SeriesKey, GaugeSeries] = {}
         self._idle: dict[Kind, dict[SeriesKey, int]] = {"counter": {}, "timer": {}, "set": {}}
         self._rules: dict[str, Rule] = {}
@@ -119,6 +123,7 @@ class Aggregator:
         self.options = options
         self._max_series = options.max_series
         self._max_samples = options.max_samples
+        self._max_set_members = options.max_set_members
         self._bins = tuple(float(bound) for bound in options.histogram_bins)
         self._rate_in_key = options.sample_rate_in_key
         self._rules.clear()
@@ -331,11 +336,25 @@ class Aggregator:
     def _member(self, key: SeriesKey, value: Any) -> None:
         members = self._sets.get(key)
         if members is None:
+            estimated = self._estimated.get(key)
+            if estimated is not None:
+                estimated.add(value)
+                self.stats.aggregated += 1
+                return
             if self._idle["set"].pop(key, None) is None and not self._admit(_name_of(key)):
                 return
             members = self._sets[key] = set()
         members.add(value)
+        if len(members) > self._max_set_members:
+            self._estimate(key, members)
         self.stats.aggregated += 1
+
+    def _estimate(self, key: SeriesKey, members: set[Any]) -> None:
+        """A set past ``max_set_members``: its members go into a HyperLogLog, which counts
+        the rest of the interval's in a fixed 16 KiB."""
+        del self._sets[key]
+        self._estimated[key] = HyperLogLog.of(members, len(members))
+        self.stats.sets_estimated += 1
 
     def flush(self, now_ms: int, seconds: float | None = None) -> list[Summary]:
         """The summaries of the interval that ends at ``now_ms`` (their ``time``); starts
@@ -360,8 +379,11 @@ class Aggregator:
         self._timers = {}
         for key, members in self._sets.items():
             out.append(self._summary(key, "set", now_ms, {"count": float(len(members))}))
-        self._age("set", self._sets, {"count": 0.0}, now_ms, out)
-        self._sets = {}
+        estimated = self._estimated
+        for key, sketch in estimated.items():
+            out.append(self._summary(key, "set", now_ms, {"count": float(sketch.count())}))
+        self._age("set", {**self._sets, **estimated} if estimated else self._sets, {"count": 0.0}, now_ms, out)
+        self._sets, self._estimated = {}, {}
         self._flush_gauges(now_ms, out)
         self.stats.flushes += 1
         self.stats.summaries += len(out)

@@ -69,6 +69,7 @@ class AggregationOptions:
     histogram_bins: tuple[float, ...] = ()
     max_series: int = 100_000
     max_samples: int = 10_000
+    max_set_members: int = 10_000
     delete_idle_after: int | None = 0
     gauge_ttl: float | None = None
     rules: tuple[Rule, ...] = ()
@@ -85,6 +86,8 @@ class AggregationOptions:
             raise ValueError("max_series must be at least 1")
         if self.max_samples < 1:
             raise ValueError("max_samples must be at least 1")
+        if self.max_set_members < 1:
+            raise ValueError("max_set_members must be at least 1")
         self._check_idle()
 
     def _check_statistics(self) -> None:

@@ -59,16 +59,19 @@ class _Store:
         self.buckets: dict[int, int] = {}
         self.floor: int | None = None
 
-    def add(self, magnitude: float) -> None:
-        index = math.ceil(math.log(magnitude) * _INV_LN_GAMMA)
+    def add(self, magnitude: float, weight: int = 1) -> None:
+        self.add_to(math.ceil(math.log(magnitude) * _INV_LN_GAMMA), weight)
+
+    def add_to(self, index: int, weight: int) -> None:
+        """Count ``weight`` samples in bucket ``index`` (or the floor, once merged up to it)."""
         if self.floor is not None and index < self.floor:
             index = self.floor
         buckets = self.buckets
         count = buckets.get(index)
         if count is not None:
-            buckets[index] = count + 1
+            buckets[index] = count + weight
             return
-        buckets[index] = 1
+        buckets[index] = weight
         if len(buckets) > MAX_BUCKETS:
             lowest = min(buckets)
             merged = buckets.pop(lowest)
@@ -93,16 +96,32 @@ class LogSketch:
         self.minimum = math.inf
         self.maximum = -math.inf
 
-    def add(self, value: float) -> None:
-        self.count += 1
+    def add(self, value: float, weight: int = 1) -> None:
+        """Count ``value`` ``weight`` times (a sampled statsd timer stands for 1/rate samples)."""
+        self.count += weight
         self.minimum = min(self.minimum, value)
         self.maximum = max(self.maximum, value)
         if value > MIN_MAGNITUDE:
-            self._positive.add(value)
+            self._positive.add(value, weight)
         elif value < -MIN_MAGNITUDE:
-            self._negative.add(-value)
+            self._negative.add(-value, weight)
         else:
-            self.zeros += 1
+            self.zeros += weight
+
+    @classmethod
+    def merged(cls, sketches: list[LogSketch]) -> LogSketch:
+        """One sketch of every sample of ``sketches`` (DDSketch is mergeable: the buckets
+        add up), within the same alpha."""
+        merged = cls()
+        for sketch in sketches:
+            merged.count += sketch.count
+            merged.zeros += sketch.zeros
+            merged.minimum = min(merged.minimum, sketch.minimum)
+            merged.maximum = max(merged.maximum, sketch.maximum)
+            for mine, theirs in ((merged._positive, sketch._positive), (merged._negative, sketch._negative)):
+                for index, count in theirs.buckets.items():
+                    mine.add_to(index, count)
+        return merged
 
     @property
     def buckets(self) -> int:

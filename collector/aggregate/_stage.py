@@ -57,6 +57,7 @@ def options_of(config: AggregationConfig) -> AggregationOptions:
         histogram_bins=tuple(map(float, config.histogram_bins)),  # "inf" is math.inf once checked
         max_series=config.max_series,
         max_samples=config.max_samples,
+        max_set_members=config.max_set_members,
         delete_idle_after=flushes(config.delete_idle_after),
         delete_idle_after_by_kind=tuple(
             (kind, flushes(idle)) for kind, idle in sorted(config.delete_idle_after_by_kind.items())
@@ -163,6 +164,12 @@ class Aggregation:
         if counts.aggregated > counted.aggregated:
             self.stats.aggregated(counts.aggregated - counted.aggregated)
             counted.aggregated = counts.aggregated
+        if counts.series_sketched > counted.series_sketched:
+            self.stats.sketched_timers(counts.series_sketched - counted.series_sketched)
+            counted.series_sketched = counts.series_sketched
+        if counts.sets_estimated > counted.sets_estimated:
+            self.stats.estimated_sets(counts.sets_estimated - counted.sets_estimated)
+            counted.sets_estimated = counts.sets_estimated
         refused = counts.not_aggregated.total()
         if refused > counted.not_aggregated.total():
             for reason, count in (counts.not_aggregated - counted.not_aggregated).items():

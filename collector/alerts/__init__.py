@@ -1,7 +1,8 @@
 """Alerts: rules over the event stream, the incidents they open, and the notifications
 about them. The core is sans-I/O (no clock, no trio): :class:`AlertEngine` takes events
 and the time (:meth:`AlertEngine.observe`, :meth:`AlertEngine.tick`) and returns
-:class:`Notification` s, which the outputs (``outputs/``, I/O) send.
+:class:`Notification` s, which the outputs send (``outputs/``: PagerDuty, Slack, a
+webhook, Alertmanager, the log, a remediation command; I/O, trio, imported on its own).
 
 Modules: ``_model.py`` (the shared interface: Incident, Notification, Silence),
 ``_rules.py`` (each kind of rule's options, checked), ``_engine.py`` (the engine: the

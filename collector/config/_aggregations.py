@@ -30,6 +30,7 @@ IDLE_KINDS = ("counter", "timer", "set")
 MAX_INTERVAL = 86_400.0  #: a day: the longest flush interval
 MAX_SERIES = 100_000_000  #: per aggregation (each series holds memory)
 MAX_SAMPLES = 10_000_000  #: per timer series per interval, exact below
+MAX_SET_MEMBERS = 10_000_000  #: per set series per interval, exact below
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class AggregationConfig:
     histogram_bins: tuple[float | str, ...] = ()
     max_series: int = 100_000  #: new series past it are dropped and counted
     max_samples: int = 10_000  #: per timer series per interval, kept exactly; past it a sketch
+    #: Distinct members per set series per interval, kept exactly; past it a HyperLogLog (0.81 % error)
+    max_set_members: int = 10_000
     #: Flushes a series may stay idle before it is deleted (0: at the first idle one);
     #: "never": it is kept and sent as zero (statsd's deleteIdleStats = false).
     delete_idle_after: int | str = 0
@@ -99,6 +102,8 @@ class AggregationConfig:
         require_at_most(self.max_series, MAX_SERIES, "max_series")
         require(self.max_samples > 0, "max_samples", "must be positive")
         require_at_most(self.max_samples, MAX_SAMPLES, "max_samples")
+        require(self.max_set_members > 0, "max_set_members", "must be positive")
+        require_at_most(self.max_set_members, MAX_SET_MEMBERS, "max_set_members")
         _check_idle(self.delete_idle_after, "delete_idle_after")
         for kind, idle in self.delete_idle_after_by_kind.items():
             require(kind in IDLE_KINDS, "delete_idle_after_by_kind", f"{kind!r} is not one of {', '.join(IDLE_KINDS)}")

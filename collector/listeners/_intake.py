@@ -169,9 +169,8 @@ class Intake:
         events; all of them decoded, in order, for an aggregation that needs them so."""
         scan = scan_statsd()(payload, self.limits.max_line_bytes)
         decoded = self._decoded(scan.left, too_long, self.decoder)
-        if decoded is None:
-            return
-        batch, too_long = decoded
+        # a decoder bug costs the lines left to it (counted there), not those the scan took
+        batch, too_long = decoded if decoded is not None else (Batch(origins=[(0, self.name)]), 0)
         self._count(batch, self.decoder.format, size, messages, too_long, scanned=scan.taken)
         await self.router.publish_scanned(scan, batch, lambda: self._events_of(payload))
 

@@ -29,6 +29,13 @@ class SelfMetrics:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
+        self._listener_metrics()
+        self._sink_metrics()
+        self._aggregation_metrics()
+        self._alert_metrics()
+        self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+
+    def _listener_metrics(self) -> None:
         listener = ["listener", "format"]
         self.received_bytes = self._counter("numbat_listener_received_bytes", "Bytes read by a listener.", listener)
         self.received_messages = self._counter(
@@ -71,6 +78,8 @@ class SelfMetrics:
         self.http_requests = self._counter(
             "numbat_listener_http_requests", "HTTP requests by status.", ["listener", "status"]
         )
+
+    def _sink_metrics(self) -> None:
         sink = ["sink", "type"]
         self.queue_depth = self._gauge("numbat_sink_queue_events", "Events waiting for a sink.", sink)
         self.written = self._counter("numbat_sink_written_events", "Events a sink wrote.", sink)
@@ -121,6 +130,19 @@ class SelfMetrics:
         self.spool_damaged = self._counter(
             "numbat_sink_spool_damaged", "Torn or corrupt stretches a spool skipped.", sink
         )
+        self.sink_series = self._gauge(
+            "numbat_sink_series", "Series a sink holds (prometheus: the series on its page).", sink
+        )
+        self.expired_series = self._counter(
+            "numbat_sink_expired_series", "Series a sink removed after their ttl passed without an update.", sink
+        )
+        self.page_requests = self._counter(
+            "numbat_sink_page_requests",
+            "Requests for a sink's page (prometheus), by status; refused: connections past max_connections.",
+            [*sink, "status"],
+        )
+
+    def _aggregation_metrics(self) -> None:
         aggregation = ["aggregation"]
         self.aggregated = self._counter(
             "numbat_aggregation_events", "Events an aggregation took in (the others pass it by).", aggregation
@@ -132,6 +154,12 @@ class SelfMetrics:
             "numbat_aggregation_dropped_series",
             "Events of new series an aggregation dropped: it held max_series already (the names are logged).",
             aggregation,
+        )
+        self.aggregation_sketched = self._counter(
+            "numbat_aggregation_sketched_series",
+            "Series an aggregation summarised past their exact bound in an interval: timers past max_samples "
+            "(a DDSketch, kind=timer), sets past max_set_members (a HyperLogLog, kind=set).",
+            [*aggregation, "kind"],
         )
         self.aggregation_refused = self._counter(
             "numbat_aggregation_refused_events",
@@ -155,7 +183,34 @@ class SelfMetrics:
         self.last_flush = self._gauge(
             "numbat_aggregation_last_flush_timestamp_seconds", "The time of an aggregation's last flush.", aggregation
         )
-        self.reloads = self._counter("numbat_config_reloads", "SIGHUP reloads, by result.", ["result"])
+
+    def _alert_metrics(self) -> None:
+        alert_output = ["output", "type"]
+        self.alert_sent = self._counter(
+            "numbat_alert_output_sent_notifications",
+            "Notifications an alert output delivered (a remediation: commands that exited 0).",
+            alert_output,
+        )
+        self.alert_failed = self._counter(
+            "numbat_alert_output_failed_notifications",
+            "Notifications an alert output did not deliver, by reason: rejected (a 4xx), gave up (max_attempts "
+            "spent), unencodable (text JSON cannot hold), error (a bug), refresh (a periodic re-post failed); a "
+            "remediation's exit status, timeout, not started.",
+            [*alert_output, "reason"],
+        )
+        self.alert_retries = self._counter(
+            "numbat_alert_output_retries",
+            "Attempts an alert output will make again (no answer, 5xx, 429).",
+            alert_output,
+        )
+        self.alert_dropped = self._counter(
+            "numbat_alert_output_dropped_notifications",
+            "Notifications an alert output lost unsent: its queue was full (overflow), or it stopped with them queued.",
+            [*alert_output, "cause"],
+        )
+        self.alert_queue = self._gauge(
+            "numbat_alert_output_queue_notifications", "Notifications waiting for an alert output.", alert_output
+        )
 
     def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
         return Counter(name, text, labels, registry=self.registry)
@@ -228,6 +283,15 @@ class SinkStats:
         self._metrics.spool_bytes.labels(*self._labels).set_function(size_bytes)
         self._metrics.spool_events.labels(*self._labels).set_function(events)
 
+    def watch_series(self, series: Callable[[], float]) -> None:
+        self._metrics.sink_series.labels(*self._labels).set_function(series)
+
+    def expired(self, count: int) -> None:
+        self._metrics.expired_series.labels(*self._labels).inc(count)
+
+    def page_request(self, status: str) -> None:
+        self._metrics.page_requests.labels(*self._labels, status).inc()
+
 
 class AggregationStats:
     """One aggregation's share of the self-metrics, bound to its label."""
@@ -237,6 +301,8 @@ class AggregationStats:
         self.aggregated = metrics.aggregated.labels(name).inc
         self.dropped_series = metrics.aggregation_dropped_series.labels(name).inc
         self.refused = metrics.aggregation_refused.labels(name).inc
+        self.sketched_timers = metrics.aggregation_sketched.labels(name, "timer").inc
+        self.estimated_sets = metrics.aggregation_sketched.labels(name, "set").inc
         self.summaries = metrics.summaries.labels(name).inc
         self.flush_seconds = metrics.flush_seconds.labels(name).observe
         self.flush_lag = metrics.flush_lag.labels(name).set
@@ -250,3 +316,26 @@ class AggregationStats:
         for gauge in (self._metrics.aggregation_series, self._metrics.flush_lag, self._metrics.last_flush):
             with contextlib.suppress(KeyError):
                 gauge.remove(self._name)
+
+
+class AlertOutputStats:
+    """One alert output's share of the self-metrics, bound to its labels."""
+
+    def __init__(self, metrics: SelfMetrics, name: str, kind: str) -> None:
+        labels = (name, kind)
+        self._metrics, self._labels = metrics, labels
+        self.sent = metrics.alert_sent.labels(*labels).inc
+        self.retried = metrics.alert_retries.labels(*labels).inc
+        self.dropped_overflow = metrics.alert_dropped.labels(*labels, "overflow").inc
+        self.dropped_stopped = metrics.alert_dropped.labels(*labels, "stopped").inc
+
+    def failed(self, reason: str) -> None:
+        self._metrics.alert_failed.labels(*self._labels, reason).inc()
+
+    def watch_queue(self, depth: Callable[[], float]) -> None:
+        self._metrics.alert_queue.labels(*self._labels).set_function(depth)
+
+    def forget(self) -> None:
+        """The output is gone from the configuration: its gauge goes too (its counters stay)."""
+        with contextlib.suppress(KeyError):
+            self._metrics.alert_queue.remove(*self._labels)

@@ -3,8 +3,9 @@
 :data:`SINK_TYPES` is the registry: each type's options class (the keys of its
 ``[[sinks]]`` table, handed to the configuration loader) and its sink class (made by the
 router). One module or package per sink: _console.py, _jsonl.py, _forward.py,
-influxdb/; remote/ is what the sinks that write to a remote store share (retries, the
-spool); _base.py is :class:`Sink`, its life and what its runner may ask of it.
+influxdb/, prometheus/ (the page Prometheus scrapes), remote_write/ (Prometheus remote
+write); remote/ is what the sinks that write to a remote store share (retries, the spool,
+an HTTP client); _base.py is :class:`Sink`, its life and what its runner may ask of it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from ._console import ConsoleOptions, ConsoleSink
 from ._forward import ForwardOptions, ForwardSink
 from ._jsonl import JsonlOptions, JsonlSink
 from .influxdb import InfluxOptions, InfluxSink
+from .prometheus import PrometheusOptions, PrometheusSink
 from .remote import RemoteSink, SpoolOptions, Unavailable
+from .remote_write import RemoteWriteOptions, RemoteWriteSink
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class SinkType:
 
 
 SINK_TYPES: Mapping[str, SinkType] = {
-    sink.kind: SinkType.of(sink) for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink)
+    sink.kind: SinkType.of(sink)
+    for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, PrometheusSink, RemoteWriteSink)
 }
 
 __all__ = [
@@ -49,7 +53,11 @@ __all__ = [
     "InfluxSink",
     "JsonlOptions",
     "JsonlSink",
+    "PrometheusOptions",
+    "PrometheusSink",
     "RemoteSink",
+    "RemoteWriteOptions",
+    "RemoteWriteSink",
     "Sink",
     "SinkOptions",
     "SinkType",

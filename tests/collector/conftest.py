@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from .alert_receivers import Hanging, Receiver, Reply
+from .alertmanager import Alertmanager
 from .influxd import Influxd, V2Gateway
 from .node import HOT_SHOTS, NUMBAT_EMITTER, npm_install
 from .numbatd import Numbatd
@@ -55,3 +57,37 @@ def v2_gateway(influxd) -> Iterator[V2Gateway]:
     gateway = V2Gateway(influxd)
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """HTTP servers on 127.0.0.1 that record requests and answer from a script; stopped afterwards."""
+    started: list[Receiver] = []
+
+    def start(*script: Reply, then: Reply | None = None, tls=None) -> Receiver:
+        receiver = Receiver(script, then or Reply(), tls)
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def hanging() -> Iterator[Hanging]:
+    """A server that accepts connections and never answers."""
+    server = Hanging()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def alertmanager(tmp_path, receivers) -> Iterator[Alertmanager]:
+    """A real Alertmanager whose receiver is a webhook to ``alertmanager.hook`` (a
+    Receiver); stopped by PID afterwards."""
+    folder = tmp_path / "alertmanager"
+    folder.mkdir()
+    server = Alertmanager(folder, receivers()).start()
+    yield server
+    server.stop()

@@ -478,6 +478,7 @@ def test_reconfigure_keeps_the_series() -> None:
         {"histogram_bins": (10, 5)},
         {"max_series": 0},
         {"max_samples": 0},
+        {"max_set_members": 0},
         {"delete_idle_after": -1},
         {"delete_idle_after_by_kind": (("gauge", 1),)},
         {"gauge_ttl": -1.0},

@@ -139,3 +139,34 @@ def test_extreme_magnitudes_do_not_raise(value: float) -> None:
     ranked = sketch.ranked()
     assert ranked.count == 4
     assert all(math.isfinite(ranked.value_at(rank)) for rank in range(4))
+
+
+def ranks(sketch: LogSketch) -> list[float]:
+    ranked = sketch.ranked()
+    return [ranked.value_at(rank) for rank in range(ranked.count)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(SAMPLES, st.integers(1, 5)), min_size=1, max_size=100), st.integers(1, 4))
+def test_weights_and_merges_are_the_same_as_samples_added_one_by_one(
+    weighted: list[tuple[float, int]], parts: int
+) -> None:
+    """A sample of weight w counts as w samples (a statsd timer sampled at 1/w); sketches
+    merged read as the sketch of all their samples (the prometheus sink's summary
+    windows), rank for rank."""
+    one_by_one, with_weights = LogSketch(), LogSketch()
+    pieces = [LogSketch() for _ in range(parts)]
+    for index, (value, weight) in enumerate(weighted):
+        for _ in range(weight):
+            one_by_one.add(value)
+        with_weights.add(value, weight)
+        pieces[index % parts].add(value, weight)
+    merged = LogSketch.merged(pieces)
+    assert ranks(with_weights) == ranks(one_by_one)
+    assert ranks(merged) == ranks(one_by_one)
+    assert (merged.count, merged.minimum, merged.maximum, merged.zeros) == (
+        one_by_one.count,
+        one_by_one.minimum,
+        one_by_one.maximum,
+        one_by_one.zeros,
+    )

@@ -145,7 +145,7 @@ def test_the_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "deploy" / "numbatd.example.toml"
     result = numbatd("--check-config", str(example))
     assert result.returncode == 0, result.stderr
-    assert "7 listeners, 5 sinks, 1 aggregations" in result.stdout
+    assert "7 listeners, 7 sinks, 1 aggregations" in result.stdout
 
 
 AGGREGATED = """
@@ -161,6 +161,7 @@ percentiles = [50, 90, 99.9, -10]
 histogram_bins = [0.01, 0.1, 1, "inf"]
 max_series = 5000
 max_samples = 1000
+max_set_members = 250000
 delete_idle_after = "never"
 delete_idle_after_by_kind = { counter = 2, set = "never" }
 gauge_ttl = 3600
@@ -199,6 +200,7 @@ def test_aggregations_and_the_inputs_of_sinks_parse() -> None:
     assert minute.interval_ms == 60_000
     assert minute.percentiles == (50.0, 90.0, 99.9, -10.0)
     assert (minute.histogram_bins, minute.max_series, minute.max_samples) == ((0.01, 0.1, 1.0, math.inf), 5000, 1000)
+    assert (ten.max_set_members, minute.max_set_members) == (10_000, 250_000)
     assert (minute.delete_idle_after, minute.gauge_ttl) == ("never", 3600.0)
     assert (ten.sample_rate_in_key, minute.sample_rate_in_key) == (False, True)
     assert minute.delete_idle_after_by_kind == {"counter": 2, "set": "never"}
@@ -251,6 +253,12 @@ def test_a_config_without_aggregations_takes_raw_events_everywhere() -> None:
         ('[[aggregations]]\nname = "x"\nmax_series = 1e3', "aggregations[2].max_series: must be a whole number"),
         ('[[aggregations]]\nname = "x"\nmax_samples = 2e8', "aggregations[2].max_samples: must be a whole number"),
         ('[[aggregations]]\nname = "x"\nmax_samples = 200000000', "aggregations[2].max_samples: must be at most"),
+        ('[[aggregations]]\nname = "x"\nmax_set_members = 0', "aggregations[2].max_set_members: must be positive"),
+        ('[[aggregations]]\nname = "x"\nmax_set_members = 1e4', "aggregations[2].max_set_members: must be a whole"),
+        (
+            '[[aggregations]]\nname = "x"\nmax_set_members = 20000000',
+            "aggregations[2].max_set_members: must be at most 10,000,000",
+        ),
         ('[[aggregations]]\nname = "x"\ndelete_idle_after = -1', "aggregations[2].delete_idle_after: must not be"),
         (
             '[[aggregations]]\nname = "x"\ndelete_idle_after = "later"',

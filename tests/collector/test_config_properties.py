@@ -118,8 +118,12 @@ def sink_table(kind: str, folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         fixed["path"] = str(folder / "events.jsonl")
     if kind == "influxdb":
         fixed |= {"url": "http://127.0.0.1:1", "database": "db", "bucket": "b"}
-    if kind in ("influxdb", "forward"):
+    if kind == "prometheus_remote_write":
+        fixed["url"] = "http://127.0.0.1:1/api/v1/write"  # never the default's 9090, where a real one may run
+    if kind in ("influxdb", "forward", "prometheus_remote_write"):
         fixed["spool"] = {"dir": str(folder / f"spool-{kind}")}
+    if kind == "prometheus":  # a port of the system's choosing, never the default 9102 another run may hold
+        fixed["listen"] = "127.0.0.1:0"
     own = table_for(SINK_TYPES[kind].options, fixed)
     common = table_for(SinkConfig, {"name": kind})
     # half the sinks say what they take, so that some take an aggregation's summaries

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-from collector.sinks.influxdb._http_client import HttpClient, RequestFailed
+from collector.sinks.remote import HttpClient, RequestFailed
 
 
 def in_trio(test: Callable[[], Awaitable[None]]) -> Callable[[], None]:

@@ -17,6 +17,8 @@ from collector.sinks import (
     ForwardOptions,
     InfluxOptions,
     JsonlOptions,
+    PrometheusOptions,
+    RemoteWriteOptions,
     Sink,
     SpoolOptions,
 )
@@ -29,6 +31,8 @@ def options_for(kind: str, folder: Path) -> SinkOptions:
         "jsonl": JsonlOptions(path=str(folder / "out" / "events.jsonl")),
         "forward": ForwardOptions(url="tcp://127.0.0.1:1"),
         "influxdb": InfluxOptions(database="db", api="v1", batch_size=123, flush_interval=0.25),
+        "prometheus": PrometheusOptions(listen="127.0.0.1:0"),
+        "prometheus_remote_write": RemoteWriteOptions(url="http://127.0.0.1:1/w", batch_size=123, flush_interval=0.25),
     }[kind]
 
 
@@ -40,7 +44,7 @@ def make(kind: str, folder: Path, options: SinkOptions | None = None) -> Sink[ob
 @pytest.mark.parametrize("kind", sorted(SINK_TYPES))
 def test_a_sink_is_whole_when_made_and_acquires_nothing_until_opened(kind: str, tmp_path: Path) -> None:
     sink = make(kind, tmp_path)
-    if kind == "influxdb":  # what the runner asks of it is known before open()
+    if kind in ("influxdb", "prometheus_remote_write"):  # what the runner asks of it is known before open()
         assert (sink.batch_events, sink.linger) == (123, 0.25)
     assert list(tmp_path.iterdir()) == []  # no file, no folder, no spool
     trio.run(sink.close)  # closing what was never opened releases nothing, and raises nothing

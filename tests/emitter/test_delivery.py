@@ -246,6 +246,14 @@ def test_close_gives_up_after_its_timeout_and_counts_what_was_left() -> None:
     assert e.stats().lost == 5
 
 
+def test_a_close_with_the_collector_down_backs_off_between_attempts() -> None:
+    """Flushing at close retries with the backoff, as before it: it does not spin."""
+    e = Emitter("tcp://127.0.0.1:9", app="testapp", backoff_base=0.05, backoff_cap=0.1)
+    e.metric("nowhere")
+    assert e.close(timeout=0.5) is False
+    assert e.stats().connect_failures <= 20  # about 0.5 / 0.05..0.1, plus the first
+
+
 def test_context_manager_closes(tcp_receiver) -> None:
     with Emitter(tcp_receiver.uri, app="testapp") as e:
         e.metric("scoped")

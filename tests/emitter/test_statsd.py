@@ -63,3 +63,8 @@ def test_any_event_gives_one_well_framed_line(name: str, fields: dict) -> None:
     line = to_statsd({**fields, "name": name})
     assert "\n" not in line
     assert LINE.match(line), line
+
+
+@pytest.mark.parametrize(("value", "text"), [("", "_"), ("a|b c", "a_b_c"), ("1:2", "1_2")])
+def test_a_value_never_breaks_the_framing(value: str, text: str) -> None:
+    assert to_statsd({"name": "x", "value": value}) == f"x:{text}|g"

@@ -1,8 +1,8 @@
 """The InfluxDB sink and everything it alone uses: its options and life (_sink.py), the
 line-protocol encoder (_lineprotocol.py) and its compiled fast path (_transcoder.py,
 numba: imported only when an InfluxDB sink is made), the cardinality guard
-(_cardinality.py), the writers of both write APIs (_writers.py) and the small HTTP
-client the v1 writer posts with (_http_client.py)."""
+(_cardinality.py) and the writers of both write APIs (_writers.py; the v1 writer posts
+with remote/'s small HTTP client)."""
 
 from pathlib import Path
 

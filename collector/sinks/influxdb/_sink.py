@@ -2,7 +2,7 @@
 
 Events become line protocol (_lineprotocol.py; _transcoder.py, compiled, for series
 already written), batched by size and by time, and go to the v2 write API through
-influxdb-client (_writers.py) or to the v1 ``/write`` of older servers (_http_client.py).
+influxdb-client (_writers.py) or to the v1 ``/write`` of older servers (remote/_http_client.py).
 A cardinality guard (_cardinality.py) keeps runaway names and tags from growing the
 store. While InfluxDB is away, or a restart interrupts, batches go to the spool and are
 replayed in order once it answers again; new events queue behind them. A batch InfluxDB

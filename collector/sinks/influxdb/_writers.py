@@ -21,8 +21,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from ..remote import Unavailable
-from ._http_client import HttpClient, RequestFailed
+from ..remote import HttpClient, RequestFailed, Unavailable
 
 
 class BadPoints(Exception):

@@ -27,7 +27,12 @@ from ._spool import Fsync, Spool
 
 
 class Unavailable(Exception):
-    """The store cannot accept writes now; the same body may succeed later."""
+    """The store cannot accept writes now; the same body may succeed later, after
+    ``retry_after`` seconds when the store said so (HTTP's Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ class RemoteSink(Sink[RemoteOptionsT]):
                 if spool is not None:
                     await self._to_spool(body, count)
                     return
-                await trio.sleep(self._backoff.next_delay())  # no spool: hold on and retry
+                await trio.sleep(self._retry_delay(exc))  # no spool: hold on and retry
                 continue
             self.stats.delivered(count)
             self._came_back()
@@ -194,6 +199,12 @@ class RemoteSink(Sink[RemoteOptionsT]):
         if self._available:
             log.warning(f"{self.store} unavailable; spooling", extra={"sink": self.name, "error": str(exc)})
         self._available = False
+
+    def _retry_delay(self, exc: Unavailable) -> float:
+        """The next backoff delay, or longer when the store asked for longer (the sink
+        that read the store's answer bounds what it may ask)."""
+        delay = self._backoff.next_delay()
+        return delay if exc.retry_after is None else max(delay, exc.retry_after)
 
     def _came_back(self) -> None:
         if not self._available:
@@ -217,7 +228,7 @@ class RemoteSink(Sink[RemoteOptionsT]):
                 await self.deliver(record.payload)
             except Unavailable as exc:
                 self._went_away(exc)
-                await trio.sleep(self._backoff.next_delay())
+                await trio.sleep(self._retry_delay(exc))
                 continue
             async with self._spool_lock:
                 await trio.to_thread.run_sync(spool.commit, record)

@@ -9,7 +9,7 @@ event loop starts as soon as its body is ready. Connections are kept alive, at m
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import h11
@@ -24,6 +24,8 @@ class RequestFailed(Exception):
 class Response:
     status: int
     body: bytes
+    #: Header names in lower case, values as sent (the last one of a repeated name).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class _Connection:
@@ -36,17 +38,20 @@ class _Connection:
         await self.stream.send_all(
             protocol.send(request) + protocol.send(h11.Data(data=body)) + protocol.send(h11.EndOfMessage())
         )
-        status, parts = 0, []
+        status, parts, headers = 0, [], {}
         while True:
             event = protocol.next_event()
             if event is h11.NEED_DATA:
                 protocol.receive_data(bytes(await self.stream.receive_some(65536)))
             elif isinstance(event, h11.Response):
                 status = event.status_code
+                headers = {
+                    bytes(name).decode("latin-1"): bytes(value).decode("latin-1") for name, value in event.headers
+                }
             elif isinstance(event, h11.Data):
                 parts.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return Response(status, b"".join(parts))
+                return Response(status, b"".join(parts), headers)
             elif isinstance(event, h11.ConnectionClosed):
                 raise RequestFailed("the server closed the connection before it answered")
 

@@ -1,0 +1,49 @@
+"""The log output: each notification as a line of numbatd's own JSON log.
+
+Level by what it says: a critical incident opened, changed or still open is an error, a
+warning or unknown one a warning, a resolve info. Nothing here can fail, so nothing is
+retried; the fields are the incident's, never an output's secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ...observe import log
+from .._model import Notification
+from ._base import Output, OutputOptions, finite
+
+LEVELS = {"critical": logging.ERROR, "warning": logging.WARNING, "unknown": logging.WARNING, "ok": logging.INFO}
+
+
+@dataclass(frozen=True)
+class LogOptions(OutputOptions):
+    pass
+
+
+def log_fields(notification: Notification) -> dict[str, object]:
+    """The log line's fields for ``notification``."""
+    incident = notification.incident
+    return {
+        "action": notification.action,
+        "incident": incident.key,
+        "rule": incident.rule,
+        "kind": incident.kind,
+        "severity": incident.severity,
+        "summary": incident.summary,
+        "labels": dict(incident.labels),
+        "details": dict(incident.details),
+        "value": finite(incident.value),
+        "opened_ms": incident.opened_ms,
+    }
+
+
+class LogOutput(Output[LogOptions]):
+    kind = "log"
+    Options = LogOptions
+
+    async def send(self, notification: Notification) -> None:
+        level = logging.INFO if notification.action == "resolve" else LEVELS.get(notification.incident.severity, 30)
+        fields = log_fields(notification)
+        log.log(level, f"incident {notification.action}: {notification.incident.summary}", extra=fields)
