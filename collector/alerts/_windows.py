@@ -94,9 +94,10 @@ class BucketWindow:
     as :data:`BUCKETS` buckets a window (a bucket is ``window / BUCKETS`` wide, aligned on
     multiples of its width): a sample is in the window while its bucket's end is after
     ``now - window``. Memory and time per sample are constant whatever the rate: an
-    event lands in the current bucket (a few additions); only a new bucket pushes the
-    current one into the closed ones and recomputes their totals (``math.fsum``, so
-    exact and without drift)."""
+    event lands in the current bucket (a few additions); a new bucket adds the current
+    one to the closed ones' totals, and a closed bucket leaving the window has them
+    counted again from the rest (``math.fsum``: exact, so a huge sample that comes and
+    goes leaves no rounding behind)."""
 
     __slots__ = (
         "_closed",
