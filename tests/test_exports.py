@@ -55,7 +55,8 @@ SURFACES = {
     "collector.listeners": names("Intake Listeners"),
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
-        "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
+        "SINK_TYPES AlertsOptions AlertsSink ConsoleOptions ConsoleSink "
+        "ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
         "JsonlSink PrometheusOptions PrometheusSink RemoteSink RemoteWriteOptions RemoteWriteSink Sink SinkOptions "
         "SinkType SpoolOptions Unavailable"
     ),
@@ -65,8 +66,10 @@ SURFACES = {
     "collector.sinks.remote_write": names("RemoteWriteOptions RemoteWriteSink"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
     "collector.sinks.prometheus": names("MappingRule PrometheusOptions PrometheusSink"),
+    "collector.sinks.alerts": names("AlertsOptions AlertsSink OutputSpec"),
     "collector.observe": names(
-        "AggregationStats AlertOutputStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
+        "AggregationStats AlertOutputStats AlertSinkStats "
+        "FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
     ),
     "jit": names("CompiledCache use_compiled_cache"),
     "log_parser": names("ParseError Request Store Tally counter_for tally_file tally_stream to_day_counts"),

@@ -211,6 +211,28 @@ class SelfMetrics:
         self.alert_queue = self._gauge(
             "numbat_alert_output_queue_notifications", "Notifications waiting for an alert output.", alert_output
         )
+        self.alert_incidents = self._gauge(
+            "numbat_alert_incidents_open",
+            "Incidents an alerts sink holds open, by rule and severity.",
+            ["sink", "rule", "severity"],
+        )
+        self.alert_notifications = self._counter(
+            "numbat_alert_notifications",
+            "Notifications an alerts sink's engine handed to its outputs, by action (trigger, update, resolve, "
+            "renotify, remediate).",
+            ["sink", "action"],
+        )
+        self.alert_silenced = self._counter(
+            "numbat_alert_silenced_notifications",
+            "Notifications an alerts sink held back under a silence, by action.",
+            ["sink", "action"],
+        )
+        self.alert_evaluation_seconds = self._histogram(
+            "numbat_alert_evaluation_seconds",
+            "Time of one call of an alerts sink's engine: a batch of events observed, or a tick of its timers.",
+            ["sink", "call"],
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
 
     def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
         return Counter(name, text, labels, registry=self.registry)
@@ -261,6 +283,7 @@ class SinkStats:
     def __init__(self, metrics: SelfMetrics, name: str, kind: str) -> None:
         labels = (name, kind)
         self._metrics, self._labels = metrics, labels
+        self.metrics = metrics  #: the registry it belongs to (an alerts sink adds its own stats)
         self.retried = metrics.retries.labels(*labels).inc
         self.spooled = metrics.spooled.labels(*labels).inc
         self.replayed = metrics.replayed.labels(*labels).inc
@@ -316,6 +339,33 @@ class AggregationStats:
         for gauge in (self._metrics.aggregation_series, self._metrics.flush_lag, self._metrics.last_flush):
             with contextlib.suppress(KeyError):
                 gauge.remove(self._name)
+
+
+class AlertSinkStats:
+    """An alerts sink's share of the self-metrics: its incidents, notifications and
+    evaluation time (its outputs have :class:`AlertOutputStats` each)."""
+
+    def __init__(self, metrics: SelfMetrics, sink: str) -> None:
+        self.metrics, self._sink = metrics, sink
+        self.observe_seconds = metrics.alert_evaluation_seconds.labels(sink, "observe").observe
+        self.tick_seconds = metrics.alert_evaluation_seconds.labels(sink, "tick").observe
+        self._open: set[tuple[str, str]] = set()
+
+    def notified(self, action: str, count: int = 1) -> None:
+        self.metrics.alert_notifications.labels(self._sink, action).inc(count)
+
+    def silenced(self, action: str, count: int = 1) -> None:
+        self.metrics.alert_silenced.labels(self._sink, action).inc(count)
+
+    def set_open(self, counts: dict[tuple[str, str], int]) -> None:
+        """The open incidents now, by (rule, severity); pairs no longer open are removed."""
+        gauge = self.metrics.alert_incidents
+        for rule, severity in self._open - counts.keys():
+            with contextlib.suppress(KeyError):
+                gauge.remove(self._sink, rule, severity)
+        for (rule, severity), count in counts.items():
+            gauge.labels(self._sink, rule, severity).set(count)
+        self._open = set(counts)
 
 
 class AlertOutputStats:

@@ -4,8 +4,9 @@
 ``[[sinks]]`` table, handed to the configuration loader) and its sink class (made by the
 router). One module or package per sink: _console.py, _jsonl.py, _forward.py,
 influxdb/, prometheus/ (the page Prometheus scrapes), remote_write/ (Prometheus remote
-write); remote/ is what the sinks that write to a remote store share (retries, the spool,
-an HTTP client); _base.py is :class:`Sink`, its life and what its runner may ask of it.
+write), alerts/ (rules, incidents, notifications); remote/ is what the sinks that write
+to a remote store share (retries, the spool, an HTTP client); _base.py is :class:`Sink`,
+its life and what its runner may ask of it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ._base import Sink
 from ._console import ConsoleOptions, ConsoleSink
 from ._forward import ForwardOptions, ForwardSink
 from ._jsonl import JsonlOptions, JsonlSink
+from .alerts import AlertsOptions, AlertsSink
 from .influxdb import InfluxOptions, InfluxSink
 from .prometheus import PrometheusOptions, PrometheusSink
 from .remote import RemoteSink, SpoolOptions, Unavailable
@@ -40,11 +42,13 @@ class SinkType:
 
 SINK_TYPES: Mapping[str, SinkType] = {
     sink.kind: SinkType.of(sink)
-    for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, PrometheusSink, RemoteWriteSink)
+    for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, PrometheusSink, RemoteWriteSink, AlertsSink)
 }
 
 __all__ = [
     "SINK_TYPES",
+    "AlertsOptions",
+    "AlertsSink",
     "ConsoleOptions",
     "ConsoleSink",
     "ForwardOptions",
