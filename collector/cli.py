@@ -3,7 +3,8 @@
 It reads the configuration (handing the loader the sink types), sets up the log, chooses
 numba's cache folder before anything can import numba (an InfluxDB sink's compiled
 transcoder), and runs the :class:`~collector.Daemon` until SIGTERM. Exit status: 0 after
-a clean stop, 1 when the daemon cannot run, 2 for a bad configuration.
+a clean stop, 1 when the daemon cannot run, 2 for a bad configuration. ``numbatd silence
+...`` is the alerts sink's silences through its API (_silence_cli.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["silence"]:  # the alerts sink's silences, through its API
+        from ._silence_cli import main as silence_main
+
+        return silence_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.check_config:
         try:

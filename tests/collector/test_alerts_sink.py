@@ -9,6 +9,7 @@ and the CLI."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -185,3 +186,144 @@ timeout = 0.5
     finally:
         kill(service)
         assert daemon.stop() == 0
+
+
+def numbatd_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "collector", *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_a_restart_keeps_a_critical_incident_open_and_does_not_notify_it_again(numbatd, receivers, tmp_path) -> None:
+    webhook = receivers()
+    udp, api_port = free_port(), free_port()
+    text = config(
+        udp, api_port, f'[[sinks.outputs]]\ntype = "webhook"\nurl = "{webhook.url}"\n', state_dir=tmp_path / "state"
+    )
+    daemon = numbatd(text)
+    service = beating(udp)
+    other = beating(udp, app="other")
+    try:
+        assert wait_for(lambda: daemon.metric("numbat_sink_written_events_total", sink="alerts") >= 6, 10)
+        kill(service)
+        assert wait_for(lambda: webhook_bodies(webhook, "trigger"), 5)
+        [before] = incidents(api_port)
+        assert daemon.stop() == 0
+        kill(other)  # silent while numbatd is down, and after: still watched, so missed after the restart
+        daemon = numbatd(text)
+        [after] = [i for i in incidents(api_port) if i["key"] == before["key"]]
+        assert after == before
+        assert wait_for(lambda: any(i["key"] == "beats/other/host=h1" for i in incidents(api_port)), 5)
+        time.sleep(1.0)
+        triggers = [b["incident"]["key"] for b in webhook_bodies(webhook, "trigger")]
+        assert triggers == ["beats/svc/host=h1", "beats/other/host=h1"]  # svc's once, before the restart
+        assert daemon.metric("numbat_alert_incidents_open", rule="beats", severity="critical") == 2
+    finally:
+        kill(service)
+        kill(other)
+        assert daemon.stop() == 0
+
+
+def test_silences_through_the_api_and_the_cli_hold_back_an_incident_until_removed(numbatd, receivers, tmp_path) -> None:
+    webhook = receivers()
+    udp, api_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{api_port}"
+    daemon = numbatd(config(udp, api_port, f'[[sinks.outputs]]\ntype = "webhook"\nurl = "{webhook.url}"\n'))
+    service = beating(udp)
+    try:
+        status, by_api = api(
+            api_port, "POST", "/silences", {"match": "beats/svc/*", "duration": 60, "comment": "deploy"}
+        )
+        assert status == 201
+        assert isinstance(by_api, dict)
+        assert by_api["match"] == "beats/svc/*"
+        assert by_api["comment"] == "deploy"
+        assert abs(by_api["ends_ms"] - (time.time() * 1000 + 60_000)) < 2_000
+        added = numbatd_cli("silence", "--url", url, "add", "beats/nothing/*", "--duration", "30", "--comment", "x")
+        assert added.returncode == 0, added.stderr
+        by_cli = orjson.loads(added.stdout)
+        listed = numbatd_cli("silence", "--url", url, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(orjson.loads(line)["id"] for line in listed.stdout.splitlines()) == sorted(
+            [by_api["id"], by_cli["id"]]
+        )
+        assert api(api_port, "GET", "/silences")[1] == [orjson.loads(line) for line in listed.stdout.splitlines()]
+        assert api(api_port, "POST", "/silences", {"match": "x", "duration": -1})[0] == 400
+        assert api(api_port, "DELETE", "/silences/nope")[0] == 404
+
+        assert wait_for(lambda: daemon.metric("numbat_sink_written_events_total", sink="alerts") >= 3, 10)
+        kill(service)
+        assert wait_for(lambda: incidents(api_port), 5)
+        [incident] = incidents(api_port)
+        assert incident["silenced"] is True
+        time.sleep(0.5)
+        assert webhook.bodies() == []  # silenced: not sent
+        assert daemon.metric("numbat_alert_silenced_notifications_total", action="trigger") == 1
+
+        removed = numbatd_cli("silence", "--url", url, "remove", by_api["id"])
+        assert removed.returncode == 0, removed.stderr
+        assert wait_for(lambda: webhook_bodies(webhook, "trigger"), 5)  # announced once the silence ends
+        assert api(api_port, "DELETE", f"/silences/{by_cli['id']}")[0] == 204
+        assert api(api_port, "GET", "/silences") == (200, [])
+        assert numbatd_cli("silence", "--url", url, "remove", by_cli["id"]).returncode == 1
+    finally:
+        kill(service)
+        assert daemon.stop() == 0
+
+
+def test_a_remediation_runs_once_after_the_second_failing_check_while_a_hung_output_delays_no_other(
+    numbatd, receivers, hanging, tmp_path
+) -> None:
+    webhook = receivers()
+    udp, api_port = free_port(), free_port()
+    touched = tmp_path / "remediated"
+    rules = f"""
+[[sinks.rules]]
+kind = "threshold"
+name = "replication"
+match = "db.replication_lag"
+statistic = "last"
+window = 1
+evaluate_every = 0.2
+critical_above = 10
+for_evaluations = 2
+remediate_after = 2
+flap_hold = 0
+remediation = ["sh", "-c", "date +%s%3N >> {touched}"]
+"""
+    outputs = f"""
+[[sinks.outputs]]
+type = "webhook"
+name = "hung"
+url = "{hanging.url}"
+timeout = 30
+[[sinks.outputs]]
+type = "webhook"
+url = "{webhook.url}"
+[[sinks.outputs]]
+type = "remediation"
+timeout = 5
+"""
+    daemon = numbatd(config(udp, api_port, outputs, rules=rules))
+    failing = b'{"name": "db.replication_lag", "value": 60, "host": "db1"}\n'
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(failing, ("127.0.0.1", udp))  # the first failing check: counted, nothing run
+        assert wait_for(lambda: daemon.metric("numbat_sink_written_events_total", sink="alerts") >= 1, 5)
+        time.sleep(0.3)
+        assert not touched.exists()
+        assert incidents(api_port) == []
+        sock.sendto(failing, ("127.0.0.1", udp))  # the second in a row: the incident and the remedy
+        assert wait_for(touched.exists, 5)
+        for _ in range(5):  # still failing: no second run
+            sock.sendto(failing, ("127.0.0.1", udp))
+            time.sleep(0.1)
+        time.sleep(0.5)
+    assert len(touched.read_text().split()) == 1
+    [incident] = incidents(api_port)
+    assert incident["key"] == "replication/db.replication_lag/host=db1"
+    assert incident["severity"] == "critical"
+    assert wait_for(lambda: webhook_bodies(webhook, "trigger"), 5)  # while the hung output holds its request
+    assert hanging.accepted >= 1
+    assert daemon.metric("numbat_alert_output_sent_notifications_total", output="remediation") == 1
+    assert daemon.metric("numbat_alert_notifications_total", action="remediate") == 1
+    daemon.kill()
