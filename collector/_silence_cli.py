@@ -11,6 +11,7 @@ import datetime
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 
@@ -58,7 +59,7 @@ def main(argv: Sequence[str]) -> int:
                 print(json.dumps(silence, sort_keys=True))
             return 0
     else:
-        status, answer = _call("DELETE", f"{base}/silences/{urllib.request.quote(args.id, safe='')}")
+        status, answer = _call("DELETE", f"{base}/silences/{urllib.parse.quote(args.id, safe='')}")
         if status == 204:
             print(f"removed {args.id}")
             return 0

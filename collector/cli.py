@@ -20,6 +20,7 @@ import trio
 from jit import use_compiled_cache
 
 from ._daemon import Daemon
+from ._silence_cli import main as silence_main
 from .config import ConfigError, default_config, load_config
 from .observe import log, setup_logging
 from .sinks import SINK_TYPES
@@ -40,8 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["silence"]:  # the alerts sink's silences, through its API
-        from ._silence_cli import main as silence_main
-
         return silence_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.check_config:
