@@ -20,6 +20,8 @@ import orjson
 
 from ...alerts import Incident, Silence
 
+#: The longest silence: ten years (a longer one is a mistake, or an overflow waiting to happen).
+MAX_SILENCE_SECONDS = 10 * 366 * 86_400
 MAX_COMMENT = 1_000
 MAX_MATCH = 1_000
 
@@ -75,13 +77,15 @@ def silence_request(body: bytes, now_ms: int) -> tuple[str, int, str]:
     if (duration is None) == (ends is None):
         raise BadRequest("give one of duration (seconds) or ends_ms (ms since the epoch)")
     if duration is not None:
-        if not _number(duration) or duration <= 0:
-            raise BadRequest("duration: must be a positive number of seconds")
+        if not _number(duration) or not 0 < duration <= MAX_SILENCE_SECONDS:
+            raise BadRequest(f"duration: must be a positive number of seconds, at most {MAX_SILENCE_SECONDS}")
         ends = now_ms + round(duration * 1000)
     elif not isinstance(ends, int) or isinstance(ends, bool):
         raise BadRequest("ends_ms: must be a whole number of ms since the epoch")
     if ends <= now_ms:
         raise BadRequest("the silence must end in the future")
+    if ends > now_ms + MAX_SILENCE_SECONDS * 1000:
+        raise BadRequest(f"the silence must end within {MAX_SILENCE_SECONDS} seconds (ten years)")
     return match, ends, comment
 
 
