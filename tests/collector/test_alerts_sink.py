@@ -327,3 +327,34 @@ timeout = 5
     assert daemon.metric("numbat_alert_output_sent_notifications_total", output="remediation") == 1
     assert daemon.metric("numbat_alert_notifications_total", action="remediate") == 1
     daemon.kill()
+
+
+def test_a_reload_keeps_an_open_incident_and_applies_the_new_rules(numbatd, receivers, tmp_path) -> None:
+    """SIGHUP with changed rules: the sink is replaced, its state goes through its SQLite
+    file, so the open incident stays open and is not sent again; the new rule watches."""
+    webhook = receivers()
+    udp, api_port = free_port(), free_port()
+    outputs = f'[[sinks.outputs]]\ntype = "webhook"\nurl = "{webhook.url}"\n'
+    beats = '\n[[sinks.rules]]\nkind = "heartbeat"\nname = "beats"\nflap_hold = 0\n'
+    daemon = numbatd(config(udp, api_port, outputs, rules=beats, state_dir=tmp_path / "state"))
+    service = beating(udp)
+    try:
+        assert wait_for(lambda: daemon.metric("numbat_sink_written_events_total", sink="alerts") >= 3, 10)
+        kill(service)
+        assert wait_for(lambda: webhook_bodies(webhook, "trigger"), 5)
+        [before] = incidents(api_port)
+        statuses = '\n[[sinks.rules]]\nkind = "status"\nname = "checks"\nflap_hold = 0\n'
+        daemon.write_config(config(udp, api_port, outputs, rules=beats + statuses, state_dir=tmp_path / "state"))
+        daemon.signal(signal.SIGHUP)
+        assert wait_for(lambda: daemon.metric("numbat_config_reloads_total", result="applied") == 1, 10)
+        assert wait_for(lambda: before in incidents(api_port), 5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            event = {"name": "db.replication", "host": "h1", "status": "critical", "value": 1}
+            sender.sendto(orjson.dumps(event), ("127.0.0.1", udp))
+        assert wait_for(lambda: len(webhook_bodies(webhook, "trigger")) == 2, 5)
+        keys = [body["incident"]["key"] for body in webhook_bodies(webhook, "trigger")]
+        assert keys[0] == before["key"]  # sent once, before the reload
+        assert keys[1].startswith("checks/")
+    finally:
+        kill(service)
+        assert daemon.stop() == 0
