@@ -63,6 +63,25 @@ SHAPED: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+#: Tables a sink checks through a registry of its own (the alerts sink's rules and
+#: outputs): a few that work and a few it must refuse, by the key that holds them.
+NESTED_TABLES: dict[str, list[dict[str, Any]]] = {
+    "rules": [
+        {"kind": "heartbeat", "name": "beats"},
+        {"kind": "status", "name": "checks", "for_evaluations": 2},
+        {"kind": "threshold", "name": "load", "match": "*.load", "critical_above": 4},
+        {"kind": "threshold", "name": "load"},  # no match, no bound
+        {"kind": "carrier-pigeon", "name": "x"},
+    ],
+    "outputs": [
+        {"type": "log"},
+        {"type": "webhook", "url": "http://127.0.0.1:1/hook"},
+        {"type": "webhook"},  # no url
+        {"type": "carrier-pigeon"},
+    ],
+}
+
+
 def value_for(hint: Any, key: str) -> st.SearchStrategy[Any]:
     if key in PLACES:
         return PLACES[key]
@@ -75,6 +94,8 @@ def value_for(hint: Any, key: str) -> st.SearchStrategy[Any]:
         item = get_args(hint)[0]
         if item is str:
             return st.lists(st.sampled_from(["app.", "x"]), max_size=2)
+        if get_origin(item) is dict:  # tables checked by their own registry: the alerts sink's rules and outputs
+            return st.lists(st.sampled_from(NESTED_TABLES[key]), max_size=2)
         return st.lists(value_for(item, key), max_size=3)
     if origin in (types.UnionType, typing.Union):
         return st.one_of(*[value_for(option, key) for option in get_args(hint) if option is not type(None)])
@@ -122,7 +143,7 @@ def sink_table(kind: str, folder: Path) -> st.SearchStrategy[dict[str, Any]]:
         fixed["url"] = "http://127.0.0.1:1/api/v1/write"  # never the default's 9090, where a real one may run
     if kind in ("influxdb", "forward", "prometheus_remote_write"):
         fixed["spool"] = {"dir": str(folder / f"spool-{kind}")}
-    if kind == "prometheus":  # a port of the system's choosing, never the default 9102 another run may hold
+    if kind in ("prometheus", "alerts"):  # a port of the system's choosing, never a default another run may hold
         fixed["listen"] = "127.0.0.1:0"
     own = table_for(SINK_TYPES[kind].options, fixed)
     common = table_for(SinkConfig, {"name": kind})

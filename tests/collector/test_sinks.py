@@ -13,6 +13,7 @@ from collector.observe import SelfMetrics
 from collector.router import SinkQueue, SinkRunner
 from collector.sinks import (
     SINK_TYPES,
+    AlertsOptions,
     ConsoleOptions,
     ForwardOptions,
     InfluxOptions,
@@ -32,6 +33,7 @@ def options_for(kind: str, folder: Path) -> SinkOptions:
         "forward": ForwardOptions(url="tcp://127.0.0.1:1"),
         "influxdb": InfluxOptions(database="db", api="v1", batch_size=123, flush_interval=0.25),
         "prometheus": PrometheusOptions(listen="127.0.0.1:0"),
+        "alerts": AlertsOptions(listen="127.0.0.1:0", rules=({"kind": "heartbeat", "name": "beats"},)),
         "prometheus_remote_write": RemoteWriteOptions(url="http://127.0.0.1:1/w", batch_size=123, flush_interval=0.25),
     }[kind]
 

@@ -81,6 +81,7 @@ class AlertsSink(Sink[AlertsOptions]):
         self._dirty = trio.Event()
         self._silenced_seen: Counter[str] = Counter()
         self._gate = FloodGate(5.0)
+        self._opened = False  # what close() saves came from an open(): a sink never opened writes no state
 
     # -- life ------------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class AlertsSink(Sink[AlertsOptions]):
                         "down_ms": now - (state.get("now_ms") or now),
                     },
                 )
+        self._opened = True  # from here on close() saves: a state that failed to load is never overwritten
         self._after(self.engine.tick(now))
 
     async def maintain(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -137,6 +139,8 @@ class AlertsSink(Sink[AlertsOptions]):
 
     async def close(self) -> None:
         await self.server.aclose()
+        if not self._opened:
+            return
         try:
             self._save()
         except Exception as exc:
