@@ -3,7 +3,7 @@
 :data:`SINK_TYPES` is the registry: each type's options class (the keys of its
 ``[[sinks]]`` table, handed to the configuration loader) and its sink class (made by the
 router). One module or package per sink: _console.py, _jsonl.py, _forward.py,
-influxdb/; remote/ is what the sinks that write to a remote store share (retries, the
+influxdb/, graphite/; remote/ is what the sinks that write to a remote store share (retries, the
 spool); _base.py is :class:`Sink`, its life and what its runner may ask of it.
 """
 
@@ -18,6 +18,7 @@ from ._base import Sink
 from ._console import ConsoleOptions, ConsoleSink
 from ._forward import ForwardOptions, ForwardSink
 from ._jsonl import JsonlOptions, JsonlSink
+from .graphite import GraphiteOptions, GraphiteSink
 from .influxdb import InfluxOptions, InfluxSink
 from .remote import RemoteSink, SpoolOptions, Unavailable
 
@@ -36,7 +37,7 @@ class SinkType:
 
 
 SINK_TYPES: Mapping[str, SinkType] = {
-    sink.kind: SinkType.of(sink) for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink)
+    sink.kind: SinkType.of(sink) for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, GraphiteSink)
 }
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "ConsoleSink",
     "ForwardOptions",
     "ForwardSink",
+    "GraphiteOptions",
+    "GraphiteSink",
     "InfluxOptions",
     "InfluxSink",
     "JsonlOptions",
