@@ -46,11 +46,12 @@ SURFACES = {
     "collector.listeners": names("Intake Listeners"),
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
-        "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
-        "JsonlSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
+        "SINK_TYPES ConsoleOptions ConsoleSink ForwardOptions ForwardSink GraphiteOptions GraphiteSink InfluxOptions "
+        "InfluxSink JsonlOptions JsonlSink RemoteSink Sink SinkOptions SinkType SpoolOptions Unavailable"
     ),
     "collector.sinks.remote": names("RemoteOptions RemoteSink SpoolOptions Unavailable"),
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
+    "collector.sinks.graphite": names("GraphiteOptions GraphiteSink PathMaker PointEncoder Template"),
     "collector.observe": names(
         "AggregationStats FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
     ),

@@ -10,9 +10,10 @@ most ``max_message_bytes`` (carbon's ``PICKLE_RECEIVER_MAX_LENGTH``, 1 MiB by de
 past it carbon drops the connection).
 
 Only a number is a value: a string, a boolean, null or a non-finite number leaves its
-event out, counted (``not a number``). A body of either protocol converts to the other
-(:func:`convert`), so a spool written under one protocol replays to a carbon that
-speaks the other, after the configuration changed.
+event out, counted (``not a number``); so does a time whisper cannot hold (its
+timestamps are unsigned 32-bit seconds, 1970 to 2106; ``time out of range``). A body
+of either protocol converts to the other (:func:`convert`), so a spool written under one
+protocol replays to a carbon that speaks the other, after the configuration changed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ MIN_MESSAGE_BYTES = 65_536  #: room for the longest path a point may have, many 
 #: no plaintext line can start with, so a body tells its protocol.
 MAX_MESSAGE_BYTES = (1 << 24) - 1
 _SUMMARY_KINDS = frozenset(KINDS)
+#: whisper's timestamps: unsigned 32-bit seconds (and carbon reads -1 as "now")
+TIMESTAMPS = range(0, 1 << 32)
 
 
 def value_of(event: Mapping[str, Any]) -> float | None:
@@ -87,6 +90,8 @@ class PointEncoder:
                 value = value_of(event)
                 if value is None:
                     reason = "not a number"
+                elif event["time"] // 1000 not in TIMESTAMPS:
+                    reason = "time out of range"
                 else:
                     path = path_of(event)
                     if path.__class__ is str:
@@ -104,6 +109,8 @@ class PointEncoder:
         if isinstance(made, Skip):
             return made.reason
         at = summary["time"] // 1000
+        if at not in TIMESTAMPS:
+            return "time out of range"
         before = len(points)
         for path, value in made:
             if value.__class__ is int or (value.__class__ is float and math.isfinite(value)):

@@ -4,8 +4,8 @@ numbat's mapping: the event's name is the path (after an optional prefix); the o
 fields become Graphite 1.1 tags (``path;host=web1;status=ok``), or are folded into the
 path by a template (``{host}.{name}``: each ``{field}`` is that field's value as one
 segment of the path, ``{name}`` the event's name), the fields a template uses being no
-tags. Tags are sorted by key, as carbon sorts them before it stores a series, so the
-path written is the path stored.
+tags. Tags are in carbon's order (its ``;key=value`` texts sorted), which carbon gives a
+series before it stores it, so the path written is the path stored.
 
 What carbon and graphite-web can take, whatever arrives: in a path, each dot-separated
 segment keeps letters, digits, ``_`` and ``-`` (others become ``_``) and empty segments
@@ -198,7 +198,7 @@ class PathMaker:
             clean_key = clean_tag(key)
             if text and clean_key and clean_key not in tags:  # alike keys: the first wins
                 tags[clean_key] = clean_tag(text)
-        return "".join(f";{key}={tags[key]}" for key in sorted(tags))
+        return "".join(sorted(f";{key}={value}" for key, value in tags.items()))
 
     def _learn(self, event: Mapping[str, Any]) -> _Shape:
         keys = tuple(event)
