@@ -29,7 +29,7 @@ import json, os, sys, time
 import whisper
 from carbon.util import TaggedSeries
 
-root = sys.argv[1]
+root, prefix = sys.argv[1], sys.argv[2]
 now = int(time.time())
 found = {}
 for folder, _, files in os.walk(root):
@@ -38,6 +38,8 @@ for folder, _, files in os.walk(root):
             continue
         full = os.path.join(folder, name)
         path = TaggedSeries.decode(os.path.relpath(full, root)[: -len(".wsp")], sep=os.sep)
+        if not path.startswith(prefix):
+            continue
         (start, end, step), values = whisper.fetch(full, now - whisper.info(full)["maxRetention"] + 1, now + 1)
         found[path] = {str(t): v for t, v in zip(range(start, end, step), values) if v is not None}
 json.dump(found, sys.stdout)
@@ -55,7 +57,7 @@ class Carbon:
         self.binary = binary
         self.workdir = workdir
         self.storage = workdir / "storage" / "whisper"
-        self.line_port, self.pickle_port = free_port(), free_port()
+        self.line_port, self.pickle_port, self.query_port = free_port(), free_port(), free_port()
         conf = workdir / "conf"
         conf.mkdir(parents=True, exist_ok=True)
         (workdir / "log").mkdir(exist_ok=True)
@@ -78,7 +80,7 @@ LINE_RECEIVER_PORT = {self.line_port}
 PICKLE_RECEIVER_INTERFACE = 127.0.0.1
 PICKLE_RECEIVER_PORT = {self.pickle_port}
 CACHE_QUERY_INTERFACE = 127.0.0.1
-CACHE_QUERY_PORT = {free_port()}
+CACHE_QUERY_PORT = {self.query_port}
 ENABLE_UDP_LISTENER = False
 LOG_UPDATES = False
 LOG_CREATES = False
@@ -140,12 +142,16 @@ CARBON_METRIC_INTERVAL = 0
     def port(self, protocol: str) -> int:
         return self.line_port if protocol == "plaintext" else self.pickle_port
 
-    def stored(self) -> dict[str, dict[int, float]]:
-        """Every path carbon stored and its points, by second."""
+    def stored(self, prefix: str = "") -> dict[str, dict[int, float]]:
+        """Every path carbon stored (that starts with ``prefix``) and its points, by second."""
         if not self.storage.exists():
             return {}
         result = subprocess.run(
-            [SYSTEM_PYTHON, "-c", _READER, str(self.storage)], capture_output=True, text=True, timeout=120, check=True
+            [SYSTEM_PYTHON, "-c", _READER, str(self.storage), prefix],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         return {path: {int(t): v for t, v in points.items()} for path, points in json.loads(result.stdout).items()}
 

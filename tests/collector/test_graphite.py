@@ -64,10 +64,6 @@ def tcp_listener(port: int) -> str:
     return f'[[listeners]]\nurl = "tcp://127.0.0.1:{port}"\n'
 
 
-def under(stored: dict[str, dict[int, float]], prefix: str) -> dict[str, dict[int, float]]:
-    return {path: points for path, points in stored.items() if path.startswith(prefix + ".")}
-
-
 def stored_points(carbon: Carbon, prefix: str, count: int, timeout: float = 30) -> dict[str, dict[int, float]]:
     """What carbon stored under ``prefix`` once ``count`` points are there (carbon's
     writer flushes its cache about once a second)."""
@@ -75,7 +71,7 @@ def stored_points(carbon: Carbon, prefix: str, count: int, timeout: float = 30) 
 
     def enough() -> bool:
         nonlocal found
-        found = under(carbon.stored(), prefix)
+        found = carbon.stored(prefix + ".")
         return sum(map(len, found.values())) >= count
 
     wait_for(enough, timeout, interval=0.5)
