@@ -15,6 +15,7 @@ from collector.sinks import (
     SINK_TYPES,
     ConsoleOptions,
     ForwardOptions,
+    GraphiteOptions,
     InfluxOptions,
     JsonlOptions,
     Sink,
@@ -29,6 +30,7 @@ def options_for(kind: str, folder: Path) -> SinkOptions:
         "jsonl": JsonlOptions(path=str(folder / "out" / "events.jsonl")),
         "forward": ForwardOptions(url="tcp://127.0.0.1:1"),
         "influxdb": InfluxOptions(database="db", api="v1", batch_size=123, flush_interval=0.25),
+        "graphite": GraphiteOptions(batch_size=123, flush_interval=0.25),
     }[kind]
 
 
@@ -40,7 +42,7 @@ def make(kind: str, folder: Path, options: SinkOptions | None = None) -> Sink[ob
 @pytest.mark.parametrize("kind", sorted(SINK_TYPES))
 def test_a_sink_is_whole_when_made_and_acquires_nothing_until_opened(kind: str, tmp_path: Path) -> None:
     sink = make(kind, tmp_path)
-    if kind == "influxdb":  # what the runner asks of it is known before open()
+    if kind in ("influxdb", "graphite"):  # what the runner asks of it is known before open()
         assert (sink.batch_events, sink.linger) == (123, 0.25)
     assert list(tmp_path.iterdir()) == []  # no file, no folder, no spool
     trio.run(sink.close)  # closing what was never opened releases nothing, and raises nothing

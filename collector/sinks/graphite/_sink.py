@@ -248,7 +248,9 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
         return self._connection
 
     async def _write(self, connection: Connection, body: bytes, count: int) -> None:
+        started = trio.current_time()
         await connection.send(body, self.options.send_timeout)
+        self.stats.request_seconds.observe(trio.current_time() - started)
         # on a connection of its own a body is known read at the end of its batch: no need to count its bytes
         self._window.written(body, count, trio.current_time(), 0 if self._per_batch else connection.sent)
 
