@@ -36,6 +36,7 @@ naming = { global_prefix = "s", prefix_counter = "c", legacy_namespace = true, f
 batch_size = 100
 flush_interval = 0.5
 max_message_bytes = 65536
+max_message_points = 100
 max_path_bytes = 2048
 max_paths = 10
 connect_timeout = 1
@@ -76,6 +77,7 @@ input = "10s"
         ("max_message_bytes = 16777216", "sinks[0].max_message_bytes: must be at most 16,777,215"),
         ("max_path_bytes = 20000", "sinks[0].max_path_bytes: must be at most 16,000"),
         ("max_paths = 0", "sinks[0].max_paths: must be positive"),
+        ("max_message_points = 0", "sinks[0].max_message_points: must be positive"),
         ("resend_window = -1", "sinks[0].resend_window: must not be negative"),
         ("retry_cap = 0.01", "sinks[0].retry_cap: must be at least retry_base"),
         ('input = "1m"', "sinks[0].input: '1m' names no aggregation"),

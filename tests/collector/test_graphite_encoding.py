@@ -209,15 +209,19 @@ point_lists = st.lists(
 )
 
 
-@given(points=point_lists, max_message_bytes=st.sampled_from([MIN_MESSAGE_BYTES, 1 << 20]))
+@given(
+    points=point_lists,
+    max_message_bytes=st.sampled_from([MIN_MESSAGE_BYTES, 1 << 20]),
+    max_message_points=st.integers(1, 300),
+)
 def test_plaintext_and_pickle_carry_the_same_points_and_convert_into_each_other(
-    points: list, max_message_bytes: int
+    points: list, max_message_bytes: int, max_message_points: int
 ) -> None:
-    lines, messages = plaintext(points), pickled(points, max_message_bytes)
+    lines, messages = plaintext(points), pickled(points, max_message_bytes, max_message_points)
     assert decode(lines) == points == decode(messages)
     assert lines.count(b"\n") == len(points)
     assert all(len(line.split(b" ")) == 3 for line in lines.splitlines())
-    assert convert(lines, "pickle", max_message_bytes) == messages
+    assert convert(lines, "pickle", max_message_bytes, max_message_points) == messages
     assert convert(messages, "plaintext") == lines
     assert convert(lines, "plaintext") is lines
     if points:
@@ -228,13 +232,15 @@ def test_plaintext_and_pickle_carry_the_same_points_and_convert_into_each_other(
         payload = messages[offset + 4 : offset + 4 + length]
         assert len(payload) == length <= max_message_bytes
         assert payload[:2] == b"\x80\x02"
-        assert isinstance(pickle.loads(payload), list)
+        message = pickle.loads(payload)
+        assert isinstance(message, list)
+        assert 0 < len(message) <= max_message_points
         offset += 4 + length
 
 
 def test_pickle_messages_stay_under_the_bound() -> None:
     points = [(f"long.path.{'x' * 900}.{i}", (i, float(i))) for i in range(1000)]
-    messages = pickled(points, MIN_MESSAGE_BYTES)
+    messages = pickled(points, MIN_MESSAGE_BYTES, max_message_points=1000)
     sizes = []
     offset = 0
     while offset < len(messages):

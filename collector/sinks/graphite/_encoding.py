@@ -5,9 +5,9 @@ timestamp in whole seconds (the event's ms, floored; carbon keeps seconds), the 
 int or a float as the event had it. Plaintext is one line per point, ``path value
 timestamp\\n`` (the value as ``repr`` writes it: the shortest text that reads back as
 the same float). Pickle is carbon's batched protocol: messages of a 4-byte big-endian
-length and a list of points pickled with protocol 2, as carbon-relay sends them, each at
-most ``max_message_bytes`` (carbon's ``PICKLE_RECEIVER_MAX_LENGTH``, 1 MiB by default:
-past it carbon drops the connection).
+length and a list of points pickled with protocol 2, as carbon-relay sends them, each of
+at most ``max_message_points`` points and ``max_message_bytes`` (carbon's
+``PICKLE_RECEIVER_MAX_LENGTH``, 1 MiB by default: past it carbon drops the connection).
 
 Only a number is a value: a string, a boolean, null or a non-finite number leaves its
 event out, counted (``not a number``); so does a time whisper cannot hold (its
@@ -126,13 +126,16 @@ def plaintext(points: Iterable[Point]) -> bytes:
     return "".join([f"{path} {value!r} {at}\n" for path, (at, value) in points]).encode()
 
 
-def pickled(points: list[Point], max_message_bytes: int = 1 << 20) -> bytes:
-    """Length-prefixed pickle messages (protocol 2), each of at most ``max_message_bytes``."""
+def pickled(points: list[Point], max_message_bytes: int = 1 << 20, max_message_points: int = 500) -> bytes:
+    """Length-prefixed pickle messages (protocol 2), each of at most ``max_message_points``
+    points (carbon-relay's ``MAX_DATAPOINTS_PER_MESSAGE``: carbon reads a message whole
+    before it takes a point of it, and spends less per point on smaller ones) and
+    ``max_message_bytes``."""
     messages = []
     start, size = 0, 0
     for index, (path, _) in enumerate(points):
         cost = len(path) + _POINT_OVERHEAD  # paths are ASCII but a summary's: a message over is halved
-        if size + cost > max_message_bytes and index > start:
+        if index > start and (size + cost > max_message_bytes or index - start >= max_message_points):
             messages += _messages(points[start:index], max_message_bytes)
             start, size = index, 0
         size += cost
@@ -149,8 +152,10 @@ def _messages(points: list[Point], max_message_bytes: int) -> list[bytes]:
     return _messages(points[:middle], max_message_bytes) + _messages(points[middle:], max_message_bytes)
 
 
-def encode(points: list[Point], protocol: Protocol, max_message_bytes: int = 1 << 20) -> bytes:
-    return plaintext(points) if protocol == "plaintext" else pickled(points, max_message_bytes)
+def encode(
+    points: list[Point], protocol: Protocol, max_message_bytes: int = 1 << 20, max_message_points: int = 500
+) -> bytes:
+    return plaintext(points) if protocol == "plaintext" else pickled(points, max_message_bytes, max_message_points)
 
 
 def protocol_of(body: bytes) -> Protocol:
@@ -192,8 +197,8 @@ def _number(text: str) -> float:
         return float(text)
 
 
-def convert(body: bytes, protocol: Protocol, max_message_bytes: int = 1 << 20) -> bytes:
+def convert(body: bytes, protocol: Protocol, max_message_bytes: int = 1 << 20, max_message_points: int = 500) -> bytes:
     """``body`` in ``protocol``: itself if it is in it already, else re-encoded."""
     if protocol_of(body) == protocol:
         return body
-    return encode(decode(body), protocol, max_message_bytes)
+    return encode(decode(body), protocol, max_message_bytes, max_message_points)

@@ -53,6 +53,7 @@ class GraphiteOptions(SinkOptions):
     batch_size: int = 5_000  #: events per write
     flush_interval: float = 1.0  #: seconds a smaller batch waits to fill
     max_message_bytes: int = 1 << 20  #: a pickle message, at most carbon's PICKLE_RECEIVER_MAX_LENGTH
+    max_message_points: int = 500  #: points in a pickle message (carbon-relay's MAX_DATAPOINTS_PER_MESSAGE)
     max_path_bytes: int = 1_024  #: longer paths are not written, counted
     max_paths: int = 100_000  #: distinct paths of raw events; new ones past it are not written, counted
     connect_timeout: float = 5.0
@@ -77,7 +78,7 @@ class GraphiteOptions(SinkOptions):
             Template.parse(self.template)
         except ValueError as exc:
             raise ValueError(f"template: {exc}") from None
-        for key in ("batch_size", "max_path_bytes", "max_paths", "resend_max_bytes"):
+        for key in ("batch_size", "max_message_points", "max_path_bytes", "max_paths", "resend_max_bytes"):
             require(getattr(self, key) > 0, key, "must be positive")
         for key in ("flush_interval", "connect_timeout", "send_timeout", "retry_base"):
             require(getattr(self, key) > 0, key, "must be positive")
@@ -137,7 +138,8 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
             self.stats.skipped(reason, count)
         if not points:
             return []
-        return [(encode(points, self.options.protocol, self.options.max_message_bytes), written)]
+        options = self.options
+        return [(encode(points, options.protocol, options.max_message_bytes, options.max_message_points), written)]
 
     def _admit(self, path: str) -> str | None:
         """The bound on distinct paths (whisper files): a new path past it is refused."""
@@ -221,7 +223,8 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
         """Write what waits to be written again, then ``body`` (in this sink's protocol,
         whatever the spool held it in); its events count as delivered once confirmed.
         Raises Unavailable, leaving ``body`` to the caller, when the connection fails."""
-        body = convert(body, self.options.protocol, self.options.max_message_bytes)
+        options = self.options
+        body = convert(body, options.protocol, options.max_message_bytes, options.max_message_points)
         async with self._writing:
             connection = None
             try:
