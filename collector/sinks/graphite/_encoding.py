@@ -43,6 +43,12 @@ MAX_MESSAGE_BYTES = (1 << 24) - 1
 _SUMMARY_KINDS = frozenset(KINDS)
 #: whisper's timestamps: unsigned 32-bit seconds (and carbon reads -1 as "now")
 TIMESTAMPS = range(0, 1 << 32)
+_LATEST_MS = (1 << 32) * 1000
+_NO_PATHS: dict[Any, str] = {}
+
+
+def _nothing(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    return ()
 
 
 def value_of(event: Mapping[str, Any]) -> float | None:
@@ -71,36 +77,66 @@ class PointEncoder:
 
     def encode(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[Point], int, dict[str, int]]:
         """The points of ``events``, in order; how many events made points; how many did
-        not, by reason."""
+        not, by reason.
+
+        An event of a path already written, with a number for its value and a time
+        whisper holds, costs a lookup: its values are taken in one call by the getter of
+        its shape (its keys), and its path is the one remembered for them. Any other event
+        takes the slow path (:meth:`_point`), which checks everything and teaches the
+        cache.
+        """
         points: list[Point] = []
-        written = 0
+        append = points.append
         left_out: dict[str, int] = {}
-        path_of, skip, naming = self.paths.path_of, self._skip, self.naming
+        written = 0
+        size, known = -1, _NO_PATHS  # the shape of the last event
+        full: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _nothing
+        point = self._point
         for event in events:
-            name = event["name"]
-            if skip(name):
-                reason = "heartbeat"
-            elif naming is not None and event.get("kind") in _SUMMARY_KINDS:
-                made = self._summary(event, points)
-                if made is None:
-                    written += 1
-                    continue
-                reason = made
-            else:
-                value = value_of(event)
-                if value is None:
-                    reason = "not a number"
-                elif event["time"] // 1000 not in TIMESTAMPS:
-                    reason = "time out of range"
-                else:
-                    path = path_of(event)
-                    if path.__class__ is str:
-                        points.append((path, (event["time"] // 1000, value)))
+            if len(event) == size:
+                try:
+                    got = full(event)
+                    path = known.get(got[2:])
+                except (KeyError, TypeError):  # other keys, as many; a value that cannot be hashed
+                    path = None
+                if path is not None:
+                    value, at = got[0], got[1]
+                    kind = value.__class__
+                    if (
+                        (kind is int or (kind is float and value - value == 0.0))
+                        and at.__class__ is int
+                        and (0 <= at < _LATEST_MS)
+                    ):
+                        append((path, (at // 1000, value)))
                         written += 1
                         continue
-                    reason = path.reason  # type: ignore[union-attr]
-            left_out[reason] = left_out.get(reason, 0) + 1
+            made = point(event, points)
+            if made is None:
+                written += 1
+            else:
+                left_out[made] = left_out.get(made, 0) + 1
+            shape = self.paths.shape_of(event)
+            if shape is not None and shape.full is not None and self.naming is None:
+                size, full, known = shape.size, shape.full, shape.paths
         return points, written, left_out
+
+    def _point(self, event: Mapping[str, Any], points: list[Point]) -> str | None:
+        """The slow path: append the points of ``event``; why it has none, or None. The
+        path of a raw event is remembered (:meth:`PathMaker.path_of`), heartbeats never."""
+        if self._skip(event["name"]):
+            return "heartbeat"
+        if self.naming is not None and event.get("kind") in _SUMMARY_KINDS:
+            return self._summary(event, points)
+        value = value_of(event)
+        if value is None:
+            return "not a number"
+        if event["time"] // 1000 not in TIMESTAMPS:
+            return "time out of range"
+        path = self.paths.path_of(event)
+        if isinstance(path, Skip):
+            return path.reason
+        points.append((path, (event["time"] // 1000, value)))
+        return None
 
     def _summary(self, summary: Mapping[str, Any], points: list[Point]) -> str | None:
         """Append a summary's points; why it has none, or None."""

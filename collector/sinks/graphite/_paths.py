@@ -200,10 +200,14 @@ class PathMaker:
                 tags[clean_key] = clean_tag(text)
         return "".join(sorted(f";{key}={value}" for key, value in tags.items()))
 
+    def shape_of(self, event: Mapping[str, Any]) -> _Shape | None:
+        """How events of ``event``'s keys are looked up, once an event of them was seen."""
+        return self._shapes.get(tuple(event))
+
     def _learn(self, event: Mapping[str, Any]) -> _Shape:
         keys = tuple(event)
         identity = [key for key in keys if key not in ("value", "time")]
-        shape = _Shape(identity)
+        shape = _Shape(identity, len(keys), "value" in event and "time" in event)
         if len(self._shapes) < _SHAPE_LIMIT:
             self._shapes[keys] = shape
         return shape
@@ -221,16 +225,22 @@ _SHAPE_LIMIT = 10_000  #: key sets remembered
 
 
 class _Shape:
-    """Events with one set of keys: ``get`` takes the values that make their path (the
-    name and the fields, as a tuple), ``paths`` maps those to the path admitted."""
+    """Events with one set of keys (``size`` of them): ``get`` takes the values that make
+    their path (the name and the fields, as a tuple), ``paths`` maps those to the path
+    admitted; ``full``, when the events have a value and a time, takes (value, time,
+    *those values) in one call."""
 
-    __slots__ = ("get", "paths")
+    __slots__ = ("full", "get", "paths", "size")
 
-    def __init__(self, identity: list[str]) -> None:
+    def __init__(self, identity: list[str], size: int, valued: bool) -> None:
         getter = itemgetter(*identity) if identity else (lambda event: ())
         self.get: Callable[[Mapping[str, Any]], Any] = (
             getter if len(identity) != 1 else (lambda event: (getter(event),))
         )
+        self.full: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = (
+            itemgetter("value", "time", *identity) if valued else None
+        )
+        self.size = size
         self.paths: dict[Any, str] = {}
 
 
