@@ -23,6 +23,7 @@ whoever writes to it on one CPU in turns. ``measure(seconds)`` returns the table
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
 import socket
@@ -124,9 +125,12 @@ class CacheQuery:
         return bool(pickle.loads(self._read(length))["datapoints"])  # our own carbon's answer
 
     def has_read(self, path: str) -> bool:
-        """Whether carbon has read a point of ``path``: in its cache, or written already."""
-        stored = self.carbon.storage / "_tagged"
-        return self.holds(path) or any(stored.glob(f"*/*/{path.replace('.', '_DOT_')}.wsp"))
+        """Whether carbon has read a point of the tagged ``path``: written already (its
+        whisper file, where carbon puts a tagged series: ``TaggedSeries.encode``), or in
+        its cache."""
+        digest = hashlib.sha256(path.encode()).hexdigest()
+        written = self.carbon.storage / "_tagged" / digest[:3] / digest[3:6] / f"{path.replace('.', '_DOT_')}.wsp"
+        return written.exists() or self.holds(path)
 
     def _read(self, size: int) -> bytes:
         data = b""
@@ -155,7 +159,7 @@ def timed(carbon: Carbon, query: CacheQuery, points: Points, send: Callable[[], 
     started = time.perf_counter()
     send()
     while not query.has_read(path):
-        time.sleep(0.005)
+        time.sleep(0.01)
     seconds = time.perf_counter() - started
     after = [cpu_seconds(pid) for pid in (carbon.process.pid, *others)]  # type: ignore[union-attr]
     used = [b - a for a, b in zip(before, after, strict=True)]
