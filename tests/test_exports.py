@@ -56,7 +56,7 @@ SURFACES = {
     "collector.router": names("Router SinkQueue SinkRunner"),
     "collector.sinks": names(
         "SINK_TYPES AlertsOptions AlertsSink ConsoleOptions ConsoleSink "
-        "ForwardOptions ForwardSink InfluxOptions InfluxSink JsonlOptions "
+        "ForwardOptions ForwardSink GraphiteOptions GraphiteSink InfluxOptions InfluxSink JsonlOptions "
         "JsonlSink PrometheusOptions PrometheusSink RemoteSink RemoteWriteOptions RemoteWriteSink Sink SinkOptions "
         "SinkType SpoolOptions Unavailable"
     ),
@@ -67,6 +67,7 @@ SURFACES = {
     "collector.sinks.influxdb": names("COMPILED_MODULE_DIR InfluxOptions InfluxSink LineEncoder"),
     "collector.sinks.prometheus": names("MappingRule PrometheusOptions PrometheusSink"),
     "collector.sinks.alerts": names("AlertsOptions AlertsSink OutputSpec"),
+    "collector.sinks.graphite": names("GraphiteOptions GraphiteSink PathMaker PointEncoder Template"),
     "collector.observe": names(
         "AggregationStats AlertOutputStats AlertSinkStats "
         "FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"

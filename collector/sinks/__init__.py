@@ -3,10 +3,10 @@
 :data:`SINK_TYPES` is the registry: each type's options class (the keys of its
 ``[[sinks]]`` table, handed to the configuration loader) and its sink class (made by the
 router). One module or package per sink: _console.py, _jsonl.py, _forward.py,
-influxdb/, prometheus/ (the page Prometheus scrapes), remote_write/ (Prometheus remote
-write), alerts/ (rules, incidents, notifications); remote/ is what the sinks that write
-to a remote store share (retries, the spool, an HTTP client); _base.py is :class:`Sink`,
-its life and what its runner may ask of it.
+influxdb/, graphite/, prometheus/ (the page Prometheus scrapes), remote_write/ (Prometheus
+remote write), alerts/ (rules, incidents, notifications); remote/ is what the sinks that
+write to a remote store share (retries, the spool, an HTTP client); _base.py is
+:class:`Sink`, its life and what its runner may ask of it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ._console import ConsoleOptions, ConsoleSink
 from ._forward import ForwardOptions, ForwardSink
 from ._jsonl import JsonlOptions, JsonlSink
 from .alerts import AlertsOptions, AlertsSink
+from .graphite import GraphiteOptions, GraphiteSink
 from .influxdb import InfluxOptions, InfluxSink
 from .prometheus import PrometheusOptions, PrometheusSink
 from .remote import RemoteSink, SpoolOptions, Unavailable
@@ -42,7 +43,16 @@ class SinkType:
 
 SINK_TYPES: Mapping[str, SinkType] = {
     sink.kind: SinkType.of(sink)
-    for sink in (ConsoleSink, JsonlSink, ForwardSink, InfluxSink, PrometheusSink, RemoteWriteSink, AlertsSink)
+    for sink in (
+        ConsoleSink,
+        JsonlSink,
+        ForwardSink,
+        InfluxSink,
+        GraphiteSink,
+        PrometheusSink,
+        RemoteWriteSink,
+        AlertsSink,
+    )
 }
 
 __all__ = [
@@ -53,6 +63,8 @@ __all__ = [
     "ConsoleSink",
     "ForwardOptions",
     "ForwardSink",
+    "GraphiteOptions",
+    "GraphiteSink",
     "InfluxOptions",
     "InfluxSink",
     "JsonlOptions",

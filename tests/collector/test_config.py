@@ -145,7 +145,7 @@ def test_the_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "deploy" / "numbatd.example.toml"
     result = numbatd("--check-config", str(example))
     assert result.returncode == 0, result.stderr
-    assert "7 listeners, 7 sinks, 1 aggregations" in result.stdout
+    assert "7 listeners, 8 sinks, 1 aggregations" in result.stdout
 
 
 AGGREGATED = """

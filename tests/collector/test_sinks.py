@@ -16,6 +16,7 @@ from collector.sinks import (
     AlertsOptions,
     ConsoleOptions,
     ForwardOptions,
+    GraphiteOptions,
     InfluxOptions,
     JsonlOptions,
     PrometheusOptions,
@@ -35,6 +36,7 @@ def options_for(kind: str, folder: Path) -> SinkOptions:
         "prometheus": PrometheusOptions(listen="127.0.0.1:0"),
         "alerts": AlertsOptions(listen="127.0.0.1:0", rules=({"kind": "heartbeat", "name": "beats"},)),
         "prometheus_remote_write": RemoteWriteOptions(url="http://127.0.0.1:1/w", batch_size=123, flush_interval=0.25),
+        "graphite": GraphiteOptions(batch_size=123, flush_interval=0.25),
     }[kind]
 
 
@@ -46,7 +48,7 @@ def make(kind: str, folder: Path, options: SinkOptions | None = None) -> Sink[ob
 @pytest.mark.parametrize("kind", sorted(SINK_TYPES))
 def test_a_sink_is_whole_when_made_and_acquires_nothing_until_opened(kind: str, tmp_path: Path) -> None:
     sink = make(kind, tmp_path)
-    if kind in ("influxdb", "prometheus_remote_write"):  # what the runner asks of it is known before open()
+    if kind in ("influxdb", "graphite", "prometheus_remote_write"):  # what the runner asks of it is known before open()
         assert (sink.batch_events, sink.linger) == (123, 0.25)
     assert list(tmp_path.iterdir()) == []  # no file, no folder, no spool
     trio.run(sink.close)  # closing what was never opened releases nothing, and raises nothing

@@ -104,6 +104,13 @@ class RemoteSink(Sink[RemoteOptionsT]):
     async def deliver(self, body: bytes) -> None:
         """Send one body; raise Unavailable when the store cannot accept it now."""
 
+    async def transmit(self, body: bytes, count: int) -> None:
+        """Deliver ``body``, which carries ``count`` events, and count them delivered: the
+        store has them once it answered. A store that answers nothing (carbon) overrides
+        this to count them once it knows they were read."""
+        await self.deliver(body)
+        self.stats.delivered(count)
+
     # -- life ----------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -175,7 +182,7 @@ class RemoteSink(Sink[RemoteOptionsT]):
             return
         while True:
             try:
-                await self.deliver(body)
+                await self.transmit(body, count)
             except Unavailable as exc:
                 self._went_away(exc)
                 if spool is not None:
@@ -183,7 +190,6 @@ class RemoteSink(Sink[RemoteOptionsT]):
                     return
                 await trio.sleep(self._retry_delay(exc))  # no spool: hold on and retry
                 continue
-            self.stats.delivered(count)
             self._came_back()
             return
 
@@ -225,7 +231,7 @@ class RemoteSink(Sink[RemoteOptionsT]):
                 await self._spooled.wait()
                 continue
             try:
-                await self.deliver(record.payload)
+                await self.transmit(record.payload, record.count)
             except Unavailable as exc:
                 self._went_away(exc)
                 await trio.sleep(self._retry_delay(exc))
@@ -233,7 +239,6 @@ class RemoteSink(Sink[RemoteOptionsT]):
             async with self._spool_lock:
                 await trio.to_thread.run_sync(spool.commit, record)
             self.stats.replayed(record.count)
-            self.stats.delivered(record.count)
             self._came_back()
 
     def _count_spool_losses(self, spool: Spool, damaged_before: int) -> None:
