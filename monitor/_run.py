@@ -25,7 +25,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from time import monotonic
+from time import monotonic, time_ns
 
 from emitter import Emitter
 
@@ -189,8 +189,9 @@ class Run:
     def _read(self, now: float) -> None:
         reading = self.probe.usage(now)
         if reading.processes:
+            at_ms = time_ns() // 1_000_000  # one reading, one moment: the six events share their time
             for metric in events.usage(self.pid, reading, self.cpu.percent(reading), now - self.spawned_at):
-                self.send(metric)
+                self.send(metric, at_ms)
         if self.options.host_metrics:
             for metric in events.host(host_usage(self.options.disk_path)):
                 self.send(metric)
@@ -231,8 +232,12 @@ class Run:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def send(self, metric: Metric) -> None:
-        self.emitter.metric(metric.name, metric.value, **metric.fields)
+    def send(self, metric: Metric, at_ms: int | None = None) -> None:
+        """``metric`` through the emitter, stamped ``at_ms`` when given (else when sent)."""
+        if at_ms is None:
+            self.emitter.metric(metric.name, metric.value, **metric.fields)
+        else:
+            self.emitter.metric(metric.name, metric.value, **metric.fields, time=at_ms)
 
     def _guarded(self, what: str, task: Callable[[], None]) -> None:
         try:
