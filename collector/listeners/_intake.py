@@ -70,8 +70,11 @@ class Intake:
         self._counters: dict[str, tuple[Any, Any, Any]] = {}
         #: statsd lines go through the compiled scan when aggregations alone take them.
         self._scans = self.decoder.format == "statsd" and config.statsd_scan
+        #: The scan itself, imported once: now when it will be used at once (numba compiles,
+        #: or loads from its cache, before the first datagrams), else at the first payload.
+        self._scanner: Callable[[bytes, int], StatsdScan] | None = None
         if self._scans and router.aggregates_alone():
-            scan_statsd()  # numba compiles, or loads from its cache, now: not with the first datagrams
+            self._scanner = scan_statsd()
 
     def _counters_for(self, fmt: str) -> tuple[Any, Any, Any]:
         counters = self._counters.get(fmt)
@@ -167,7 +170,9 @@ class Intake:
         """statsd lines for aggregations alone: the usual ones straight from the bytes into
         the aggregators (collector.aggregate's scan), the others through the decoder, as
         events; all of them decoded, in order, for an aggregation that needs them so."""
-        scan = scan_statsd()(payload, self.limits.max_line_bytes)
+        if self._scanner is None:
+            self._scanner = scan_statsd()
+        scan = self._scanner(payload, self.limits.max_line_bytes)
         decoded = self._decoded(scan.left, too_long, self.decoder)
         # a decoder bug costs the lines left to it (counted there), not those the scan took
         batch, too_long = decoded if decoded is not None else (Batch(origins=[(0, self.name)]), 0)
