@@ -4,7 +4,9 @@ Strategy: this module reads the command line and nothing more; each subcommand l
 a module of :mod:`log_parser._commands`, imported only when that subcommand runs, so that
 ``count`` never loads trio, hypercorn, Starlette or libcloud, and ``serve`` never loads
 numba. The arguments are checked here (exit status 2 for a bad one) with the standard
-library and the core's format names alone.
+library, the core's format names and the emitter's URIs alone; ``live --check`` and ``serve
+--check`` stop there, saying the arguments are good (exit status 0): what a deployment runs
+before it restarts a service with new ones (deploy/ansible/).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._cors import parse_origin
+from ._syslog_address import parse_syslog_url
 from ._syslog_limits import ListenerLimits
 from .core.formats import PARSERS, parse_field_mapping
 from .core.formats._jsonlines import FIELDS
@@ -55,14 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", type=Path, help="follow this file, across rotation and truncation")
     source.add_argument("--stdin", action="store_true", help="read standard input until it closes")
     source.add_argument(
-        "--syslog", metavar="URL", help="listen for syslog: tcp://host:port or udp://host:port (IPv6: [::1])"
+        "--syslog",
+        metavar="URL",
+        type=_syslog_url,
+        help="listen for syslog: tcp://host:port or udp://host:port (IPv6: [::1])",
     )
     live.add_argument("--format", default="auto", choices=["auto", *PARSERS])
     live.add_argument("--db", default=DEFAULT_DB)
     live.add_argument("--flush-interval", type=float, default=5.0, help="seconds between store writes (default 5)")
     live.add_argument("--from-start", action="store_true", help="read the file from its start, not its end")
     live.add_argument(
-        "--emit-uri", help="send operational figures to this numbat collector (e.g. udp://127.0.0.1:3333)"
+        "--emit-uri",
+        type=_emit_uri,
+        help="send operational figures to this numbat collector (e.g. udp://127.0.0.1:3333)",
     )
     bounds = ListenerLimits()
     live.add_argument(
@@ -85,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"syslog: longer messages are refused, counted as 'line too long' (default {bounds.max_line_bytes})",
     )
     _add_json_fields(live)
+    _add_check(live)
 
     backfill = commands.add_parser(
         "backfill", help="re-count historical log objects from object storage into the downloads store"
@@ -110,14 +119,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="the npm-compatible downloads API")
     serve.add_argument("--db", default=DEFAULT_DB)
-    serve.add_argument("--listen", default=DEFAULT_LISTEN, help=f"host:port (default {DEFAULT_LISTEN})")
+    serve.add_argument(
+        "--listen", default=DEFAULT_LISTEN, type=_listen_address, help=f"host:port (default {DEFAULT_LISTEN})"
+    )
     serve.add_argument(
         "--cors-origin",
         action="append",
         type=_cors_origin,
         help="an origin whose pages may read the answers (scheme://host[:port]); repeatable (default *: any)",
     )
+    _add_check(serve)
     return parser
+
+
+def _add_check(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--check", action="store_true", help="check the arguments, say whether they are good, and exit (0 or 2)"
+    )
 
 
 def _add_json_fields(command: argparse.ArgumentParser) -> None:
@@ -140,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.json_fields = parse_field_mapping(args.json_fields)
         except ValueError as exc:
             parser.error(f"--json-field {exc}")
+    if getattr(args, "check", False):
+        print(f"numbat-logs {args.command}: arguments ok")
+        return 0
     _say_warnings_on_stderr()
     # Until a command installs its own handling (and after it removed it), SIGTERM and
     # SIGINT end the process quietly, with status 0: there is nothing to save yet.
@@ -182,6 +203,40 @@ def _seconds(text: str) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text!r}")
     return seconds
+
+
+def _syslog_url(text: str) -> str:
+    try:
+        parse_syslog_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _emit_uri(text: str) -> str:
+    from emitter import InvalidURI, parse_uri  # noqa: PLC0415 - count and serve never load the emitter
+
+    try:
+        parse_uri(text)
+    except InvalidURI as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _listen_address(text: str) -> str:
+    """What hypercorn binds: ``host:port`` (IPv6 in brackets), ``unix:PATH`` or ``fd://N``."""
+    if text.startswith("unix:"):
+        if len(text) > len("unix:"):
+            return text
+    elif text.startswith("fd://"):
+        if text[len("fd://") :].isdigit():
+            return text
+    else:
+        host, _, port = text.rpartition(":")
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if bare and "[" not in bare and port.isascii() and port.isdigit() and int(port) <= 65535:
+            return text
+    raise argparse.ArgumentTypeError(f"expected host:port, unix:PATH or fd://N: {text!r}")
 
 
 def _cors_origin(text: str) -> str:

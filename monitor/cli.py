@@ -2,12 +2,16 @@
 
 Exit status: the child's (128 + N when signal N killed it); 2 for bad arguments; 126
 when the command cannot be executed and 127 when it is not found, as a shell says.
+``--check`` runs nothing: it checks the arguments and that the command can be found
+(exit status 0, or 2 saying what is wrong), as a deployment does before it restarts a
+service with new ones (deploy/ansible/).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -57,12 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log-burst", type=int, default=d.log_burst, help=f"log lines sent at once (default {d.log_burst})")
     add("--tail-lines", type=int, default=d.tail_lines, help="lines of output a start warning carries at most")
     add("--flush-timeout", type=float, default=d.flush_timeout, help="seconds to deliver the last events")
+    add("--check", action="store_true", help="check the arguments and that COMMAND is found, then exit (0 or 2)")
     add("command", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
     return parser
 
 
 def parse_options(argv: Sequence[str] | None = None) -> RunOptions:
-    parser = build_parser()
+    return _parse(build_parser(), argv)[0]
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> tuple[RunOptions, bool]:
+    """The options, and whether only a check was asked for."""
     args = parser.parse_args(argv)
     command = list(args.command)
     if command[:1] == ["--"]:
@@ -75,15 +84,23 @@ def parse_options(argv: Sequence[str] | None = None) -> RunOptions:
         parse_uri(args.uri)
     except InvalidURI as error:
         parser.error(str(error))
-    settings = {name: value for name, value in vars(args).items() if name != "command"}
+    settings = {name: value for name, value in vars(args).items() if name not in ("command", "check")}
     try:
-        return RunOptions(command=tuple(command), **settings)
+        return RunOptions(command=tuple(command), **settings), args.check
     except ValueError as error:
         parser.error(str(error))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parse_options(argv))
+    parser = build_parser()
+    options, check_only = _parse(parser, argv)
+    if not check_only:
+        return run(options)
+    program = "/bin/sh" if options.shell else options.command[0]
+    if shutil.which(program) is None:
+        parser.error(f"the command is not found, or not executable: {program}")
+    print("numbat-run: arguments ok")
+    return 0
 
 
 if __name__ == "__main__":

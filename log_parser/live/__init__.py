@@ -8,11 +8,12 @@ standard input (:func:`read_stdin`), or a syslog listener on TCP or UDP with nam
 
 from __future__ import annotations
 
+from .._syslog_address import parse_syslog_url
 from .._syslog_limits import ListenerLimits
 from ._follow import FileFollower
 from ._inputs import follow_file, read_stdin
 from ._job import LineHandler, LineInput, Live, LiveOptions
-from ._syslog import listen_syslog, parse_syslog_url
+from ._syslog import listen_syslog
 
 __all__ = [
     "FileFollower",

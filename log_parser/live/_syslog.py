@@ -19,11 +19,10 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import trio
 
+from .._syslog_address import SyslogAddress, parse_syslog_url
 from .._syslog_limits import ListenerLimits
 from ..core._syslog_framing import SyslogFramer
 from ._job import LineHandler, LineInput
@@ -43,29 +42,6 @@ RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EN
 ACCEPT_RETRY = 0.1
 
 log = logging.getLogger("log_parser")
-
-
-@dataclass(frozen=True)
-class SyslogAddress:
-    transport: str  #: "tcp" or "udp"
-    host: str  #: an IPv6 address without its brackets
-    port: int
-
-
-def parse_syslog_url(url: str) -> SyslogAddress:
-    """``tcp://host:port`` or ``udp://host:port``, an IPv6 host in brackets
-    (``udp://[::1]:5140``); ValueError naming what is wrong."""
-    problem = f"syslog listener {url!r}: "
-    parts = urlsplit(url)
-    if parts.scheme not in ("tcp", "udp"):
-        raise ValueError(problem + "the scheme must be tcp or udp")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(problem + "the port must be a number from 1 to 65535") from None
-    if not parts.hostname or port is None or parts.path or parts.query or parts.fragment:
-        raise ValueError(problem + "expected tcp://host:port or udp://host:port (IPv6: [::1])")
-    return SyslogAddress(parts.scheme, parts.hostname, port)
 
 
 def listen_syslog(url: str, limits: ListenerLimits | None = None) -> LineInput:

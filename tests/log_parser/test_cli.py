@@ -245,3 +245,44 @@ def test_a_damaged_gzip_is_counted_as_far_as_it_goes_and_named(tmp_path) -> None
     )
     assert with_a_failure.returncode == 1  # a file that could not be counted at all outranks damage
     assert json.loads(with_a_failure.stdout)["downloads"] == 50
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "said"),
+    [
+        (
+            ["live", "--syslog", "tcp://127.0.0.1:6514", "--format", "fastly", "--emit-uri", "udp://127.0.0.1:3333"],
+            0,
+            "",
+        ),
+        (["live", "--file", "nowhere.log", "--json-field", "time=when"], 0, ""),
+        (["serve", "--listen", "[::1]:3338", "--cors-origin", "https://www.example.com"], 0, ""),
+        (["serve", "--listen", "unix:/run/numbat/api.sock"], 0, ""),
+        (["live", "--syslog", "tcp://127.0.0.1:65536"], 2, "the port must be a number from 1 to 65535"),
+        (["live", "--syslog", "http://127.0.0.1:6514"], 2, "the scheme must be tcp or udp"),
+        (["live", "--stdin", "--emit-uri", "gopher://127.0.0.1:3333"], 2, "argument --emit-uri"),
+        (["live", "--stdin", "--idle-timeout", "0"], 2, "argument --idle-timeout"),
+        (["live", "--stdin", "--json-field", "colour=c"], 2, "--json-field"),
+        (["serve", "--listen", "3338"], 2, "expected host:port"),
+        (["serve", "--listen", "127.0.0.1:http"], 2, "expected host:port"),
+    ],
+)
+def test_check_starts_nothing_and_says_whether_the_arguments_are_good(tmp_path, argv, status, said) -> None:
+    """``live --check`` and ``serve --check`` are what a deployment runs before it restarts
+    the service with new arguments (deploy/ansible/): exit status 0 saying so, or 2 naming
+    what is wrong; neither listens, reads or opens the store."""
+    db = tmp_path / "downloads.sqlite"
+    result = subprocess.run(
+        [sys.executable, "-m", "log_parser", *argv, "--db", str(db), "--check"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == status, result.stderr
+    if status == 0:
+        assert result.stdout == f"numbat-logs {argv[0]}: arguments ok\n"
+    else:
+        assert said in result.stderr
+    assert not db.exists()

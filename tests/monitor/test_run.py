@@ -400,3 +400,28 @@ def test_a_shell_runs_only_when_asked(collector, tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (5, b"3\n")
     result = run(options(collector, "--start-timeout", "0"), None, tmp_path, command=[script])
     assert result.returncode == 127  # no shell: the whole text is the name of a program
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "said"),
+    [
+        (["--app", "svc", "--check", "--", "sleep", "5"], 0, b"numbat-run: arguments ok\n"),
+        (["--app", "svc", "--shell", "--check", "--", "sleep 5 && false"], 0, b"numbat-run: arguments ok\n"),
+        (["--app", "svc", "--check", "--", "no-such-command-here"], 2, b"not found, or not executable"),
+        (["--app", "svc", "--interval", "0", "--check", "--", "sleep"], 2, b"interval must be positive"),
+        (["--app", "svc", "--uri", "gopher://x", "--check", "--", "sleep"], 2, b"gopher"),
+    ],
+)
+def test_check_runs_nothing_and_says_whether_the_arguments_are_good(
+    tmp_path: Path, argv: list[str], status: int, said: bytes
+) -> None:
+    """``--check`` is what a deployment runs before it restarts the service (deploy/ansible/):
+    the child is never started (sleep would outlast the timeout), and a bad argument, or a
+    command that cannot be found, is exit status 2 with its reason."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", *argv], cwd=tmp_path, env=env(), capture_output=True, timeout=30
+    )
+    assert result.returncode == status, result.stderr
+    assert said in (result.stdout if status == 0 else result.stderr)
+    assert time.monotonic() - started < 4  # sleep 5 never ran
