@@ -1,0 +1,149 @@
+"""The site playbook applied for real to this machine (connection: local), into a
+temporary root (tests/deploy/play.py): it installs numbat from the checkout's wheel into
+a virtual environment, writes numbatd's configuration and the four kinds of units, and
+checks each before it is put in place. Then the installed numbatd, started from there,
+receives an event; a second run changes nothing; a bad configuration variable fails the
+play before anything is reloaded.
+
+Where systemd is not running (a container: the case on the machines the suite runs on), the
+units are written and checked with systemd-analyze verify (the template's validate), and
+the tasks that enable, start, restart or reload them are skipped: the last test says so.
+The three runs take about a minute and a half together: the module is marked slow.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ..collector.numbatd import free_port, wait_for_lines
+from ..processes import terminate
+from ..waiting import wait_for
+from .play import PLAYBOOK, Fleet, PlayRun, fleet_on_this_machine, outside_env, systemd_running
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not PLAYBOOK.exists(), reason="ansible-playbook is not installed: pip install -e '.[dev]'"),
+]
+
+UNITS = ["numbatd.service", "numbat-logs-live.service", "numbat-logs-api.service", "numbat-run-registry.service"]
+CONFIG_TASK = "Write numbatd.toml, checked by numbatd --check-config before it is put in place"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    ports = {name: free_port() for name in ("numbatd", "metrics", "syslog", "api")}
+    return fleet_on_this_machine(tmp_path_factory.mktemp("fleet"), ports)
+
+
+@pytest.fixture(scope="module")
+def first(fleet: Fleet) -> PlayRun:
+    run = fleet.apply("first")
+    assert run.returncode == 0, run.output[-4000:]
+    return run
+
+
+def test_the_play_installs_and_configures_every_program(fleet: Fleet, first: PlayRun) -> None:
+    venv = fleet.root / "opt" / "numbat"
+    for program in ("numbatd", "numbat-logs", "numbat-run"):
+        assert (venv / "bin" / program).exists(), program
+    [site_packages] = venv.glob("lib/python3*/site-packages")
+    assert (site_packages / "collector").is_dir()  # installed from the wheel, not the checkout's
+    units = fleet.root / "etc" / "systemd" / "system"
+    assert sorted(path.name for path in units.iterdir()) == sorted(UNITS)
+    live = (units / "numbat-logs-live.service").read_text()
+    assert f"ExecStart={venv}/bin/numbat-logs live \\\n    --syslog tcp://127.0.0.1:" in live
+    assert "--json-field time=when \\\n    --max-connections 64\n" in live
+    run_unit = (units / "numbat-run-registry.service").read_text()
+    assert 'Environment="GREETING=50%% of $HOME, \\"quoted\\""' in run_unit
+    # every file the play writes changed once, in the first run; the config's handler was notified
+    assert {result["task"] for result in first.handlers()} >= {"Reload numbatd", "Restart numbatd"}
+
+
+def test_the_installed_numbatd_receives_an_event(fleet: Fleet, first: PlayRun) -> None:
+    venv = fleet.root / "opt" / "numbat"
+    config = fleet.root / "etc" / "numbat" / "numbatd.toml"
+    numbatd = subprocess.Popen(
+        [str(venv / "bin" / "numbatd"), "--config", str(config)],
+        cwd=fleet.folder,
+        env=outside_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        metrics = fleet.variables["numbatd_self_metrics_listen"]
+        assert wait_for(lambda: _get(f"http://{metrics}/readyz") == 200 or numbatd.poll() is not None, 30)
+        assert numbatd.poll() is None, numbatd.stderr.read() if numbatd.stderr else ""
+        port = int(fleet.variables["numbatd_listeners"][0]["url"].rpartition(":")[2])
+        event = {"name": "ansible.deployed", "value": 7, "host": "fleet-test", "time": int(time.time() * 1000)}
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(orjson.dumps(event), ("127.0.0.1", port))
+        [received] = wait_for_lines(Path(fleet.variables["numbatd_sinks"][0]["path"]), 1)
+        assert (received["name"], received["value"], received["host"]) == ("ansible.deployed", 7, "fleet-test")
+        # the process is the installed numbatd: its interpreter is the virtual environment's
+        assert Path(f"/proc/{numbatd.pid}/cmdline").read_bytes().split(b"\0")[0].startswith(str(venv).encode())
+    finally:
+        terminate(numbatd)
+
+
+def _get(url: str) -> int:
+    import urllib.request  # noqa: PLC0415
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except OSError:
+        return 0
+
+
+def test_a_second_run_changes_nothing(fleet: Fleet, first: PlayRun) -> None:
+    second = fleet.apply("second")
+    assert second.returncode == 0, second.output[-4000:]
+    assert second.changed() == []
+    assert second.handlers() == []
+    assert "changed=0" in second.output
+    assert "failed=0" in second.output
+
+
+def test_a_bad_config_variable_fails_the_play_before_anything_is_reloaded(fleet: Fleet, first: PlayRun) -> None:
+    config = fleet.root / "etc" / "numbat" / "numbatd.toml"
+    before = config.read_bytes()
+    sinks = [*fleet.variables["numbatd_sinks"], {"type": "jsonl", "name": "twice", "path": "/dev/null", "keep": -1}]
+    bad = fleet.apply("bad", numbatd_sinks=sinks)
+    assert bad.returncode != 0
+    [failed] = bad.failed()
+    assert failed["task"] == CONFIG_TASK
+    assert "failed to validate" in failed["msg"]
+    assert "keep" in failed["stderr"]  # numbatd --check-config named the key
+    assert config.read_bytes() == before  # the running configuration stays
+    assert bad.handlers() == []  # no reload, no restart
+    # nothing after the check ran: not the unit, not the other programs' roles
+    assert not [result for result in bad.results if result["task"].startswith("Install numbatd.service")]
+    assert not [result for result in bad.results if result["role"] in ("numbat_logs_live", "numbat_run")]
+
+
+def test_without_systemd_the_units_are_verified_and_their_tasks_skipped(fleet: Fleet, first: PlayRun) -> None:
+    for task in ("Install numbatd.service, checked by systemd-analyze verify",):
+        assert [result["status"] for result in first.named(task)] == ["ok"]
+    skipped = {result["task"] for result in first.results if result["status"] == "skipped"}
+    assert {
+        "Enable and start numbatd",
+        "Enable and start numbat-logs live",
+        "Enable and start numbat-logs serve",
+        "Enable and start each service",
+        "Reload numbatd",
+        "Restart numbatd",
+    } <= skipped
+    if not systemd_running():
+        pytest.skip(
+            "systemd is not running on this machine: the play wrote the four units into the temporary "
+            "root, each checked by systemd-analyze verify before it was put there, and skipped the tasks "
+            "that enable, start, restart and reload them"
+        )
+    pytest.skip("systemd runs here, but the play's temporary root is no place for it: the tasks were turned off")
