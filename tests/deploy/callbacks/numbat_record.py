@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 from ansible.playbook.handler import Handler
@@ -16,6 +17,14 @@ class CallbackModule(CallbackBase):
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "numbat_record"
     CALLBACK_NEEDS_ENABLED = True
+
+    _started = 0.0
+
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        self._started = time.monotonic()
+
+    def v2_playbook_on_handler_task_start(self, task: Any) -> None:
+        self._started = time.monotonic()
 
     def _record(self, result: Any, status: str) -> None:
         task = result._task
@@ -29,6 +38,7 @@ class CallbackModule(CallbackBase):
             "msg": str(outcome.get("msg", "")),
             "stderr": str(outcome.get("stderr", "")),
             "item": str(outcome.get("item", "")) if "item" in outcome else None,
+            "seconds": round(time.monotonic() - self._started, 3),  # since the task started
         }
         with open(os.environ["NUMBAT_RECORD"], "a", encoding="utf-8") as record:
             record.write(json.dumps(line) + "\n")
