@@ -27,6 +27,9 @@ from collector.config import parse_config
 from collector.sinks import SINK_TYPES
 
 from .play import ANSIBLE, ROOT, outside_env
+
+pytest.importorskip("ansible", reason="ansible-core is not installed: pip install -e '.[dev]'")
+
 from .rendering import FILTERS, Templar, _loader, example_inventory, render, render_run_unit, role_variables
 
 DEPLOY = ROOT / "deploy"
