@@ -7,7 +7,8 @@ environment) that the play copies and installs as an operator's play does. numba
 dependencies are not downloaded again: the virtual environment under the temporary root
 is made before the play (the role finds it and leaves it) with a .pth file that puts a
 view of the test environment's site-packages on its path, numbat's own files left out of
-the view. pip then finds every dependency of the extras already installed and installs
+the view (pip too, run by a bin/pip of the environment's own python, for Ansible's pip module
+to find). pip then finds every dependency of the extras already installed and installs
 numbat alone, from the wheel, with --no-index (numbat_pip_extra_args). A plain venv and
 pip's resolution of each extra: seconds, where installing numba and numpy again would
 take a minute.
@@ -72,10 +73,14 @@ def make_venv_with_dependencies(venv: Path, folder: Path) -> None:
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if not entry.name.startswith(NUMBAT_OWN) and entry.suffix != ".pth":
             (view / entry.name).symlink_to(entry)
-    make = [sys.executable, "-m", "venv", str(venv)]
+    make = [sys.executable, "-m", "venv", "--without-pip", str(venv)]  # ensurepip takes seconds
     subprocess.run(make, env=outside_env(), capture_output=True, timeout=120, check=True)
     [site_packages] = venv.glob("lib/python3*/site-packages")
     (site_packages / "numbat-test-dependencies.pth").write_text(f"{view}\n")
+    # pip from the view, installing into this environment (its sys.prefix), where Ansible's pip module looks
+    pip = venv / "bin" / "pip"
+    pip.write_text(f'#!/bin/sh\nexec "{venv}/bin/python" -m pip "$@"\n')
+    pip.chmod(0o755)
 
 
 @dataclass
@@ -150,7 +155,7 @@ def fleet_on_this_machine(folder: Path, ports: dict[str, int]) -> Fleet:
     (folder / "hosts.json").write_text(json.dumps({"all": {"hosts": {"localhost": host}, "children": groups}}))
     numbatd = f"127.0.0.1:{ports['numbatd']}"
     variables: dict[str, Any] = {
-        "ansible_become": False,
+        "ansible_become": False,  # site.yml becomes root on a fleet; the temporary root needs no sudo
         "numbat_venv": str(root / "opt" / "numbat"),
         "numbat_wheel": str(wheel),
         "numbat_pip_extra_args": "--no-index",

@@ -91,6 +91,18 @@ def test_the_rendered_numbatd_toml_is_a_configuration_numbatd_takes(inventory: s
     assert [sink.name for sink in config.sinks] == [sink["name"] for sink in variables["numbatd_sinks"]]
 
 
+def test_numbatd_config_extra_is_merged_over_the_tables() -> None:
+    extra = {"limits": {"max_line_bytes": 4096}, "log": {"flood_rate": 2.0}, "state_dir": "/srv/numbat"}
+    variables = role_variables("numbatd", numbatd_config_extra=extra) | {"ansible_managed": "Ansible managed"}
+    table = tomllib.loads(render("numbatd", "numbatd.toml.j2", variables))
+    assert (table["limits"], table["log"], table["state_dir"]) == (
+        {"max_line_bytes": 4096},
+        {"level": "info", "flood_rate": 2.0},
+        "/srv/numbat",
+    )
+    parse_config(table, SINK_TYPES)
+
+
 needs_verify = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 
 
