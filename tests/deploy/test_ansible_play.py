@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -77,17 +78,19 @@ def test_the_play_installs_and_configures_every_program(fleet: Fleet, first: Pla
 def test_the_installed_numbatd_receives_an_event(fleet: Fleet, first: PlayRun) -> None:
     venv = fleet.root / "opt" / "numbat"
     config = fleet.root / "etc" / "numbat" / "numbatd.toml"
-    numbatd = subprocess.Popen(
-        [str(venv / "bin" / "numbatd"), "--config", str(config)],
-        cwd=fleet.folder,
-        env=outside_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = fleet.folder / "numbatd.log"
+    with log.open("wb") as stderr:
+        numbatd = subprocess.Popen(
+            [str(venv / "bin" / "numbatd"), "--config", str(config)],
+            cwd=fleet.folder,
+            env=outside_env(),  # no PYTHONPATH: what runs is what the play installed
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         metrics = fleet.variables["numbatd_self_metrics_listen"]
         assert wait_for(lambda: _get(f"http://{metrics}/readyz") == 200 or numbatd.poll() is not None, 30)
-        assert numbatd.poll() is None, numbatd.stderr.read() if numbatd.stderr else ""
+        assert numbatd.poll() is None, log.read_text()
         port = int(fleet.variables["numbatd_listeners"][0]["url"].rpartition(":")[2])
         event = {"name": "ansible.deployed", "value": 7, "host": "fleet-test", "time": int(time.time() * 1000)}
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -101,8 +104,6 @@ def test_the_installed_numbatd_receives_an_event(fleet: Fleet, first: PlayRun) -
 
 
 def _get(url: str) -> int:
-    import urllib.request  # noqa: PLC0415
-
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return int(response.status)
