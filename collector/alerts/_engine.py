@@ -241,7 +241,9 @@ class AlertEngine:
         shift = max(0, resumed_ms - then) if resumed_ms is not None and then is not None else 0
         self._now = then if resumed_ms is None else max(then if then is not None else resumed_ms, resumed_ms)
         saved = state["rules"]
-        kept = {}  # the rules that are what they were: same kind, same key fields in the same order (a key's values are in it)
+        # the rules that are what they were: same kind, same key fields in the same order
+        # (a saved key holds its values in the order of the fields)
+        kept = {}
         for name, watcher in self._watchers.items():
             item = saved.get(name)
             if item is None or (
@@ -259,7 +261,8 @@ class AlertEngine:
     def reconfigure(self, rules: Iterable[AlertRule], now_ms: int) -> list[Notification]:
         """New rules (a configuration reload) at ``now_ms``: a rule whose name and kind
         and key fields stay keeps its keys and incidents; a new one starts empty; the
-        incidents of rules gone, or keyed by other fields now, are resolved. ValueError (nothing changed) when the rules are not valid."""
+        incidents of rules gone, or keyed by other fields now, are resolved. ValueError
+        (nothing changed) when the rules are not valid."""
         rules = check_rules(rules)
         self._advance(now_ms)
         state = self.snapshot()
