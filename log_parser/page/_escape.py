@@ -22,10 +22,15 @@ def clean(value: str) -> str:
 
 
 def text(value: str) -> str:
-    """Character data for HTML or XML."""
-    return escape(clean(value), quote=False)
+    """Character data for HTML or XML (a carriage return as a reference, which XML's
+    reading of line ends would otherwise turn into a line feed)."""
+    return escape(clean(value), quote=False).replace("\r", "&#13;")
 
 
 def attribute(value: str) -> str:
-    """An attribute's value, to be written between double quotes."""
-    return escape(clean(value), quote=True)
+    """An attribute's value, to be written between double quotes (tabs and line ends as
+    references, which XML would otherwise read as spaces)."""
+    return escape(clean(value), quote=True).translate(_ATTRIBUTE_WHITESPACE)
+
+
+_ATTRIBUTE_WHITESPACE = str.maketrans({"\t": "&#9;", "\n": "&#10;", "\r": "&#13;"})

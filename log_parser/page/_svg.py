@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+
+from ._escape import attribute, text
 
 #: Colour and dash pattern of each compared package's line, in order.
 STYLES = (
@@ -113,10 +114,10 @@ def line_chart(
     title = f"Downloads per day of {names}, {days[0].isoformat()} to {days[-1].isoformat()}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_number(frame.width)} {_number(frame.height)}" '
-        f'class="chart" id="{escape(chart_id)}" role="img" data-top="{top}" '
-        f'aria-labelledby="{escape(chart_id)}-title" aria-describedby="{escape(chart_id)}-table">',
-        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
-        f"<desc>A line per package; the same numbers are in the table {escape(chart_id)}-table.</desc>",
+        f'class="chart" id="{attribute(chart_id)}" role="img" data-top="{top}" '
+        f'aria-labelledby="{attribute(chart_id)}-title" aria-describedby="{attribute(chart_id)}-table">',
+        f'<title id="{attribute(chart_id)}-title">{text(title)}</title>',
+        f"<desc>A line per package; the same numbers are in the table {text(chart_id)}-table.</desc>",
     ]
     parts += _axes(days, top, frame)
     for number, one in enumerate(series):
@@ -126,7 +127,7 @@ def line_chart(
         )
         dash = f' stroke-dasharray="{dashes}"' if dashes else ""
         parts.append(
-            f'<polyline class="series" data-package="{escape(one.name)}" points="{points}" fill="none" '
+            f'<polyline class="series" data-package="{attribute(one.name)}" points="{points}" fill="none" '
             f'stroke="{colour}" stroke-width="2"{dash} stroke-linejoin="round"/>'
         )
         if len(days) == 1:  # a line of one point draws nothing: mark it
@@ -149,7 +150,7 @@ def _axes(days: Sequence[dt.date], top: int, frame: Frame) -> list[str]:
         )
         parts.append(
             f'<text class="y-label" x="{_number(frame.left - 6)}" y="{y}" text-anchor="end" '
-            f'dominant-baseline="middle">{escape(_short(value))}</text>'
+            f'dominant-baseline="middle">{text(_short(value))}</text>'
         )
     label_y = _number(frame.height - frame.bottom + 16)
     for index in sorted({0, (len(days) - 1) // 2, len(days) - 1}):
