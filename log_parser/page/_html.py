@@ -69,8 +69,10 @@ input,button{font:inherit;padding:.4rem;border:1px solid #8c959f;border-radius:4
 button{background:#1f6feb;color:#fff;border-color:#1f6feb;padding:.4rem 1rem}
 a:focus,input:focus,button:focus,summary:focus{outline:3px solid #0969da;outline-offset:2px}
 nav ul,.legend,.live-list,.suggestions{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.25rem 1rem}
+figure{margin:0}
+@media (max-width:40rem){svg.chart .axes text{font-size:20px}}
 svg.chart{width:100%;height:auto;display:block}
-.table-wrap{overflow-x:auto;max-width:100%}
+.table-wrap{overflow-x:auto;max-width:100%;position:relative}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{padding:.2rem .6rem;text-align:right;border-bottom:1px solid #d0d7de;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}

@@ -44,7 +44,7 @@ class Frame:
 
     width: float = 640
     height: float = 280
-    left: float = 56
+    left: float = 64
     right: float = 12
     top: float = 12
     bottom: float = 40
@@ -59,12 +59,13 @@ class Frame:
 
 
 def ceiling(highest: int) -> int:
-    """The top of the y axis: the least of 1, 2 or 5 times a power of ten at or above ``highest`` (1 at
-    least, so that an empty chart still has an axis)."""
+    """The top of the y axis: the least of 1, 2, 3, 4, 5, 6 or 8 times a power of ten at
+    or above ``highest`` (1 at least, so that an empty chart still has an axis): the line
+    fills most of the height, and the quarters between gridlines stay round numbers."""
     if highest <= 1:
         return 1
     power: int = 10 ** (len(str(highest)) - 1)
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= highest)
+    return next(step * power for step in (1, 2, 3, 4, 5, 6, 8, 10) if step * power >= highest)
 
 
 def x_of(index: int, count: int, frame: Frame) -> float:
