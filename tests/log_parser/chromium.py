@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from ..processes import terminate
 
@@ -20,12 +22,9 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @contextmanager
-def headless_chromium(profile: Path) -> Iterator[object]:
+def headless_chromium(profile: Path) -> Iterator[webdriver.Chrome]:
     """A selenium ``WebDriver`` for a headless Chromium with its own profile folder;
     quit at the end, and its driver process stopped by its PID should quitting fail."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
     for program in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(program) is None:
             pytest.fail(f"{program} is missing: apt-get install chromium chromium-driver (run-tests does)")

@@ -183,7 +183,7 @@ def test_the_badge_counts_downloads_of_the_period(client) -> None:
 
 
 def test_a_badge_that_cannot_count_says_why(client) -> None:
-    status, root, headers = badge(client, "/badge/nope/last-week.svg")
+    status, root, _ = badge(client, "/badge/nope/last-week.svg")
     assert (status, badge_texts(root)["message"]) == (404, "package not found")
     status, root, _ = badge(client, "/badge/lodash/2024-02-30.svg")
     assert (status, badge_texts(root)["message"]) == (400, "invalid date")

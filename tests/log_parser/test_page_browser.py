@@ -8,6 +8,7 @@ and the page at 375 px and at a desktop width (screenshots kept as test artifact
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from log_parser import Store
 
@@ -22,10 +25,6 @@ from ..processes import terminate
 from ..waiting import wait_for
 from .chromium import headless_chromium
 from .test_api_server import start_server
-
-pytest.importorskip("selenium")
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 TODAY = dt.datetime.now(dt.UTC).date()  # the server's today: it runs on the real clock
 DAYS_HELD = 60
@@ -120,7 +119,7 @@ def chart_values(browser: Any) -> dict[str, list[float]]:
     for line in chart.find_elements(By.CSS_SELECTOR, "polyline.series"):
         points = [tuple(map(float, p.split(","))) for p in line.get_attribute("points").split()]
         xs = [x for x, _ in points]
-        steps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+        steps = [b - a for a, b in itertools.pairwise(xs)]
         assert max(steps, default=0) - min(steps, default=0) <= 0.02, "days are evenly spaced, in order"
         assert min(steps, default=1) > 0
         lines[line.get_attribute("data-package")] = [top * (y_zero - y) / (y_zero - y_top) for _, y in points]
@@ -220,10 +219,11 @@ def screenshots_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("width", "height", "mobile"), [(375, 812, True), (1280, 900, False)])
+@pytest.mark.parametrize("screen", [(375, 812, True), (1280, 900, False)], ids=["375px", "1280px"])
 def test_the_page_reads_at_phone_and_desktop_widths(
-    browser: Any, base: str, tmp_path_factory: pytest.TempPathFactory, width: int, height: int, mobile: bool
+    browser: Any, base: str, tmp_path_factory: pytest.TempPathFactory, screen: tuple[int, int, bool]
 ) -> None:
+    width, height, mobile = screen
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
