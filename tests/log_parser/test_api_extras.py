@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from log_parser._api import create_app
 from log_parser._caching import CachePolicy, not_modified
 from log_parser._store import Store
+from log_parser.cli import build_parser
 
 TODAY = dt.date(2024, 5, 10)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -215,3 +216,27 @@ def test_the_page_says_what_it_cannot_show(client) -> None:
     hostile = client.get("/?package=%3Cscript%3Ealert(1)%3C%2Fscript%3E").text
     assert "<script>alert" not in hostile
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--max-range-days", "100"],  # below npm's 548
+        ["--max-range-days", "many"],
+        ["--max-age", "-1"],
+        ["--live-max-age", "1.5"],
+        ["--page-refresh", "0"],
+    ],
+)
+def test_serve_refuses_bounds_that_make_no_sense(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", *bad])
+    assert exit_.value.code == 2
+    assert bad[0] in capsys.readouterr().err
+
+
+def test_serve_takes_its_bounds() -> None:
+    args = build_parser().parse_args(
+        ["serve", "--max-age", "0", "--live-max-age", "5", "--max-range-days", "548", "--page-refresh", "2"]
+    )
+    assert (args.max_age, args.live_max_age, args.max_range_days, args.page_refresh) == (0, 5, 548, 2)
