@@ -77,6 +77,7 @@ table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{padding:.2rem .6rem;text-align:right;border-bottom:1px solid #d0d7de;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 .bar{display:inline-block;height:.7rem;background:#1f6feb;vertical-align:middle}
+th small{display:block;font-weight:400}
 .error{border-left:4px solid #d1242f;padding:.25rem .75rem;background:#ffebe9}
 output.live{font-weight:600;font-size:1.2rem}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
@@ -208,12 +209,12 @@ def _weekly(view: PageView) -> str:
     heads = "".join(f'<th scope="col">{text(p.name)}</th>' for p in view.packages)
     rows = []
     for i, week in enumerate(weeks):
-        cut = "" if week.days == 7 else f" ({week.days} days)"
+        cut = "" if week.days == 7 else f"<small> ({week.days} days)</small>"
         cells = "".join(f"<td>{grouped(p.weeks[i].downloads)}</td>" for p in view.packages)
         rows.append(f'<tr><th scope="row">{week.monday.isoformat()}{cut}</th>{cells}</tr>')
     return (
         '<section aria-labelledby="weekly-heading"><h2 id="weekly-heading">Weekly totals</h2>'
-        '<div class="table-wrap"><table id="weekly-table"><caption>Downloads per week, by the week\'s Monday</caption>'
+        '<div class="table-wrap"><table id="weekly-table"><caption>Downloads per week, Monday to Sunday</caption>'
         f'<thead><tr><th scope="col">Week of</th>{heads}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
         "</section>"
     )
