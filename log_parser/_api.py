@@ -3,9 +3,13 @@ hypercorn on trio.
 
 Same paths, JSON shapes and errors as api.npmjs.org: ``/downloads/point/{period}[/{pkg}]``,
 ``/downloads/range/{period}[/{pkg}]``, comma-separated packages for bulk lookups, and
-``/versions/{pkg}/last-week``. Where we do better than npm: today's live count is there
-(ask for today's date), scoped packages work in bulk lookups, and per-version counts are
-available for any period at ``/versions/{pkg}/{period}``.
+``/versions/{pkg}/last-week``. Where we do more than npm: today's live count is there
+(ask for today's date), scoped packages work in bulk lookups, per-version counts are
+available for any period at ``/versions/{pkg}/{period}``, ``all-time`` is a period, and a
+range past npm's 18 months is answered when the store holds its days
+(:mod:`log_parser._api_periods`). Every successful answer carries an ETag and
+Cache-Control, and a conditional request is answered 304 (:mod:`log_parser._answers`).
+The downloads page and the badge (:mod:`log_parser.page`) are served beside it.
 
 Strategy: every answer, errors included, is JSON. The routes answer npm's errors; the
 exception handlers turn Starlette's 404, 405 and 500 into ``{"error": ...}``; and
