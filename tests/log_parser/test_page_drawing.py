@@ -30,7 +30,7 @@ counts = st.integers(min_value=0, max_value=10**12)
 
 @st.composite
 def charts(draw: st.DrawFn) -> tuple[list[dt.date], list[Series]]:
-    n_days = draw(st.integers(min_value=1, max_value=400))
+    n_days = draw(st.integers(min_value=1, max_value=120))
     start = draw(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2090, 1, 1)))
     days = [start + dt.timedelta(days=i) for i in range(n_days)]
     n_series = draw(st.integers(min_value=0, max_value=5))
