@@ -27,14 +27,16 @@ pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promto
 WEAKENED: dict[str, dict[str, object]] = {
     "NumbatdDown": {"for": None},
     "NumbatSinkNotDelivering": {
-        "expr": 'time() - numbat_sink_last_delivery_timestamp_seconds{type=~"influxdb|graphite|prometheus_remote_write|forward"} > 300'
+        "expr": "time() - numbat_sink_last_delivery_timestamp_seconds"
+        '{type=~"influxdb|graphite|prometheus_remote_write|forward"} > 300'
         " and on (job, instance) (time() - process_start_time_seconds > 300)"
     },
     "NumbatSpoolGrowing": {"expr": "numbat_sink_spool_bytes > 0"},
     "NumbatEventsDropped": {"expr": "instance_sink_cause:numbat_sink_dropped_events:rate5m >= 0"},
     "NumbatListenerRejecting": {"expr": "instance_listener:numbat_listener_rejected_lines:rate5m > 0"},
     "NumbatListenerSilent": {
-        "expr": "sum by (job, instance, listener) (increase(numbat_listener_received_messages_total[6h] offset 15m)) > 0"
+        "expr": "sum by (job, instance, listener)"
+        " (increase(numbat_listener_received_messages_total[6h] offset 15m)) > 0"
         " unless on (job, instance, listener)"
         " sum by (job, instance, listener) (increase(numbat_listener_received_messages_total[15m])) > 0"
     },
