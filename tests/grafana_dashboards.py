@@ -70,10 +70,15 @@ def interval_text(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def panel_interval(panel: Mapping[str, Any], step: float) -> float:
+def panel_interval(panel: Mapping[str, Any], step: float, datasource_interval: float | None = None) -> float:
     """The panel's ``$__interval`` in seconds for a chosen ``step``: at least its min interval,
-    or else its datasource's ``timeInterval``."""
-    floor = panel.get("interval") or datasources()[panel["datasource"]["uid"]].get("jsonData", {}).get("timeInterval")
+    or else its datasource's ``timeInterval`` (``datasource_interval`` in place of the
+    provisioned one: a test's Prometheus scrapes faster than a fleet's)."""
+    if panel.get("interval"):
+        return max(step, duration_seconds(panel["interval"]))
+    if datasource_interval is not None:
+        return max(step, datasource_interval)
+    floor = datasources()[panel["datasource"]["uid"]].get("jsonData", {}).get("timeInterval")
     return max(step, duration_seconds(floor)) if floor else step
 
 
