@@ -14,13 +14,15 @@ The queries themselves run against the real servers in tests/collector/test_dash
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 from typing import Any
 
 import pytest
 import yaml
 
-from .grafana_dashboards import DASHBOARD_FILES, DATASOURCES_FILE, PROVIDERS_FILE, datasources, load
+from .grafana_dashboards import DASHBOARD_FILES, DATASOURCES_FILE, PROVIDERS_FILE, datasources, load, queries
 
 UID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 NAMES = [path.name for path in DASHBOARD_FILES]
@@ -198,3 +200,23 @@ def test_the_check_wants_influxql_written_raw() -> None:
         "no raw query" in problem
         for problem in broken(lambda board: board["panels"][0]["targets"][0].update(rawQuery=False), "downloads.json")
     )
+
+
+def test_the_example_numbatd_config_writes_what_the_dashboards_read() -> None:
+    """deploy/numbatd.example.toml: its raw InfluxDB sink writes the database the raw
+    datasource reads, its summaries sink the summaries datasource's, and its aggregation
+    makes registry.request.latency a timer keyed by route and status class, with the
+    percentiles the registry traffic dashboard reads (upper_50, upper_90, upper_99)."""
+    config = tomllib.loads((DATASOURCES_FILE.parents[3] / "numbatd.example.toml").read_text())
+    sources = datasources()
+    sinks = {sink["name"]: sink for sink in config["sinks"] if sink["type"] == "influxdb"}
+    assert sinks["influx"]["bucket"] == sources["numbat-influxdb"]["jsonData"]["dbName"]
+    assert sinks["influx"].get("input", "raw") == "raw"
+    summaries = sinks["influx-10s"]
+    assert summaries["bucket"] == sources["numbat-influxdb-summaries"]["jsonData"]["dbName"]
+    (aggregation,) = [item for item in config["aggregations"] if item["name"] == summaries["input"]]
+    (rule,) = [rule for rule in aggregation["rules"] if fnmatch.fnmatchcase("registry.request.latency", rule["match"])]
+    assert rule["kind"] == "timer"
+    assert {"route", "status_class"} <= set(rule["key_fields"])
+    text = " ".join(target["query"] for _, target in queries(load("registry-traffic.json")))
+    assert set(re.findall(r'"upper_(\d+)"', text)) == {str(p) for p in aggregation["percentiles"]}
