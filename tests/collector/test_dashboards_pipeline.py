@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import socket
 import subprocess
 import sys
@@ -33,6 +34,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +59,15 @@ COUNTERS = (
     "numbat_sink_dropped_events_total",
     "numbat_sink_skipped_events_total",
     "numbat_aggregation_events_total",
+)
+RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "numbat.rules.yml"
+#: The recording rules, read back with the daemon running.
+RECORDED = (
+    "instance_listener:numbat_listener_received_messages:rate5m",
+    "instance_listener:numbat_listener_decoded_events:rate5m",
+    "instance_listener:numbat_listener_rejected_lines:rate5m",
+    "instance_sink_cause:numbat_sink_dropped_events:rate5m",
+    "instance_sink:numbat_sink_delivery_lag_seconds",
 )
 SCRAPE = 1.0  #: Prometheus's scrape interval here, and so the datasource's timeInterval in $__rate_interval
 PROMETHEUS_STEP = 1.0  #: the range queries' step before each panel's minimum applies
@@ -110,6 +121,9 @@ class Observed:
     influx: dict[tuple[str, float], list[dict[str, Any]]] = field(default_factory=dict)
     intervals: dict[tuple[str, float], float] = field(default_factory=dict)
     page: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)  #: numbatd's /metrics
+    families: set[str] = field(default_factory=set)  #: the metric names the page declares, samples or not
+    alerts: list[dict[str, Any]] = field(default_factory=list)  #: ALERTS, with deploy/prometheus's rules loaded
+    recorded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  #: recording rule -> its series
     #: counter -> (labels, last sample - first sample) of each series Prometheus scraped in the test's range
     increases: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
     captured_at: float = 0.0
@@ -221,7 +235,10 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
     numbat_port, statsd_port, dead_port = free_port(), free_port(), free_port()
     daemon = Numbatd(root / "numbatd", numbatd_config(influxd.url, numbat_port, statsd_port, dead_port))
     instance = f"127.0.0.1:{daemon.metrics_port}"
-    prometheus = PrometheusServer(root / "prometheus", scrape_config({"numbatd": instance}, interval=SCRAPE))
+    config = scrape_config({"numbatd": instance}, interval=SCRAPE).replace(
+        "evaluation_interval: 60s", f"evaluation_interval: {SCRAPE:g}s"
+    )
+    prometheus = PrometheusServer(root / "prometheus", f"{config}rule_files:\n  - {RULES}\n")
     live: subprocess.Popen[bytes] | None = None
     try:
         influxd.create_database("numbat")
@@ -271,7 +288,13 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
             interval = panel_interval(panel, PROMETHEUS_STEP, datasource_interval=SCRAPE)
             expr = promql(target["expr"], interval, SCRAPE, {"instance": ".*"})
             result.prometheus[panel["title"]] = prometheus.query_range(expr, started - 5, end, interval)
-        result.page = parse_page(daemon.get("/metrics")[1].decode())
+        page = daemon.get("/metrics")[1].decode()
+        result.page = parse_page(page)
+        for family in text_string_to_metric_families(page):
+            result.families |= {family.name, f"{family.name}_total" if family.type == "counter" else family.name}
+        result.alerts = prometheus.query("ALERTS")
+        for rule in RECORDED:
+            result.recorded[rule] = prometheus.query(rule)
         seconds = math.ceil(end - started) + 10  # from before the first event
         for counter in COUNTERS:
             data = prometheus.api("query", query=f'{counter}{{job="numbatd"}}[{seconds}s]', time=end)
@@ -622,3 +645,43 @@ def test_the_percentile_rule_is_statsds() -> None:
     assert statsd_upper([4, 1, 3, 2], 50) == 2
     assert statsd_upper([7], 40) is None  # round(0.4) keeps nothing
     assert statsd_upper([7, 8], 25) == 7  # round(0.5) is 1, half up
+
+
+# -- the alert rules on the real metrics -----------------------------------------------------
+
+
+def test_the_alert_rules_name_metrics_numbatd_has(observed) -> None:
+    """promtool's unit tests run on series written by hand: here the names they use are held
+    to the real page (a family counts, samples or not: reloads are counted from the first)."""
+    text = RULES.read_text()
+    named = set(re.findall(r"(?<![:\w])((?:numbat|process)_[a-z_]+)\b", text))  # not recording rules
+    assert len(named) >= 10
+    assert named <= observed.families
+
+
+def test_the_recording_rules_record_the_daemons_series(observed) -> None:
+    listeners = {item["metric"]["listener"] for item in observed.recorded[RECORDED[1]] if item["value"] > 0}
+    assert listeners == {"numbat-tcp", "statsd-udp"}
+    rejecting = {item["metric"]["listener"] for item in observed.recorded[RECORDED[2]] if item["value"] > 0}
+    assert rejecting == {"numbat-tcp", "statsd-udp"}
+    dropping = {(item["metric"]["sink"], item["metric"]["cause"]) for item in observed.recorded[RECORDED[3]]}
+    assert ("analyzer", "spool full") in dropping
+    assert {item["metric"]["sink"] for item in observed.recorded[RECORDED[4]]} == {"influx"}
+
+
+def test_the_alerts_on_the_real_metrics_are_those_of_a_spool_that_fills_and_drops(observed) -> None:
+    """The forward sink's peer is away: its spool grows (pending: 10 minutes must pass) and
+    drops (firing); nothing else about the daemon is wrong, and nothing else fires."""
+    alerts = {
+        (
+            item["metric"]["alertname"],
+            item["metric"].get("sink"),
+            item["metric"].get("cause"),
+            item["metric"]["alertstate"],
+        )
+        for item in observed.alerts
+    }
+    assert alerts == {
+        ("NumbatEventsDropped", "analyzer", "spool full", "firing"),
+        ("NumbatSpoolGrowing", "analyzer", None, "pending"),
+    }
