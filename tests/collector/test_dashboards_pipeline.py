@@ -218,6 +218,34 @@ def log_round() -> bytes:
     return data
 
 
+#: Counters a round moves, with how much each round adds at least (None: some).
+ROUND_COUNTERS: dict[str, float | None] = {
+    "numbat_listener_rejected_lines_total": 2,  # a bad numbat line, a bad statsd line
+    "numbat_sink_skipped_events_total": 1,  # a heartbeat
+    "numbat_aggregation_events_total": sum(len(latencies) // 2 for latencies in REQUESTS.values()),
+    "numbat_listener_decoded_events_total": None,
+    "numbat_sink_dropped_events_total": None,
+}
+
+
+def scraped_after(daemon: Numbatd, prometheus: PrometheusServer, rounds: int) -> None:
+    """Wait until numbatd has counted ``rounds`` rounds, then until Prometheus has scraped
+    what its page says."""
+
+    def counted() -> bool:
+        return all(daemon.metric(name) >= rounds * least for name, least in ROUND_COUNTERS.items() if least)
+
+    assert wait_for(counted, 30), daemon.stderr()
+    time.sleep(0.3)  # what else the round sent (numbat-logs live's flush)
+    page = {name: daemon.metric(name) for name in ROUND_COUNTERS}
+
+    def scraped() -> bool:
+        shown = {name: prometheus.query(f'sum({name}{{job="numbatd"}})') for name in ROUND_COUNTERS}
+        return all(shown[name] and shown[name][0]["value"] >= value for name, value in page.items())
+
+    assert wait_for(scraped, 30), page
+
+
 def wait_past_a_day_boundary() -> None:
     """The aggregation's day-long interval must not end during the test (it would flush twice)."""
     left = 86400 - time.time() % 86400
@@ -246,7 +274,8 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
         daemon.start(timeout=60)
         prometheus.start()
         assert wait_for(lambda: prometheus.query('up{job="numbatd"} == 1'), 30), prometheus.log()
-        time.sleep(2 * SCRAPE)  # the counters numbatd makes at start have a first sample, at 0
+        # the counters numbatd makes at start have a first sample, at 0
+        assert wait_for(lambda: prometheus.query('numbat_sink_dropped_events_total{sink="analyzer"}'), 30)
         started = time.time()
         live = subprocess.Popen(
             [
@@ -269,7 +298,8 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
                 statsd.sendto(b"registry.hits:1|c\nregistry.hits:2|c\nthis is not statsd", ("127.0.0.1", statsd_port))
                 live.stdin.write(log_round())
                 live.stdin.flush()
-                time.sleep(3 * SCRAPE)  # scraped between the rounds
+                # scraped between the rounds: a series' first sample is no increase to Prometheus
+                scraped_after(daemon, prometheus, round_index + 1)
         live.stdin.close()
         assert live.wait(60) == 0, (root / "live.stderr").read_text()
         expected_downloads = ROUNDS * sum(is_download(m, p, s) for m, p, s, _, _ in LOG_REQUESTS)
@@ -279,7 +309,10 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
             return bool(rows) and rows[0]["values"][0][1] == expected_downloads
 
         assert wait_for(downloads_written, 30), daemon.stderr()
-        time.sleep(3 * SCRAPE)  # the last figures scraped
+        scraped_after(daemon, prometheus, ROUNDS)  # the last figures too
+        # every rate window ($__rate_interval: 4 scrapes here) that holds the last increase
+        # ends within the range, and the rules have been evaluated on the last scrape
+        time.sleep(4 * SCRAPE + 1)
 
         result = Observed(instance=instance)
         result.captured_at = end = time.time()
@@ -369,13 +402,16 @@ def increases(observed: Observed, counter: str, *labels: str) -> dict[tuple[str,
 
 
 def check_rate_of(counter: str, series: list[dict[str, Any]], observed: Observed, *labels: str) -> None:
-    """A rate panel adds up to what its counter grew by: its windows overlap, each increase is
-    spread over one window; Prometheus's extrapolation to the window's edges adds up to a third."""
+    """A rate panel adds up to about what its counter grew by. Its windows ($__rate_interval,
+    4 scrapes) overlap, so an increase between two scrapes is in the windows of 3 of those 4
+    seconds (0.75 of it); Prometheus extrapolates each window to its edges (by up to about
+    half, less for a counter that starts at 0). Measured: 0.77 to 1.17. A wrong metric or a
+    wrong label is off by far more, or shows another set of series."""
     grew = {key: value for key, value in increases(observed, counter, *labels).items() if value > 0}
     shown = {key: value for key, value in integrals(series, *labels).items() if value > 0}
     assert set(shown) == set(grew)
     for key, value in grew.items():
-        assert 0.7 * value <= shown[key] <= 1.5 * value, (key, shown[key], value)
+        assert 0.6 * value <= shown[key] <= 1.6 * value, (key, shown[key], value)
 
 
 LISTENERS = {("numbat-tcp",), ("statsd-udp",)}
