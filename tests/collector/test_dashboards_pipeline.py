@@ -706,8 +706,9 @@ def test_the_recording_rules_record_the_daemons_series(observed) -> None:
 
 
 def test_the_alerts_on_the_real_metrics_are_those_of_a_spool_that_fills_and_drops(observed) -> None:
-    """The forward sink's peer is away: its spool grows (pending: 10 minutes must pass) and
-    drops (firing); nothing else about the daemon is wrong, and nothing else fires."""
+    """The forward sink's peer is away: its spool drops (firing). Its spool may also be
+    seen growing (pending: 10 minutes must pass), or not, at its cap, where it drops its
+    oldest segments. Nothing else about the daemon is wrong, and nothing else fires."""
     alerts = {
         (
             item["metric"]["alertname"],
@@ -717,7 +718,6 @@ def test_the_alerts_on_the_real_metrics_are_those_of_a_spool_that_fills_and_drop
         )
         for item in observed.alerts
     }
-    assert alerts == {
-        ("NumbatEventsDropped", "analyzer", "spool full", "firing"),
-        ("NumbatSpoolGrowing", "analyzer", None, "pending"),
-    }
+    dropping = ("NumbatEventsDropped", "analyzer", "spool full", "firing")
+    assert dropping in alerts
+    assert alerts - {dropping} <= {("NumbatSpoolGrowing", "analyzer", None, "pending")}
