@@ -12,7 +12,7 @@ What Grafana does, and what is done here:
 - ``$__rate_interval`` (Prometheus) is ``max($__interval + scrape interval, 4 * scrape
   interval)``, the scrape interval being the datasource's ``timeInterval`` (the tests pass
   their Prometheus's own).
-- ``$timeFilter`` (InfluxQL) is ``time > {from}ms and time < {to}ms``, the range in epoch
+- ``$timeFilter`` (InfluxQL) is ``time >= {from}ms and time <= {to}ms``, the range in epoch
   milliseconds, as Grafana's backend writes it.
 - A multi-value variable set to "All" with ``allValue`` ``.*`` becomes ``.*``.
 """
@@ -85,7 +85,7 @@ def panel_interval(panel: Mapping[str, Any], step: float, datasource_interval: f
 def influxql(query: str, start: float, end: float, interval: float) -> str:
     """An InfluxQL query with Grafana's macros replaced: the range ``start``..``end`` (seconds
     since the epoch), the panel's interval in seconds."""
-    time_filter = f"time > {round(start * 1000)}ms and time < {round(end * 1000)}ms"
+    time_filter = f"time >= {round(start * 1000)}ms and time <= {round(end * 1000)}ms"
     text = query.replace("$timeFilter", time_filter)
     text = text.replace("$__interval_ms", str(round(interval * 1000))).replace("$__interval", interval_text(interval))
     assert "$" not in text, text
