@@ -7,8 +7,8 @@ events for numbat-logs' figures, one of the aggregation's summaries, and a forwa
 whose peer is away, so that its spool fills and drops) with its self-metrics scraped by a
 real Prometheus (job ``numbatd``, every second), writing to a real InfluxDB 1.6; a real
 ``numbat-logs live`` reading a JSON CDN log on stdin and sending its figures to numbatd.
-The known data goes in in two rounds, a few scrapes apart (a counter's first sample is
-no increase to Prometheus). The Prometheus panels are queried while numbatd runs; then
+The known data goes in in two rounds, the second once Prometheus has scraped the first (a
+series' first sample is no increase to Prometheus's rate). The Prometheus panels are queried while numbatd runs; then
 numbatd stops, which flushes the aggregation's interval (a day long, so it flushes once),
 and the InfluxDB panels are queried.
 
@@ -277,15 +277,16 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
         # the counters numbatd makes at start have a first sample, at 0
         assert wait_for(lambda: prometheus.query('numbat_sink_dropped_events_total{sink="analyzer"}'), 30)
         started = time.time()
-        live = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "log_parser", "live", "--stdin", "--format", "json"),
-                *("--db", str(root / "downloads.sqlite"), "--flush-interval", "0.3"),
-                *("--emit-uri", f"tcp://127.0.0.1:{numbat_port}"),
-            ],
-            stdin=subprocess.PIPE,
-            stderr=open(root / "live.stderr", "wb"),  # noqa: SIM115
-        )
+        with open(root / "live.stderr", "wb") as live_stderr:
+            live = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "log_parser", "live", "--stdin", "--format", "json"),
+                    *("--db", str(root / "downloads.sqlite"), "--flush-interval", "0.3"),
+                    *("--emit-uri", f"tcp://127.0.0.1:{numbat_port}"),
+                ],
+                stdin=subprocess.PIPE,
+                stderr=live_stderr,
+            )
         assert live.stdin is not None
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
             for round_index in range(ROUNDS):
