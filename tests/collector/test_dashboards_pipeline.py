@@ -69,6 +69,12 @@ RECORDED = (
     "instance_sink_cause:numbat_sink_dropped_events:rate5m",
     "instance_sink:numbat_sink_delivery_lag_seconds",
 )
+#: The series names a family of each type has, samples or not (a counter's name alone is none).
+SERIES_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("", "_sum", "_count"),
+}
 SCRAPE = 1.0  #: Prometheus's scrape interval here, and so the datasource's timeInterval in $__rate_interval
 PROMETHEUS_STEP = 1.0  #: the range queries' step before each panel's minimum applies
 INFLUX_STEPS = (10.0, 300.0)  #: the InfluxQL queries run at both: a bucket of one flush, and one of many
@@ -121,7 +127,7 @@ class Observed:
     influx: dict[tuple[str, float], list[dict[str, Any]]] = field(default_factory=dict)
     intervals: dict[tuple[str, float], float] = field(default_factory=dict)
     page: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)  #: numbatd's /metrics
-    families: set[str] = field(default_factory=set)  #: the metric names the page declares, samples or not
+    families: set[str] = field(default_factory=set)  #: the series names the page declares, samples or not
     alerts: list[dict[str, Any]] = field(default_factory=list)  #: ALERTS, with deploy/prometheus's rules loaded
     recorded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  #: recording rule -> its series
     #: counter -> (labels, last sample - first sample) of each series Prometheus scraped in the test's range
@@ -325,7 +331,7 @@ def observed(tmp_path_factory) -> Iterator[Observed]:
         page = daemon.get("/metrics")[1].decode()
         result.page = parse_page(page)
         for family in text_string_to_metric_families(page):
-            result.families |= {family.name, f"{family.name}_total" if family.type == "counter" else family.name}
+            result.families |= {f"{family.name}{suffix}" for suffix in SERIES_SUFFIXES.get(family.type, ("",))}
         result.alerts = prometheus.query("ALERTS")
         for rule in RECORDED:
             result.recorded[rule] = prometheus.query(rule)
