@@ -39,7 +39,7 @@ class Transport(ABC):
         """Connect; raise OSError when the destination cannot be reached."""
 
     @abstractmethod
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         """Deliver the lines in ``data`` in order; return how many were too large to send at all."""
 
     @abstractmethod
@@ -79,7 +79,7 @@ class StreamTransport(Transport):
         sock.settimeout(self.send_timeout)
         self._sock = sock
 
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         sock = self._sock
         if sock is None:
             raise SendFailed(0, "not connected")
@@ -144,7 +144,7 @@ class DatagramTransport(Transport):
         sock.settimeout(self.send_timeout)
         self._sock, self._address = sock, address
 
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         sock = self._sock
         if sock is None:
             raise SendFailed(0, "not open")
@@ -206,7 +206,7 @@ class HttpTransport(Transport):
         connection.connect()
         self._connection = connection
 
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         import http.client  # noqa: PLC0415 - see the class's docstring
 
         connection = self._connection

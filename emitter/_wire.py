@@ -22,7 +22,7 @@ DEFAULT_DATAGRAM_SIZE = 1432
 MAX_DATAGRAM_SIZE = 65_507
 
 
-def _coerce(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """orjson ``default``: the few non-JSON types a service plausibly passes as a field."""
     if isinstance(value, enum.Enum):
         return value.value
@@ -33,7 +33,7 @@ def _coerce(value: Any) -> Any:
 
 def encode_json(event: Event) -> bytes:
     """One newline-terminated JSON line. Raises TypeError for what JSON cannot carry."""
-    return orjson.dumps(event, default=_coerce, option=orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(event, default=json_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def encode_statsd(event: Event) -> bytes:

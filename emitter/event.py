@@ -108,10 +108,12 @@ class EventBuilder:
             return self._build_from_mapping(name_or_event, value, fields, called_at)
         return None
 
-    def build_all(self, records: Iterable[tuple[Any, Scalar, Mapping[str, Any], float]]) -> tuple[list[Event], int]:
-        """Build many ``(name_or_event, value, fields, called_at)`` records; return the
-        events and how many had no usable name. :meth:`build` in a loop, with its common
-        case inlined: this is the sender thread's inner loop."""
+    def build_all(
+        self, records: Iterable[tuple[Any, Scalar, Mapping[str, Any] | None, float]]
+    ) -> tuple[list[Event], int]:
+        """Build many ``(name_or_event, value, fields, called_at)`` records (``fields``
+        None when there are none); return the events and how many had no usable name.
+        :meth:`build` in a loop, with its common case inlined."""
         events: list[Event] = []
         append = events.append
         names, defaults, default_value, build = self._names, self.defaults, self.default_value, self.build
@@ -121,7 +123,7 @@ class EventBuilder:
             qualified = names.get(name) if name.__class__ is str else None
             if qualified is None:
                 try:
-                    event = build(name, value, fields, called_at)
+                    event = build(name, value, fields or {}, called_at)
                 except Exception:  # a Mapping of the caller's whose methods raise, say
                     event = None
                 if event is None:
