@@ -233,6 +233,7 @@ class Emitter:
             self._encoder.encode,
             batch_size=settings.batch_size,
             linger=settings.linger,
+            crowded_at=self._crowded_at,
             backoff=Backoff(settings.backoff_base, settings.backoff_cap),
             name=self.destination.uri,
         )

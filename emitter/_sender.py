@@ -66,6 +66,7 @@ class Sender:
         *,
         batch_size: int,
         linger: float,
+        crowded_at: int,
         backoff: Backoff,
         name: str,
     ) -> None:
@@ -80,6 +81,8 @@ class Sender:
         self._encode = encode
         self._batch_size = batch_size
         self._linger = linger
+        # A backlog this long is not waited on: a batch's worth, or crowded.
+        self._linger_below = min(batch_size, crowded_at)
         self._backoff = backoff
         self._transport = make_transport()
         # Encoded lines taken from the backlog and not yet delivered, and how many.
@@ -158,11 +161,15 @@ class Sender:
             self.wake.wait(IDLE_WAKEUP)
         self.sleeping = False
         self.wake.clear()
-        if self._linger and self.backlog and len(self.backlog) < self._batch_size and not self._stop_requested.is_set():
-            self.lingering = True
+        if not self._linger:
+            return
+        # Raised before the backlog is measured, as `sleeping` is: a call that finds the
+        # backlog crowded after this measure finds the flag up, and cuts the wait.
+        self.lingering = True
+        if 0 < len(self.backlog) < self._linger_below and not self._stop_requested.is_set():
             self.wake.wait(self._linger)
-            self.lingering = False
-            self.wake.clear()
+        self.lingering = False
+        self.wake.clear()
 
     def _open(self) -> bool:
         try:
@@ -191,10 +198,11 @@ class Sender:
 
     def _take_batch(self) -> None:
         backlog = self.backlog
-        records = []
+        records: list[Record] = []
+        take, keep = backlog.popleft, records.append
         try:
             for _ in range(min(len(backlog), self._batch_size)):
-                records.append(backlog.popleft())
+                keep(take())
         except IndexError:  # the emitter dropped the oldest while we were taking
             pass
         self._pending, self._pending_lines, invalid, unencodable = self._encode(records)
