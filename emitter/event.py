@@ -8,8 +8,9 @@ it does not say), and any other fields. Those rules are written once, here:
 the collector's numbat decoder calls too, so an event means the same on both sides.
 
 ``metric()`` itself only records its arguments and the time of the call; the emitter's
-own thread turns those records into events here, so the service's thread pays for a
-tuple, not for a dict merge.
+own thread turns those records into lines (``_encoder.py``: most of them straight from
+cached pieces, the rest through :meth:`EventBuilder.build`, the rule both must follow),
+so the service's thread pays for a tuple, not for a dict merge.
 """
 
 from __future__ import annotations
