@@ -176,6 +176,7 @@ class LineEncoder:
 
 
 def _encoded(value: object) -> str | None:
+    """``value`` as JSON text, or None when orjson cannot encode it."""
     try:
         return orjson.dumps(value, default=json_default).decode()
     except Exception:  # orjson.JSONEncodeError, or a conversion raising
@@ -184,8 +185,8 @@ def _encoded(value: object) -> str | None:
 
 class EventEncoder:
     """The general way for every record: an event dict each (:meth:`EventBuilder.build_all`),
-    encoded one at a time by ``encode_event``. The statsd destination's encoder, whose
-    lines are no JSON template."""
+    encoded one at a time by ``encode_event``: the statsd destination's encoder, whose
+    lines the JSON pieces do not fit."""
 
     __slots__ = ("_builder", "_encode_event")
 

@@ -6,8 +6,8 @@ full buffer, a slow DNS answer) can block or raise into the service's threads.
 It works in bursts: woken by the first event after a quiet spell, it lingers a few
 milliseconds (``linger``) so that the events of a busy moment go out together, in one
 encoding pass and as few writes as they fit, instead of a wake, a GIL hand-over and a
-send for each. A backlog filling up (half of ``max_backlog``) cuts the linger short, so
-it never costs an event.
+send for each. A backlog half full (of ``max_backlog``) cuts the linger short, so the
+wait never fills it; ``flush()`` and ``stop()`` cut it short too.
 """
 
 from __future__ import annotations
