@@ -39,6 +39,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
+sys.path.insert(0, str(HERE.parent))  # bench._procs
+
+from bench._procs import cpu_seconds, peak_rss_mb  # noqa: E402
 
 ETSY_STATSD = "statsd@0.9.0"  # the newest on the npm registry, as the tests use
 LINES_PER_DATAGRAM = 20
@@ -61,7 +64,6 @@ LADDER = (
     2_000_000,
     2_500_000,
 )
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -84,11 +86,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"timed out waiting for {what}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 def resident_bytes(pid: int) -> int:
@@ -277,6 +274,7 @@ class Ladder:
     loss_free_rate: int = 0
     cpu_per_line_ns: float = 0.0
     first_loss: str = ""
+    peak_rss_mb: float = 0.0  #: the collector's, at the fastest rate without loss
 
 
 def climb(start: Callable[[], contextlib.AbstractContextManager[Collector]], series: int, seconds: float) -> Ladder:
@@ -294,11 +292,12 @@ def climb(start: Callable[[], contextlib.AbstractContextManager[Collector]], ser
                 time.sleep(0.25)
                 last = collector.counted()
             used = cpu_seconds(collector.process.pid) - cpu
+            peak = peak_rss_mb(collector.process.pid)
         lost = sent - (last - before)
         if lost:
             ladder.first_loss = f"{rate:,}/s: {lost:,} of {sent:,} lost"
             break
-        ladder.loss_free_rate, ladder.cpu_per_line_ns = rate, used / sent * 1e9
+        ladder.loss_free_rate, ladder.cpu_per_line_ns, ladder.peak_rss_mb = rate, used / sent * 1e9, peak
     return ladder
 
 
@@ -357,7 +356,8 @@ def main() -> None:
         f"sender in its own process; {os.cpu_count()} cores"
     )
     header = (
-        f"{'collector':17} {'loss-free lines/s':>18} {'vs statsd':>10} {'CPU ns/line':>12} {'B/series':>9}  first loss"
+        f"{'collector':17} {'loss-free lines/s':>18} {'vs statsd':>10} {'CPU ns/line':>12} {'B/series':>9} "
+        f"{'peak RSS MB':>12}  first loss"
     )
     print(header)
     print("-" * len(header))
@@ -366,7 +366,8 @@ def main() -> None:
         ratio = f"{ladder.loss_free_rate / reference:.1f}x" if reference else "-"
         print(
             f"{name:17} {ladder.loss_free_rate:>18,} {ratio:>10} {ladder.cpu_per_line_ns:>12,.0f} "
-            f"{memory[name]:>9,.0f}  {ladder.first_loss or 'none up to ' + format(LADDER[-1], ',')}"
+            f"{memory[name]:>9,.0f} {ladder.peak_rss_mb:>12,.1f}  "
+            f"{ladder.first_loss or 'none up to ' + format(LADDER[-1], ',')}"
         )
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -150,6 +151,8 @@ def main() -> None:
             best, keys = max(best, rate), sum(engine.watched().values())
         print(f"{label:<32} {keys:>7,} {best:>10,.0f} {best / GOAL:>6.1f}x")
     print(f"goal for the whole sink: {GOAL:,} events/s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (the engines and their event lists): {peak:.1f} MB")
 
 
 if __name__ == "__main__":

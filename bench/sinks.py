@@ -42,7 +42,10 @@ def delivery_rows(seconds: float, rounds: int) -> list[dict[str, Any]]:
 
 
 def print_delivery(rows: list[dict[str, Any]]) -> None:
-    header = f"{'sink':26} {'path':44} {'points/s':>10} {'vs direct':>10} {'server us/pt':>13} {'numbatd us/pt':>14}"
+    header = (
+        f"{'sink':26} {'path':44} {'points/s':>10} {'vs direct':>10} {'server us/pt':>13} {'numbatd us/pt':>14} "
+        f"{'numbatd peak MB':>16}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -51,9 +54,11 @@ def print_delivery(rows: list[dict[str, Any]]) -> None:
             path = f"{path} ({row['protocol']})"
         numbatd = row.get("numbatd_us_per_point")
         numbatd_text = f"{numbatd:14.2f}" if numbatd and "direct" not in path else f"{'-':>14}"
+        peak = row.get("numbatd_peak_mb")
+        peak_text = f"{peak:16.1f}" if peak else f"{'-':>16}"
         print(
             f"{row['sink']:26} {path:44} {row['points_per_s']:10,.0f} {row['vs_direct']:9.2f}x "
-            f"{row['server_us_per_point']:13.2f} {numbatd_text}"
+            f"{row['server_us_per_point']:13.2f} {numbatd_text} {peak_text}"
         )
 
 

@@ -23,6 +23,7 @@ whoever writes to it on one CPU in turns. ``measure(seconds)`` returns the table
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -42,6 +43,7 @@ sys.path.insert(0, str(HERE.parent))  # the test helpers that start carbon and n
 
 import orjson  # noqa: E402
 
+from bench._procs import cpu_seconds, peak_rss_mb  # noqa: E402
 from tests.collector.carbon import RETENTION, Carbon  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
@@ -49,12 +51,6 @@ from tests.waiting import wait_for  # noqa: E402
 PATHS = 200  #: distinct paths (whisper files) a run writes, each point a second of its own
 PICKLE_POINTS = 500  #: points per pickle message of the direct client, as carbon-relay sends them
 PROTOCOLS = ("plaintext", "pickle")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process (every thread) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pin(pid: int, cpu: int) -> None:
@@ -150,6 +146,7 @@ class Run:
     seconds: float
     carbon_cpu: float  #: seconds of CPU carbon spent
     numbatd_cpu: float = 0.0
+    numbatd_peak_mb: float = 0.0  #: numbatd's peak RSS over its life, read before it stops
 
 
 def timed(carbon: Carbon, query: CacheQuery, points: Points, send: Callable[[], None], others: tuple[int, ...]) -> Run:
@@ -196,6 +193,7 @@ def through_numbatd(carbon: Carbon, query: CacheQuery, workdir: Path, points: Po
         run = timed(carbon, query, points, send, (daemon.process.pid,))
         assert wait_for(lambda: daemon.metric("numbat_sink_delivered_events_total") == points.count + 1, 60)
         assert daemon.metric("numbat_sink_spooled_events_total") == 0
+        run = dataclasses.replace(run, numbatd_peak_mb=peak_rss_mb(daemon.process.pid))
     finally:
         daemon.stop()
     return run
@@ -260,6 +258,7 @@ def _rows(protocol: str, count: int, directs: list[Run], sinks: list[Run], pinne
                 "ratios": ratios if path == "numbatd" else [],
                 "server_us_per_point": statistics.median(run.carbon_cpu for run in runs) / count * 1e6,
                 "numbatd_us_per_point": statistics.median(run.numbatd_cpu for run in runs) / count * 1e6,
+                "numbatd_peak_mb": max(run.numbatd_peak_mb for run in runs),
                 "pinned": pinned,
             }
         )
@@ -270,7 +269,8 @@ def print_table(rows: list[dict[str, object]]) -> None:
     first = rows[0]
     placement = "carbon on CPU 1, clients on CPU 0" if first["pinned"] else "not pinned"
     print(f"carbon-cache (Debian graphite-carbon), {PATHS} paths, {placement}; medians; every point read back")
-    print(f"{'path':46} {'points':>9} {'points/s':>10} {'vs direct':>10} {'carbon us/pt':>13} {'numbatd us/pt':>14}")
+    header = f"{'path':46} {'points':>9} {'points/s':>10} {'vs direct':>10} {'carbon us/pt':>13} {'numbatd us/pt':>14}"
+    print(f"{header} {'numbatd peak MB':>16}")
     for row in rows:
         label = (
             f"direct: pre-built {row['protocol']} on a socket"
@@ -278,9 +278,10 @@ def print_table(rows: list[dict[str, object]]) -> None:
             else f"numbatd: NDJSON over TCP -> graphite {row['protocol']}"
         )
         numbatd = f"{row['numbatd_us_per_point']:14.2f}" if row["path"] == "numbatd" else f"{'-':>14}"
+        peak = f"{row['numbatd_peak_mb']:16.1f}" if row["path"] == "numbatd" else f"{'-':>16}"
         print(
             f"{label:46} {row['points']:>9,} {row['points_per_s']:10,.0f} {row['vs_direct']:9.2f}x "
-            f"{row['server_us_per_point']:13.2f} {numbatd}"
+            f"{row['server_us_per_point']:13.2f} {numbatd} {peak}"
         )
         if row["ratios"]:
             ratios = " ".join(f"{r:.2f}" for r in row["ratios"])  # type: ignore[union-attr]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import socket
 import statistics
 import sys
@@ -40,18 +39,13 @@ sys.path.insert(0, str(HERE.parent))  # the test helpers that start numbatd
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest  # noqa: E402
 
+from bench._procs import cpu_seconds, peak_rss_mb  # noqa: E402
 from collector.sinks.prometheus._exposition import render  # noqa: E402
 from tests.collector.exposition import prometheus_sink  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 Row = dict[str, Any]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 def row(case: str, **values: Any) -> Row:
@@ -193,6 +187,8 @@ def numbatd_rows(events: int, series: int) -> list[Row]:
                 )
                 how = "gzipped" if gzipped else "plain"
                 rows.append(row(f"numbatd: GET of {series:,} series, {how}", ms=seconds * 1e3, bytes=len(body)))
+            peak = peak_rss_mb(daemon.process.pid)  # type: ignore[union-attr]
+            rows.append(row(f"numbatd: its peak RSS, {series:,} series on the page", peak_mb=peak))
         finally:
             daemon.stop()
     return rows
@@ -204,7 +200,8 @@ def measure(seconds: float, series: int = 100_000, events: int = 300_000) -> lis
 
 
 def print_rows(rows: list[Row]) -> None:
-    print(f"{'prometheus sink':52} {'events/s':>10} {'CPU us/ev':>10} {'ms':>8} {'bytes':>11} {'vs peer':>8}")
+    header = f"{'prometheus sink':52} {'events/s':>10} {'CPU us/ev':>10} {'ms':>8} {'bytes':>11} {'vs peer':>8}"
+    print(f"{header} {'peak MB':>8}")
     for item in rows:
         cells = [
             f"{item['events_per_s']:10,.0f}" if "events_per_s" in item else f"{'':>10}",
@@ -212,6 +209,7 @@ def print_rows(rows: list[Row]) -> None:
             f"{item['ms']:8.1f}" if "ms" in item else f"{'':>8}",
             f"{item['bytes']:11,}" if "bytes" in item else f"{'':>11}",
             f"{item['vs_peer']:7.2f}x" if "vs_peer" in item else f"{'':>8}",
+            f"{item['peak_mb']:8.1f}" if "peak_mb" in item else f"{'':>8}",
         ]
         print(f"{item['case']:52} {' '.join(cells)}")
 

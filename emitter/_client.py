@@ -12,12 +12,13 @@ from functools import partial
 from time import monotonic, sleep, time
 from typing import Any
 
+from ._encoder import EventEncoder, LineEncoder
 from ._sender import Sender
 from ._settings import EmitterSettings
 from ._timer import Timer
 from ._transports import DatagramTransport, HttpTransport, StreamTransport, Transport
 from ._uri import Destination, parse_uri
-from ._wire import encode_json, encode_statsd
+from ._wire import encode_statsd
 from .backoff import Backoff
 from .event import EventBuilder, Scalar
 
@@ -83,8 +84,15 @@ class Emitter:
         self._builder = EventBuilder(
             app, defaults, default_value=None if is_statsd else 1, name_cache_size=self.settings.name_cache_size
         )
-        self._encode = encode_statsd if is_statsd else encode_json
+        self._encoder = (
+            EventEncoder(self._builder, encode_statsd)
+            if is_statsd
+            else LineEncoder(self._builder, self.settings.name_cache_size)
+        )
         self._max_backlog = self.settings.max_backlog
+        # Past this many queued events metric() takes its slow path: it drops the oldest
+        # when the backlog is full, and cuts a lingering sender's wait short.
+        self._crowded_at = max(1, self._max_backlog // 2)
         self._counts_lock = threading.Lock()
         self._dropped = 0
         self._closed = False
@@ -108,13 +116,26 @@ class Emitter:
             self._count_dropped()
             return
         backlog = self._backlog
-        if len(backlog) >= self._max_backlog:
-            self._drop_oldest()
-        backlog.append((name, value, fields, time()))
-        if self._sender.sleeping:
-            self._sender.wake.set()
+        if len(backlog) >= self._crowded_at:
+            self._crowded()
+        # An empty dict would keep the record tuple tracked by the garbage collector
+        # (and alive, allocated): None lets the collector untrack it at its first look.
+        backlog.append((name, value, fields or None, time()))
+        sender = self._sender
+        if sender.sleeping:
+            # Lowered here, not only by the sender: until it next holds the GIL, every
+            # call would set the event again (a lock and a notify each).
+            sender.sleeping = False
+            sender.wake.set()
 
-    def _drop_oldest(self) -> None:
+    def _crowded(self) -> None:
+        """The backlog is half full or more: hurry a lingering sender, and make room when full."""
+        sender = self._sender
+        if sender.lingering:
+            sender.lingering = False
+            sender.wake.set()
+        if len(self._backlog) < self._max_backlog:
+            return
         with self._counts_lock:
             try:
                 self._backlog.popleft()
@@ -175,7 +196,7 @@ class Emitter:
         while sender.backlog or sender.in_flight:
             if monotonic() >= deadline or not sender.alive:
                 return False
-            if sender.sleeping:
+            if sender.sleeping or sender.lingering:
                 sender.wake.set()
             sleep(0.002)
         return True
@@ -209,9 +230,10 @@ class Emitter:
         settings = self.settings
         self._sender = Sender(
             partial(_make_transport, self.destination, settings),
-            self._builder.build_all,
-            self._encode,
+            self._encoder.encode,
             batch_size=settings.batch_size,
+            linger=settings.linger,
+            crowded_at=self._crowded_at,
             backoff=Backoff(settings.backoff_base, settings.backoff_cap),
             name=self.destination.uri,
         )

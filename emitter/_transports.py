@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ._uri import Destination
-from ._wire import MAX_DATAGRAM_SIZE, pack_datagrams
+from ._wire import DEFAULT_DATAGRAM_SIZE, LOOPBACK_DATAGRAM_SIZE, MAX_DATAGRAM_SIZE, pack_datagrams
 
 if TYPE_CHECKING:
     import http.client
@@ -39,7 +39,7 @@ class Transport(ABC):
         """Connect; raise OSError when the destination cannot be reached."""
 
     @abstractmethod
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         """Deliver the lines in ``data`` in order; return how many were too large to send at all."""
 
     @abstractmethod
@@ -79,7 +79,7 @@ class StreamTransport(Transport):
         sock.settimeout(self.send_timeout)
         self._sock = sock
 
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         sock = self._sock
         if sock is None:
             raise SendFailed(0, "not connected")
@@ -120,13 +120,16 @@ class StreamTransport(Transport):
 
 
 class DatagramTransport(Transport):
-    """UDP: lines packed into datagrams of at most ``datagram_size`` bytes."""
+    """UDP: lines packed into datagrams of at most ``datagram_size`` bytes; when it is
+    None, chosen once the address is known: :data:`LOOPBACK_DATAGRAM_SIZE` to a loopback
+    address, else :data:`DEFAULT_DATAGRAM_SIZE`."""
 
     def __init__(
-        self, destination: Destination, datagram_size: int, send_timeout: float, *, trailing_newline: bool = True
+        self, destination: Destination, datagram_size: int | None, send_timeout: float, *, trailing_newline: bool = True
     ) -> None:
         self.destination = destination
-        self.datagram_size = datagram_size
+        self.configured_size = datagram_size
+        self.datagram_size = datagram_size or DEFAULT_DATAGRAM_SIZE
         self.send_timeout = send_timeout
         self._trim = 0 if trailing_newline else 1
         self._sock: socket.socket | None = None
@@ -143,8 +146,10 @@ class DatagramTransport(Transport):
         # Blocking with a timeout: a full send buffer paces us instead of losing datagrams.
         sock.settimeout(self.send_timeout)
         self._sock, self._address = sock, address
+        if self.configured_size is None:
+            self.datagram_size = LOOPBACK_DATAGRAM_SIZE if _is_loopback(family, address) else DEFAULT_DATAGRAM_SIZE
 
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         sock = self._sock
         if sock is None:
             raise SendFailed(0, "not open")
@@ -165,6 +170,13 @@ class DatagramTransport(Transport):
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def _is_loopback(family: int, address: tuple[Any, ...]) -> bool:
+    host = address[0]
+    if family == socket.AF_INET:
+        return bool(host.startswith("127."))
+    return bool(host == "::1" or host.startswith("::ffff:127."))
 
 
 class HttpTransport(Transport):
@@ -206,7 +218,7 @@ class HttpTransport(Transport):
         connection.connect()
         self._connection = connection
 
-    def send(self, data: bytearray) -> int:
+    def send(self, data: bytes) -> int:
         import http.client  # noqa: PLC0415 - see the class's docstring
 
         connection = self._connection

@@ -8,8 +8,9 @@ it does not say), and any other fields. Those rules are written once, here:
 the collector's numbat decoder calls too, so an event means the same on both sides.
 
 ``metric()`` itself only records its arguments and the time of the call; the emitter's
-own thread turns those records into events here, so the service's thread pays for a
-tuple, not for a dict merge.
+own thread turns those records into lines (``_encoder.py``: most of them straight from
+cached pieces, the rest through :meth:`EventBuilder.build`, the rule both must follow),
+so the service's thread pays for a tuple, not for a dict merge.
 """
 
 from __future__ import annotations
@@ -108,10 +109,12 @@ class EventBuilder:
             return self._build_from_mapping(name_or_event, value, fields, called_at)
         return None
 
-    def build_all(self, records: Iterable[tuple[Any, Scalar, Mapping[str, Any], float]]) -> tuple[list[Event], int]:
-        """Build many ``(name_or_event, value, fields, called_at)`` records; return the
-        events and how many had no usable name. :meth:`build` in a loop, with its common
-        case inlined: this is the sender thread's inner loop."""
+    def build_all(
+        self, records: Iterable[tuple[Any, Scalar, Mapping[str, Any] | None, float]]
+    ) -> tuple[list[Event], int]:
+        """Build many ``(name_or_event, value, fields, called_at)`` records (``fields``
+        None when there are none); return the events and how many had no usable name.
+        :meth:`build` in a loop, with its common case inlined."""
         events: list[Event] = []
         append = events.append
         names, defaults, default_value, build = self._names, self.defaults, self.default_value, self.build
@@ -121,7 +124,7 @@ class EventBuilder:
             qualified = names.get(name) if name.__class__ is str else None
             if qualified is None:
                 try:
-                    event = build(name, value, fields, called_at)
+                    event = build(name, value, fields or {}, called_at)
                 except Exception:  # a Mapping of the caller's whose methods raise, say
                     event = None
                 if event is None:

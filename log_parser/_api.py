@@ -3,9 +3,13 @@ hypercorn on trio.
 
 Same paths, JSON shapes and errors as api.npmjs.org: ``/downloads/point/{period}[/{pkg}]``,
 ``/downloads/range/{period}[/{pkg}]``, comma-separated packages for bulk lookups, and
-``/versions/{pkg}/last-week``. Where we do better than npm: today's live count is there
-(ask for today's date), scoped packages work in bulk lookups, and per-version counts are
-available for any period at ``/versions/{pkg}/{period}``.
+``/versions/{pkg}/last-week``. Where we do more than npm: today's live count is there
+(ask for today's date), scoped packages work in bulk lookups, per-version counts are
+available for any period at ``/versions/{pkg}/{period}``, ``all-time`` is a period, and a
+range past npm's 18 months is answered when the store holds its days
+(:mod:`log_parser._api_periods`). Every successful answer carries an ETag and
+Cache-Control, and a conditional request is answered 304 (:mod:`log_parser._answers`).
+The downloads page and the badge (:mod:`log_parser.page`) are served beside it.
 
 Strategy: every answer, errors included, is JSON. The routes answer npm's errors; the
 exception handlers turn Starlette's 404, 405 and 500 into ``{"error": ...}``; and
@@ -33,74 +37,88 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._answers import json_answer, json_error
+from ._api_periods import MAX_BULK_PACKAGES, MAX_DAYS, MAX_RANGE_DAYS, Periods, utc_today
+from ._caching import CachePolicy
 from ._cors import ANY_ORIGIN, cors_headers, parse_origin, preflight_headers
 from ._store import Store
-from .core._periods import PeriodError, days_between, parse_period
+from .core._periods import PeriodError, days_between
+from .page import PageOptions, page_routes
 
-MAX_DAYS = 548  #: 18 months, npm's limit for one package
-MAX_BULK_DAYS = 365
-MAX_BULK_PACKAGES = 128
-
-
-def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+DEFAULT_CACHE = CachePolicy()
+DEFAULT_PAGE = PageOptions()
 
 
 def create_app(
-    store_path: str, today: Callable[[], dt.date] = utc_today, cors_origins: Sequence[str] = (ANY_ORIGIN,)
+    store_path: str,
+    today: Callable[[], dt.date] = utc_today,
+    cors_origins: Sequence[str] = (ANY_ORIGIN,),
+    *,
+    cache: CachePolicy = DEFAULT_CACHE,
+    max_range_days: int = MAX_RANGE_DAYS,
+    page: PageOptions = DEFAULT_PAGE,
 ) -> ASGIApp:
-    """The API, inside ``Cors`` so that every answer carries the CORS headers, a 500
-    from Starlette's outermost error handler too."""
+    """The API and the page, inside ``Cors`` so that every answer carries the CORS
+    headers, a 500 from Starlette's outermost error handler too."""
+    if max_range_days < MAX_DAYS:
+        raise ValueError(f"max_range_days must be at least npm's {MAX_DAYS}")
 
     def open_store() -> Store:
         return Store(store_path, read_only=True)
 
-    def period_of(request: Request, bulk: bool = False) -> tuple[dt.date, dt.date]:
-        start, end = parse_period(request.path_params["period"], today())
-        limit = MAX_BULK_DAYS if bulk else MAX_DAYS
-        if (end - start).days + 1 > limit:
-            raise PeriodError(f"exceeded max days of {limit}")
-        return start, end
-
-    def point(request: Request) -> JSONResponse:
+    def point(request: Request) -> Response:
         return answer(request, range_=False)
 
-    def range_(request: Request) -> JSONResponse:
+    def range_(request: Request) -> Response:
         return answer(request, range_=True)
 
-    def answer(request: Request, range_: bool) -> JSONResponse:
+    def answer(request: Request, range_: bool) -> Response:
+        periods = Periods(today(), max_range_days)
+        period = request.path_params["period"]
         try:
             packages = packages_of(request.path_params.get("package"))
-            start, end = period_of(request, bulk=isinstance(packages, Bulk))
+            bulk = isinstance(packages, Bulk)
+            periods.check(period, bulk)
+            store = open_store()
+            try:
+                if isinstance(packages, Bulk):
+                    documents: dict[str, dict[str, object] | None] = {}
+                    for name in packages:
+                        if store.known(name):
+                            start, end = periods.resolve(period, store, name, bulk=True)
+                            documents[name] = _document(store, name, start, end, range_)
+                        else:
+                            documents[name] = None
+                    last = max((str(d["end"]) for d in documents.values() if d is not None), default=None)
+                    return reply(request, documents, None if last is None else dt.date.fromisoformat(last), periods)
+                if packages is not None and not store.known(packages):
+                    return json_error(404, f"package {packages} not found")
+                start, end = periods.resolve(period, store, packages)
+                return reply(request, _document(store, packages, start, end, range_), end, periods)
+            finally:
+                store.close()
         except PeriodError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        store = open_store()
-        try:
-            if packages is None:
-                return JSONResponse(_document(store, None, start, end, range_))
-            if isinstance(packages, Bulk):
-                return JSONResponse(
-                    {p: _document(store, p, start, end, range_) if store.known(p) else None for p in packages}
-                )
-            if not store.known(packages):
-                return JSONResponse({"error": f"package {packages} not found"}, status_code=404)
-            return JSONResponse(_document(store, packages, start, end, range_))
-        finally:
-            store.close()
+            return json_error(400, str(exc))
 
-    def versions(request: Request) -> JSONResponse:
+    def versions(request: Request) -> Response:
         package = request.path_params["package"]
+        periods = Periods(today(), max_range_days)
         try:
-            start, end = period_of(request)
+            periods.check(request.path_params["period"], bulk=False)
+            store = open_store()
+            try:
+                if not store.known(package):
+                    return json_error(404, f"package {package} not found")
+                start, end = periods.resolve(request.path_params["period"], store, package)
+                document = {"package": package, "downloads": store.by_version(package, start, end)}
+                return reply(request, document, end, periods)
+            finally:
+                store.close()
         except PeriodError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        store = open_store()
-        try:
-            if not store.known(package):
-                return JSONResponse({"error": f"package {package} not found"}, status_code=404)
-            return JSONResponse({"package": package, "downloads": store.by_version(package, start, end)})
-        finally:
-            store.close()
+            return json_error(400, str(exc))
+
+    def reply(request: Request, document: object, end: dt.date | None, periods: Periods) -> Response:
+        return json_answer(request, document, end=end, today=periods.today, policy=cache)
 
     app = Starlette(
         routes=[
@@ -109,6 +127,7 @@ def create_app(
             Route("/downloads/range/{period}", range_),
             Route("/downloads/range/{period}/{package:path}", range_),
             Route("/versions/{package:path}/{period}", versions),
+            *page_routes(open_store, today, cache, page, max_range_days),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

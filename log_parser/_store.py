@@ -305,6 +305,39 @@ class Store:
         ).fetchall()
         return {row[0]: ObjectRecord(*row[1:]) for row in rows}
 
+    # -- reading for the API's extras and the downloads page (issue 19) --------------------
+    # New queries only, in plain SQL that PostgreSQL also takes (``?`` placeholders aside):
+    # first_day, top_versions, packages_starting.
+
+    def first_day(self, package: str | None) -> dt.date | None:
+        """The first day the store holds counts for, of one package or of any: where
+        ``all-time`` starts, and how far back a range past npm's 18 months may reach."""
+        if package is None:
+            row = self._db.execute("SELECT MIN(day) FROM counts").fetchone()
+        else:
+            row = self._db.execute("SELECT MIN(day) FROM counts WHERE package = ?", (package,)).fetchone()
+        return None if row is None or row[0] is None else dt.date.fromisoformat(row[0])
+
+    def top_versions(self, package: str, start: dt.date, end: dt.date, limit: int) -> list[tuple[str, int]]:
+        """The ``limit`` versions with the most downloads in the period, most first (ties
+        by version, so the order is stable), for the page's split by version."""
+        rows = self._db.execute(
+            "SELECT version, SUM(count) AS total FROM counts WHERE package = ? AND day BETWEEN ? AND ? "
+            "GROUP BY version ORDER BY total DESC, version LIMIT ?",
+            (package, start.isoformat(), end.isoformat(), limit),
+        ).fetchall()
+        return [(version, int(total)) for version, total in rows]
+
+    def packages_starting(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` known package names that start with ``prefix``, in order: the
+        page's search. A range on the primary key (not LIKE, whose case rules differ
+        between SQLite and PostgreSQL, and which escapes ``_`` and ``%``)."""
+        rows = self._db.execute(
+            "SELECT package FROM packages WHERE package >= ? AND package < ? ORDER BY package LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
 
 @dataclass(frozen=True)
 class ObjectRows:

@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     _add_json_fields(backfill)
 
-    serve = commands.add_parser("serve", help="the npm-compatible downloads API")
+    serve = commands.add_parser("serve", help="the npm-compatible downloads API, the downloads page and badges")
     serve.add_argument("--db", default=DEFAULT_DB)
     serve.add_argument(
         "--listen", default=DEFAULT_LISTEN, type=_listen_address, help=f"host:port (default {DEFAULT_LISTEN})"
@@ -128,6 +128,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=_cors_origin,
         help="an origin whose pages may read the answers (scheme://host[:port]); repeatable (default *: any)",
     )
+    serve.add_argument(
+        "--max-age",
+        type=_whole_seconds,
+        default=300,
+        help="seconds caches may keep an answer of past days (Cache-Control; default 300)",
+    )
+    serve.add_argument(
+        "--live-max-age",
+        type=_whole_seconds,
+        default=30,
+        help="seconds caches may keep an answer that includes today, and the page (default 30)",
+    )
+    serve.add_argument(
+        "--max-range-days",
+        type=_range_days,
+        default=3660,
+        help="longest range answered when the store holds data for all of it (default 3660; npm's 548 otherwise)",
+    )
+    serve.add_argument(
+        "--page-refresh",
+        type=_positive,
+        default=30,
+        help="seconds between the page's updates of today's live count (default 30)",
+    )
     _add_check(serve)
     return parser
 
@@ -136,6 +160,18 @@ def _add_check(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--check", action="store_true", help="check the arguments, say whether they are good, and exit (0 or 2)"
     )
+
+
+def _whole_seconds(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds, 0 or more: {text!r}")
+    return int(text)
+
+
+def _range_days(text: str) -> int:
+    if not text.isdigit() or int(text) < 548:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, at least npm's 548: {text!r}")
+    return int(text)
 
 
 def _add_json_fields(command: argparse.ArgumentParser) -> None:

@@ -87,6 +87,7 @@ SURFACES = {
         "NOTHING_TO_TELL PARSERS CloudFrontParser CombinedParser FastlyParser JsonLinesParser LineParser "
         "detect_format new_parser parse_field_mapping"
     ),
+    "log_parser.page": names("Badge Frame PageOptions Series badge_svg line_chart page_routes short_count"),
     "log_parser.live": names(
         "FileFollower LineHandler LineInput ListenerLimits Live LiveOptions follow_file listen_syslog "
         "parse_syslog_url read_stdin"

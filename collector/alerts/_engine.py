@@ -21,7 +21,7 @@ rule, every open incident, every silence), and :meth:`AlertEngine.restore` makes
 engine that behaves exactly as the one snapshotted for any continuation; told how long
 it was down (``resumed_ms``), it does not blame heartbeats for the silence of its own
 absence. Rules reloaded (:meth:`AlertEngine.reconfigure`) keep their keys by name; an
-incident whose rule is gone is resolved.
+incident whose rule is gone, or now keys by other fields, is resolved.
 """
 
 from __future__ import annotations
@@ -211,7 +211,10 @@ class AlertEngine:
         return {
             "version": SNAPSHOT_VERSION,
             "now_ms": self._now,
-            "rules": {name: {"kind": w.kind, "keys": w.dump()} for name, w in sorted(self._watchers.items())},
+            "rules": {
+                name: {"kind": w.kind, "key_fields": list(w.rule.key_fields), "keys": w.dump()}
+                for name, w in sorted(self._watchers.items())
+            },
             "book": self.book.snapshot(),
         }
 
@@ -238,18 +241,28 @@ class AlertEngine:
         shift = max(0, resumed_ms - then) if resumed_ms is not None and then is not None else 0
         self._now = then if resumed_ms is None else max(then if then is not None else resumed_ms, resumed_ms)
         saved = state["rules"]
+        # the rules that are what they were: same kind, same key fields in the same order
+        # (a saved key holds its values in the order of the fields)
+        kept = {}
         for name, watcher in self._watchers.items():
             item = saved.get(name)
-            if item is not None and item["kind"] == watcher.kind:
+            if item is None or (
+                item["kind"] == watcher.kind
+                and tuple(item.get("key_fields", watcher.rule.key_fields)) == watcher.rule.key_fields
+            ):
+                kept[name] = watcher.policy
+            if item is not None and name in kept:
                 watcher.load(item["keys"], shift)
             if self._now is not None:
                 watcher.start(self._now)  # what it watches from the start, if the snapshot had none
-        self.book.restore(state["book"], {name: w.policy for name, w in self._watchers.items()})
+        # the incidents of a rule that now keys by other fields would never hear of their keys again
+        self.book.restore(state["book"], kept)
 
     def reconfigure(self, rules: Iterable[AlertRule], now_ms: int) -> list[Notification]:
         """New rules (a configuration reload) at ``now_ms``: a rule whose name and kind
-        stay keeps its keys and incidents; a new one starts empty; the incidents of rules
-        gone are resolved. ValueError (nothing changed) when the rules are not valid."""
+        and key fields stay keeps its keys and incidents; a new one starts empty; the
+        incidents of rules gone, or keyed by other fields now, are resolved. ValueError
+        (nothing changed) when the rules are not valid."""
         rules = check_rules(rules)
         self._advance(now_ms)
         state = self.snapshot()

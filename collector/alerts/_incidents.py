@@ -352,7 +352,7 @@ class IncidentBook:
                 continue
             track.observed = "ok"
             track.since = at_ms
-            track.summary = f"rule {track.subject.policy.rule!r} is no longer configured"
+            track.summary = f"rule {track.subject.policy.rule!r} is no longer configured, or keys by other fields now"
             if track.incident is not None:
                 self._decide(track, at_ms)
             self._tracks.pop(key, None)

@@ -1,4 +1,5 @@
-"""``numbat-logs serve``: the downloads API on hypercorn, until a signal.
+"""``numbat-logs serve``: the downloads API, the downloads page and badges on hypercorn,
+until a signal.
 
 Strategy: the store's schema is created first, so a fresh store answers (empty) at once;
 hypercorn runs on trio and stops at SIGTERM or SIGINT through its shutdown trigger.
@@ -14,8 +15,10 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from .._api import create_app, json_protocol_errors
+from .._caching import CachePolicy
 from .._cors import ANY_ORIGIN
 from .._store import Store
+from ..page import PageOptions
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +27,13 @@ def run(args: argparse.Namespace) -> int:
     config.bind = [args.listen]
     config.accesslog = None
     json_protocol_errors()
-    app = create_app(args.db, cors_origins=args.cors_origin or [ANY_ORIGIN])
+    app = create_app(
+        args.db,
+        cors_origins=args.cors_origin or [ANY_ORIGIN],
+        cache=CachePolicy(max_age=args.max_age, live_max_age=args.live_max_age),
+        max_range_days=args.max_range_days,
+        page=PageOptions(refresh_seconds=args.page_refresh),
+    )
     trio.run(_serve_until_signalled, app, config)
     return 0
 

@@ -52,6 +52,29 @@ burst();
 """
 
 
+#: Sends the events of a JSON list (the last argument) through numbat-emitter to URI, one
+#: metric() each, in order, waits until its streams are empty, then closes.
+EVENTS_SCRIPT = r"""
+const Emitter = require('numbat-emitter');
+const [uri, eventsText] = process.argv.slice(-2);
+const e = new Emitter({ uri, app: 'nodeapp', node: 'node-1', shouldUnref: false });
+for (const event of JSON.parse(eventsText)) e.metric(event);
+const buffered = s => (s && s._readableState ? s._readableState.length : 0) +
+  (s && s._writableState ? s._writableState.length : 0);
+function finish() {
+  if ((e.backlog ? e.backlog.length : 0) || buffered(e.input) || buffered(e.output) || buffered(e.client))
+    return setTimeout(finish, 50);
+  e.destroy();
+  setTimeout(() => process.exit(0), 300);
+}
+setTimeout(finish, 100);
+"""
+
+
+def run_node_events(node_modules: Path, uri: str, events_json: str) -> subprocess.CompletedProcess[str]:
+    return run_node(node_modules, EVENTS_SCRIPT, uri, events_json)
+
+
 def run_node_emitter(node_modules: Path, uri: str, count: int) -> subprocess.CompletedProcess[str]:
     return run_node(node_modules, EMIT_SCRIPT, uri, str(count))
 

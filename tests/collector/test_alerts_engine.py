@@ -176,7 +176,7 @@ def test_incidents_of_rules_gone_at_a_restart_are_resolved_at_the_first_call() -
     engine = restart(engine, [StatusRule(name="kept", match="k")])
     out = engine.tick(1000)
     assert [(n.action, n.incident.key, n.at_ms) for n in out] == [("resolve", "old/x/host=", 1000)]
-    assert out[0].incident.summary == "rule 'old' is no longer configured"
+    assert out[0].incident.summary == "rule 'old' is no longer configured, or keys by other fields now"
     assert [i.key for i in engine.open_incidents()] == ["kept/k/host="]
 
 
@@ -227,6 +227,25 @@ def test_a_rule_that_changes_kind_under_its_name_starts_again() -> None:
     out = engine.reconfigure([ThresholdRule(name="r", match="x", critical_above=1)], 10)
     assert [n.action for n in out] == ["resolve"]
     assert engine.open_incidents() == []
+
+
+@pytest.mark.parametrize("through", ["reload", "restart"])
+def test_a_rule_that_keys_by_other_fields_now_resolves_the_incidents_of_its_old_keys(through: str) -> None:
+    """Kept, the incident of ``host=a`` would stay open for ever: no heartbeat can ever
+    name that key again once the rule keys by ``dc`` as well."""
+    engine = AlertEngine([HeartbeatRule(name="hb", flap_hold=0), StatusRule(name="st", key_fields=("host",))])
+    engine.observe([{"name": "web.heartbeat", "host": "a", "ttl": 1000}, {"name": "x", "status": "critical"}], 0)
+    assert [n.incident.key for n in engine.tick(1000)] == ["hb/web/host=a"]
+    new_rules = [HeartbeatRule(name="hb", flap_hold=0, key_fields=("host", "dc")), StatusRule(name="st")]
+    if through == "reload":
+        out = engine.reconfigure(new_rules, 2000)
+    else:
+        engine = restart(engine, new_rules, resumed_ms=2000)
+        out = engine.tick(2000)
+    assert [(n.action, n.incident.key) for n in out] == [("resolve", "hb/web/host=a")]
+    assert [i.key for i in engine.open_incidents()] == ["st/x/host="]  # same key fields: kept
+    engine.observe([{"name": "web.heartbeat", "host": "a", "dc": "x", "ttl": 1000}], 3000)
+    assert [n.incident.key for n in engine.tick(4000)] == ["hb/web/dc=x/host=a"]
 
 
 # -- the engine's own rules -----------------------------------------------------------------

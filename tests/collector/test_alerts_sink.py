@@ -250,6 +250,8 @@ def test_silences_through_the_api_and_the_cli_hold_back_an_incident_until_remove
         assert api(api_port, "GET", "/silences")[1] == [orjson.loads(line) for line in listed.stdout.splitlines()]
         assert api(api_port, "POST", "/silences", {"match": "x", "duration": -1})[0] == 400
         assert api(api_port, "DELETE", "/silences/nope")[0] == 404
+        too_large = api(api_port, "POST", "/silences", {"match": "x", "comment": "c" * 70_000})
+        assert too_large == (413, {"error": "request body too large"})  # JSON, as every answer of the API
 
         assert wait_for(lambda: daemon.metric("numbat_sink_written_events_total", sink="alerts") >= 3, 10)
         kill(service)

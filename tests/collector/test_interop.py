@@ -4,15 +4,19 @@ influxdb-client (its Point lines and its write API) and our own emitter over HTT
 from __future__ import annotations
 
 import socket
+import time
 from collections import Counter
 
+import orjson
 import statsd
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 import emitter
 
-from .node import run_node_emitter
+from ..emitter.receivers import StreamReceiver
+from ..waiting import wait_for
+from .node import run_node_emitter, run_node_events
 from .numbatd import free_port, wait_for_lines
 
 
@@ -162,3 +166,43 @@ def test_our_emitters_http_transport(numbatd, tmp_path) -> None:
     events = wait_for_lines(out, 1000)
     assert sorted(ev["value"] for ev in events) == list(range(1000))
     assert {ev["route"] for ev in events} == {"/x"}
+
+
+#: numbat-emitter's metric() arguments; ours get the same name, value and fields.
+SAME_EVENTS = [
+    {"name": "requests"},
+    {"name": "latency", "value": 31},
+    {"name": "latency", "value": 12.5, "status": "ok"},
+    {"name": "latency", "value": 13.25, "status": "ok"},
+    {"name": "ratio", "value": -0.25, "ok": True, "code": 200},
+    {"name": "tiny", "value": 3.5e-7, "where": 'Zürich "q" \\ \n'},
+    {"name": "huge", "value": 1e16, "status": "ok"},
+    {"name": "nodeapp.prefixed", "value": 0},
+    {"name": "requests", "value": 2**53 - 1, "status": "ok"},
+]
+
+
+def test_our_emitter_writes_the_events_numbat_emitter_writes(node_modules) -> None:
+    """The same metric() calls through numbat-emitter and ours decode to the same events
+    (time aside: each is the moment of its own call)."""
+    receiver = StreamReceiver().start()
+    try:
+        result = run_node_events(node_modules, receiver.uri, orjson.dumps(SAME_EVENTS).decode())
+        assert result.returncode == 0, result.stderr
+        assert wait_for(lambda: len(receiver.lines) == len(SAME_EVENTS))
+        theirs = receiver.events
+        before = int(time.time() * 1000)
+        with emitter.Emitter(receiver.uri, app="nodeapp", node="node-1") as ours:
+            for given in SAME_EVENTS:
+                fields = {key: value for key, value in given.items() if key not in ("name", "value")}
+                if "value" in given:
+                    ours.metric(given["name"], given["value"], **fields)
+                else:
+                    ours.metric(given["name"], **fields)
+        assert wait_for(lambda: len(receiver.lines) == 2 * len(SAME_EVENTS))
+        mine = receiver.events[len(SAME_EVENTS) :]
+    finally:
+        receiver.stop()
+    assert all(isinstance(event.pop("time"), int) for event in theirs)
+    assert all(before <= event.pop("time") <= time.time() * 1000 for event in mine)
+    assert mine == theirs

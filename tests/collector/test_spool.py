@@ -118,6 +118,24 @@ def test_a_lost_cursor_replays_everything_again(tmp_path) -> None:
     assert drain(reopened) == [b"a", b"b"]  # at least once: the stores take it twice as once
 
 
+def test_files_it_did_not_name_are_left_alone_and_named(tmp_path) -> None:
+    """A segment renamed by hand (``1.spool``) or another program's file is neither read
+    (numbatd once exited on it) nor removed: the spool starts, says which, and replays its own."""
+    spool = Spool(tmp_path, fsync="never")
+    spool.open()
+    spool.append(b"ours", 1)
+    spool.close()
+    foreign = {"1.spool": encode_record(b"renamed", 1), "notes.spool": b"hello", "0x2.spool": b""}
+    for name, data in foreign.items():
+        (tmp_path / name).write_bytes(data)
+    reopened = Spool(tmp_path, fsync="never")
+    reopened.open()
+    assert reopened.foreign_files == sorted(foreign)
+    assert drain(reopened) == [b"ours"]
+    reopened.close()
+    assert all((tmp_path / name).read_bytes() == data for name, data in foreign.items())
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.sampled_from(["append", "replay", "reopen"]), max_size=60), st.randoms())
 def test_any_sequence_of_operations_replays_exactly_what_was_appended(tmp_path_factory, ops, rnd) -> None:

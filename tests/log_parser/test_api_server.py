@@ -168,3 +168,17 @@ def test_a_cors_origin_that_is_no_origin_is_refused_at_start(db: Path) -> None:
     )
     assert result.returncode == 2
     assert "not an origin" in result.stderr
+
+
+def test_conditional_requests_page_and_badge_through_the_real_server(port: int) -> None:
+    request = b"GET /downloads/point/2024-05-01/lodash HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    status, headers, body = raw_exchange(port, request + b"\r\n")
+    assert (status, json.loads(body)["downloads"]) == (200, 3)
+    etag = headers["etag"].encode()
+    status, again, body = raw_exchange(port, request + b"If-None-Match: " + etag + b"\r\n\r\n")
+    assert (status, body) == (304, b"")
+    assert (again["etag"], again["cache-control"]) == (headers["etag"], headers["cache-control"])
+    page = get(port, "/?package=caf%C3%A9&start=2024-05-01&end=2024-05-01")
+    assert (page.status, page.getheader("Content-Type")) == (200, "text/html; charset=utf-8")
+    badge = get(port, "/badge/lodash/2024-05-01.svg")
+    assert (badge.status, badge.getheader("Content-Type")) == (200, "image/svg+xml")

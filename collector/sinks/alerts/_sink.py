@@ -40,10 +40,13 @@ from ...config import SinkConfig
 from ...observe import AlertOutputStats, AlertSinkStats, FloodGate, SinkStats, log
 from ...wire import Batch
 from .._base import Sink
+from .._http_server import Answer, Request, ServerLimits, SmallServer
 from ._api import Routes
 from ._options import AlertsOptions
-from ._server import ApiLimits, ApiServer
 from ._state import StateFile
+
+MAX_REQUEST_BODY = 64 * 1024  #: bytes of a request's body (a silence is a few hundred)
+JSON = b"application/json"
 
 
 def wall_ms() -> int:
@@ -74,14 +77,21 @@ class AlertsSink(Sink[AlertsOptions]):
             remove_silence=self.remove_silence,
             now_ms=wall_ms,
         )
-        limits = ApiLimits(options.max_connections, options.read_timeout, options.idle_timeout)
-        self.server = ApiServer(host, port, routes.handle, limits)
+        limits = ServerLimits(options.max_connections, options.read_timeout, options.idle_timeout, MAX_REQUEST_BODY)
+        self.routes = routes
+        self.server = SmallServer(
+            host, port, name=f"alerts {self.name} API", respond=self._respond, refuse=_refusal, limits=limits
+        )
         self._wake: trio.CancelScope | None = None
         self._sleep_until_ms = math.inf
         self._dirty = trio.Event()
         self._silenced_seen: Counter[str] = Counter()
         self._gate = FloodGate(5.0)
         self._opened = False  # what close() saves came from an open(): a sink never opened writes no state
+
+    async def _respond(self, request: Request) -> Answer:
+        status, body = self.routes.handle(request.method, request.target, request.body)
+        return Answer(status, body, JSON)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -227,3 +237,7 @@ class AlertsSink(Sink[AlertsOptions]):
 
     def _save(self) -> None:
         self.state.save(orjson.dumps(self.engine.snapshot()), wall_ms())
+
+
+def _refusal(status: int, problem: str) -> Answer:
+    return Answer(status, orjson.dumps({"error": problem}), JSON)

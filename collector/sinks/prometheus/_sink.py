@@ -28,11 +28,11 @@ from ...config import SinkConfig
 from ...observe import FloodGate, SinkStats
 from ...wire import Batch
 from .._base import Sink
+from .._http_server import Answer, Request, ServerLimits, SmallServer
 from ._absorb import Absorber
 from ._exposition import CONTENT_TYPE, render
 from ._mapping import Mapper, MapperDefaults
 from ._options import PrometheusOptions
-from ._server import PageServer, ServerLimits
 from ._store import SeriesStore
 
 #: Seconds between sweeps for expired series (statsd_exporter sweeps every second too).
@@ -41,6 +41,7 @@ SWEEP_INTERVAL = 1.0
 PAGE_REUSE = 1.0
 #: Pages smaller than this go uncompressed: gzip would save nothing worth its time.
 GZIP_FROM = 1_024
+MAX_REQUEST_BODY = 8 * 1024  #: a GET has no business sending more
 
 
 class PrometheusSink(Sink[PrometheusOptions]):
@@ -63,9 +64,15 @@ class PrometheusSink(Sink[PrometheusOptions]):
             summary_age_buckets=options.summary_age_buckets,
         )
         host, port = options.host_port
-        limits = ServerLimits(options.max_connections, options.read_timeout, options.idle_timeout)
-        self.server = PageServer(
-            host, port, options.path, page=self._page, limits=limits, count=self.stats.page_request
+        limits = ServerLimits(options.max_connections, options.read_timeout, options.idle_timeout, MAX_REQUEST_BODY)
+        self.server = SmallServer(
+            host,
+            port,
+            name=f"prometheus {self.name}",
+            respond=self._respond,
+            refuse=_refusal,
+            limits=limits,
+            count=self.stats.page_request,
         )
         self._rendered: tuple[int, float, bytes] | None = None  # (store version, when, page)
         self._compressed: tuple[bytes, bytes] | None = None  # (page, its gzip)
@@ -116,17 +123,26 @@ class PrometheusSink(Sink[PrometheusOptions]):
         self._rendered = (self.store.version, now, page)
         return page
 
-    async def _page(self, accepts_gzip: bool) -> tuple[bytes, bytes, bool]:
+    async def _respond(self, request: Request) -> Answer:
+        """The page, at its one path, to GET and HEAD."""
+        if request.target.partition("?")[0] != self.options.path:
+            return Answer(404, f"not found: the page is at {self.options.path}\n".encode())
+        if request.method not in ("GET", "HEAD"):
+            return Answer(405, b"GET the page\n")
         page = self.render(trio.current_time())
-        if not (accepts_gzip and self.options.gzip and len(page) >= GZIP_FROM):
-            return page, CONTENT_TYPE, False
+        if not (request.accepts_gzip() and self.options.gzip and len(page) >= GZIP_FROM):
+            return Answer(200, page, CONTENT_TYPE)
         compressed = self._compressed
         if compressed is None or compressed[0] is not page:
             compressed = (page, await trio.to_thread.run_sync(gzip.compress, page, 1))
             self._compressed = compressed
-        return compressed[1], CONTENT_TYPE, True
+        return Answer(200, compressed[1], CONTENT_TYPE, gzipped=True)
 
     async def _sweep(self) -> None:
         while True:
             await trio.sleep(SWEEP_INTERVAL)
             self.expire(trio.current_time())
+
+
+def _refusal(status: int, problem: str) -> Answer:
+    return Answer(status, f"{problem}\n".encode())

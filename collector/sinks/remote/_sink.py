@@ -118,6 +118,11 @@ class RemoteSink(Sink[RemoteOptionsT]):
         spool = self._spool
         if spool is not None:
             await trio.to_thread.run_sync(spool.open)
+            if spool.foreign_files:
+                log.warning(
+                    "files in the spool's folder that it did not write are left alone, not replayed",
+                    extra={"sink": self.name, "files": spool.foreign_files[:10], "count": len(spool.foreign_files)},
+                )
             self.stats.watch_spool(lambda: spool.size_bytes, lambda: spool.events)
             if spool.events:
                 log.info("replaying an earlier run's spool", extra={"sink": self.name, "events": spool.events})

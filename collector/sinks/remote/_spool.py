@@ -132,6 +132,8 @@ class Spool:
         self._pending: deque[Record] = deque()  # its records not yet replayed, in order
         self._read_to = 0  # how far into it we have read
         self._opened = False  # open() completed: there is state to save at close()
+        #: Files named like segments that this spool did not name (``1.spool``), left alone.
+        self.foreign_files: list[str] = []
 
     # -- opening -----------------------------------------------------------------------
 
@@ -139,7 +141,14 @@ class Spool:
         """Take up the segments an earlier run left: check them, cut a torn tail off the
         last one (appends must not follow garbage), resume at the saved cursor."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        numbers = sorted(int(p.stem) for p in self.directory.glob(f"*{SEGMENT_SUFFIX}") if p.stem.isdigit())
+        numbers = []
+        for path in self.directory.glob(f"*{SEGMENT_SUFFIX}"):
+            if path.stem.isdigit() and path == self._path(int(path.stem)):
+                numbers.append(int(path.stem))
+            else:  # not a name this spool writes: not ours to read or to remove
+                self.foreign_files.append(path.name)
+        numbers.sort()
+        self.foreign_files.sort()
         cursor_number, cursor_offset = self._load_cursor()
         for number in numbers:
             path = self._path(number)

@@ -1,19 +1,23 @@
-"""The page's HTTP server: GET (and HEAD) of one path, HTTP/1.1 on h11 and trio, on
-numbatd's own event loop.
+"""A small HTTP/1.1 server on h11 and trio, on numbatd's own event loop, for the sinks
+that answer requests: the prometheus sink's page and the alerts sink's API.
 
 Not hypercorn, which bounds neither its connections nor the time a request takes to
 arrive; not the HTTP listener's server either, which belongs to the listeners (a sink
 may not import them: they import the router, which imports the sinks). Its bounds:
 ``max_connections`` (more are closed at once, counted as ``refused``), ``read_timeout``
 (a request, once its first byte came, or from the accept), ``idle_timeout`` (a
-kept-alive connection waiting for its next request, or a scraper taking the page).
-Requests carry no body worth reading: one past a few KiB is refused (413).
+kept-alive connection waiting for its next request, or a client slow to read),
+``max_body`` (a request's body; past it the request is refused with 413).
 
-Every answer is counted by status through ``count`` (the sink's self-metrics).
+What a sink adds is two functions: ``respond``, a whole request to its answer, and
+``refuse``, the answer to a request that could not be read, in the sink's own kind of
+body (text for the page, JSON for the API). Every answer is counted by its status
+through ``count``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,16 +25,12 @@ from dataclasses import dataclass
 import h11
 import trio
 
-from ...observe import log
+from ..observe import log
 
 CHUNK = 64 * 1024
 MAX_HEAD = 16 * 1024  #: bytes of a request's head
-MAX_BODY = 8 * 1024  #: a GET has no business sending more
 RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-REFUSED = "refused"
-
-#: (the scraper accepts gzip) -> (body, content type, whether the body is gzipped)
-PageSource = Callable[[bool], Awaitable[tuple[bytes, bytes, bool]]]
+REFUSED = "refused"  #: what ``count`` is told of a connection over ``max_connections``
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,22 @@ class ServerLimits:
     max_connections: int = 64
     read_timeout: float = 10.0
     idle_timeout: float = 300.0
+    max_body: int = 8 * 1024
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Request:
+    method: str
+    target: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def accepts_gzip(self) -> bool:
+        return any(name.lower() == b"accept-encoding" and b"gzip" in value.lower() for name, value in self.headers)
+
+
+@dataclass(frozen=True)
+class Answer:
     status: int
     body: bytes = b""
     content_type: bytes = b"text/plain; charset=utf-8"
@@ -49,23 +61,31 @@ class _Answer:
     close: bool = False
 
 
+#: A whole request to its answer.
+Respond = Callable[[Request], Awaitable[Answer]]
+#: (status, what was wrong) to the answer that refuses a request: too large, unreadable.
+Refuse = Callable[[int, str], Answer]
+
+
 class _Closed(Exception):
     """The connection is over."""
 
 
-class PageServer:
+class SmallServer:
     def __init__(
         self,
         host: str,
         port: int,
-        path: str,
         *,
-        page: PageSource,
+        name: str,
+        respond: Respond,
+        refuse: Refuse,
         limits: ServerLimits,
-        count: Callable[[str], None],
+        count: Callable[[str], None] = lambda status: None,
     ) -> None:
-        self.host, self.port, self.path = host, port, path
-        self.page = page
+        """``name`` says whose server it is in the log."""
+        self.host, self.port, self.name = host, port, name
+        self.respond, self.refuse = respond, refuse
         self.limits = limits
         self.count = count
         self.open_connections = 0
@@ -96,7 +116,7 @@ class PageServer:
             except OSError as exc:
                 if exc.errno not in RESOURCE_ERRORS:
                     raise
-                log.warning("page: accept failed; backing off", extra={"error": exc.strerror})
+                log.warning(f"{self.name}: accept failed; backing off", extra={"error": exc.strerror})
                 await trio.sleep(0.1)
                 continue
             if self.open_connections >= self.limits.max_connections:
@@ -111,13 +131,13 @@ class PageServer:
         deadline = trio.current_time() + self.limits.read_timeout  # the first request's: from the accept
         try:
             while True:
-                request: h11.Request | _Answer | None = None
+                request: Request | Answer | None = None
                 with trio.move_on_at(deadline):
                     request = await self._read(protocol, stream)
                 if request is None:
                     return  # it did not arrive within read_timeout
-                head = isinstance(request, h11.Request) and request.method == b"HEAD"
-                answer = await self._answer(request) if isinstance(request, h11.Request) else request
+                head = isinstance(request, Request) and request.method == "HEAD"
+                answer = await self.respond(request) if isinstance(request, Request) else request
                 if await self._reply(protocol, stream, answer, head):
                     return
                 if protocol.our_state is not h11.DONE or protocol.their_state is not h11.DONE:
@@ -131,38 +151,31 @@ class PageServer:
             self.open_connections -= 1
             await trio.aclose_forcefully(stream)
 
-    async def _read(self, protocol: h11.Connection, stream: trio.SocketStream) -> h11.Request | _Answer:
+    async def _read(self, protocol: h11.Connection, stream: trio.SocketStream) -> Request | Answer:
         """The next request, whole, or the answer that refuses it."""
         try:
-            request = await _next_event(protocol, stream)
-            if not isinstance(request, h11.Request):
+            head = await _next_event(protocol, stream)
+            if not isinstance(head, h11.Request):
                 raise _Closed  # the client closed between requests
-            size = 0
+            body = bytearray()
             while not isinstance(event := await _next_event(protocol, stream), h11.EndOfMessage):
                 if not isinstance(event, h11.Data):
                     raise _Closed
-                size += len(event.data)
-                if size > MAX_BODY:
-                    return _Answer(413, b"a request for the page has no body\n", close=True)
+                body += event.data
+                if len(body) > self.limits.max_body:
+                    return _closing(self.refuse(413, "request body too large"))
         except h11.RemoteProtocolError as exc:
             if protocol.our_state is not h11.SEND_RESPONSE and protocol.our_state is not h11.IDLE:
                 raise _Closed from None
-            return _Answer(exc.error_status_hint, f"{exc}\n".encode(), close=True)
-        return request
-
-    async def _answer(self, request: h11.Request) -> _Answer:
-        target = bytes(request.target).partition(b"?")[0].decode("latin-1")
-        if target != self.path:
-            return _Answer(404, f"not found: the page is at {self.path}\n".encode())
-        if request.method not in (b"GET", b"HEAD"):
-            return _Answer(405, b"GET the page\n")
-        accepts_gzip = any(
-            name.lower() == b"accept-encoding" and b"gzip" in value.lower() for name, value in request.headers
+            return _closing(self.refuse(exc.error_status_hint, str(exc)))
+        return Request(
+            head.method.decode("ascii", "replace"),
+            bytes(head.target).decode("latin-1"),
+            list(head.headers),
+            bytes(body),
         )
-        body, content_type, gzipped = await self.page(accepts_gzip)
-        return _Answer(200, body, content_type, gzipped)
 
-    async def _reply(self, protocol: h11.Connection, stream: trio.SocketStream, answer: _Answer, head: bool) -> bool:
+    async def _reply(self, protocol: h11.Connection, stream: trio.SocketStream, answer: Answer, head: bool) -> bool:
         """Send ``answer``; whether the connection ends after it."""
         headers = [(b"content-type", answer.content_type), (b"content-length", b"%d" % len(answer.body))]
         if answer.gzipped:
@@ -188,6 +201,11 @@ class PageServer:
         if not data:
             raise _Closed
         protocol.receive_data(bytes(data))
+
+
+def _closing(answer: Answer) -> Answer:
+    """A refusal ends its connection: what follows an unread request cannot be trusted."""
+    return dataclasses.replace(answer, close=True)
 
 
 async def _next_event(protocol: h11.Connection, stream: trio.SocketStream) -> object:

@@ -1,0 +1,32 @@
+"""What the benches read of a process from /proc: its CPU time and its memory.
+
+Shared by the benches so that every table measures a process the same way: CPU is the
+process's own user + system time (its children not included), memory is read from
+``/proc/PID/status`` (``VmRSS`` now, ``VmHWM`` the peak resident size of its life).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` alone."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def memory_mb(pid: int, key: str = "VmRSS") -> float:
+    """A memory figure of ``/proc/PID/status`` in MB (MiB): ``VmRSS``, ``VmHWM``..."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most memory ``pid`` has held resident so far: read it just before it ends."""
+    return memory_mb(pid, "VmHWM")
