@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from log_parser._store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
 from log_parser.backfill import Backfill, Credentials, ObjectResult, Task, interrupt, parse_source
+from log_parser.store import BackfilledObject, ObjectRecord, ObjectRows, Store, object_rows
 
 DAY = dt.date(2026, 11, 20)
 

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 
 from log_parser._api import create_app
 from log_parser._cors import parse_origin
-from log_parser._store import FileRecord, Store, to_day_counts
 from log_parser.core import Tally
 from log_parser.core.formats import CombinedParser
+from log_parser.store import FileRecord, Store, to_day_counts
 
 TODAY = dt.date(2024, 5, 10)
 
