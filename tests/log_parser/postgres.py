@@ -16,6 +16,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -43,15 +44,20 @@ def postgres_bin() -> Path:
 class PostgreSQL:
     def __init__(self, workdir: Path) -> None:
         self.bin = postgres_bin()
-        self.workdir = workdir
-        self.data = workdir / "data"
         self.port = free_ports(1)[0]
         self.process: subprocess.Popen[bytes] | None = None
         self._as_user: dict[str, object] = {}
-        if os.getuid() == 0:  # postgres will not run as root
+        self._own_folder = False
+        if os.getuid() == 0:
+            # postgres will not run as root, and pytest's folders are root's alone: a
+            # folder of its own, given to the postgres user, removed when it stops
             owner = pwd.getpwnam("postgres")
+            workdir = Path(tempfile.mkdtemp(prefix="numbat-postgresql-"))
             os.chown(workdir, owner.pw_uid, owner.pw_gid)
             self._as_user = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
+            self._own_folder = True
+        self.workdir = workdir
+        self.data = workdir / "data"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
@@ -112,6 +118,8 @@ class PostgreSQL:
             except subprocess.TimeoutExpired:
                 terminate(self.process, 5)
         self.process = None
+        if self._own_folder:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def execute(self, statement: str) -> None:
         with psycopg.connect(self.url(), autocommit=True) as connection:
