@@ -22,7 +22,7 @@ def test_objects_are_written_whole_or_not_at_all(store_location: str) -> None:
     )
     bad = BackfilledObject("b.gz", ObjectRows.of([("left-pad", DAY.isoformat(), "1.3.0")]), ObjectRecord("e2", 10))  # type: ignore[list-item]
 
-    with pytest.raises(store.Error, match="(?i)not.null"):
+    with pytest.raises(store.Error, match=r"(?i)not.null"):
         store.replace_objects([good, bad])
     assert store.object_records() == {}
     assert store.daily(None, DAY, DAY) == {}
@@ -72,7 +72,9 @@ def test_an_object_vouches_for_its_own_day_only(store_location: str) -> None:
     store.close()
 
 
-def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its_transaction(store_location: str) -> None:
+def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its_transaction(
+    store_location: str,
+) -> None:
     """The backfill writes each object as it arrives and commits several together: one
     that fails while being written (here a bad row after good ones) is rolled back alone."""
     store = open_store(store_location, bulk_writer=True)
@@ -83,7 +85,7 @@ def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its
         ObjectRecord("e2", 10),
     )
     store.add_object(first)
-    with pytest.raises(store.Error, match="(?i)not.null"):
+    with pytest.raises(store.Error, match=r"(?i)not.null"):
         store.add_object(broken)
     store.commit()
     assert set(store.object_records()) == {"a.gz"}

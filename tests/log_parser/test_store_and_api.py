@@ -14,7 +14,7 @@ from log_parser._api import create_app
 from log_parser._cors import parse_origin
 from log_parser.core import Tally
 from log_parser.core.formats import CombinedParser
-from log_parser.store import FileRecord, SchemaError, Store, open_store, to_day_counts
+from log_parser.store import FileRecord, Store, open_store, to_day_counts
 
 TODAY = dt.date(2024, 5, 10)
 
@@ -224,7 +224,7 @@ def test_a_recounted_file_replaces_its_rows_and_record_whole_or_not_at_all(store
 
     may2 = may1 + dt.timedelta(days=1)
     broken = {("lodash", "1.0.0", may1): 9, ("lodash", None, may2): 1}  # a row SQLite refuses, after a good one
-    with pytest.raises(store.Error, match="(?i)not.null"):
+    with pytest.raises(store.Error, match=r"(?i)not.null"):
         store.replace_file(name, broken, FileRecord(999, 3))  # type: ignore[arg-type]
     assert store.daily("lodash", may1, may1) == {may1: 5}  # the earlier count, rows and record, untouched
     assert store.file_record(name) == FileRecord(160, 2, lines=5, downloads=5)

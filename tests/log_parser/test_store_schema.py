@@ -71,7 +71,9 @@ def test_a_postgresql_store_of_version_1_is_upgraded_in_place(postgresql) -> Non
     assert store.daily("lodash", MAY1, MAY2) == {MAY1: 4, MAY2: 3}  # from the daily totals the upgrade made
     assert store.daily(None, MAY1, MAY2) == {MAY1: 4, MAY2: 3}
     store.add_live({("lodash", "1.0.0", MAY2): 10})
-    store.replace_object("cdn/2024-05-01.gz", {("lodash", "1.0.0", MAY1): 7})  # replaces the old rows, in the totals too
+    store.replace_object(
+        "cdn/2024-05-01.gz", {("lodash", "1.0.0", MAY1): 7}
+    )  # replaces the old rows, in the totals too
     assert store.daily("lodash", MAY1, MAY2) == {MAY1: 7, MAY2: 13}
     store.close()
 
