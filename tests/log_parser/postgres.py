@@ -121,8 +121,9 @@ class PostgreSQL:
         if self._own_folder:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def execute(self, statement: str) -> None:
-        with psycopg.connect(self.url(), autocommit=True) as connection:
+    def execute(self, statement: str, url: str | None = None) -> None:
+        """One statement, in the database of ``url`` (by default the server's own)."""
+        with psycopg.connect(url or self.url(), autocommit=True) as connection:
             connection.execute(statement)  # type: ignore[arg-type]
 
     def create_database(self, template: str = "template1") -> str:
