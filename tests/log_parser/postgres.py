@@ -42,7 +42,10 @@ def postgres_bin() -> Path:
 
 
 class PostgreSQL:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's own defaults for writing (fsync on), and more shared
+        buffers, for a benchmark; the tests' server does without fsync."""
+        self.durable = durable
         self.bin = postgres_bin()
         self.port = free_ports(1)[0]
         self.process: subprocess.Popen[bytes] | None = None
@@ -85,12 +88,12 @@ class PostgreSQL:
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
             "unix_socket_directories": str(self.workdir),
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
             "max_connections": "100",
-            "shared_buffers": "128MB",
         }
+        if self.durable:
+            settings |= {"shared_buffers": "512MB", "max_wal_size": "4GB"}
+        else:
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         command = [str(self.bin / "postgres"), "-D", str(self.data)]
         for name, value in settings.items():
             command += ["-c", f"{name}={value}"]
