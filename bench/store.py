@@ -53,6 +53,7 @@ from tests.log_parser.postgres import PostgreSQL  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
 SKEW = 1.1
+MAX_VERSIONS = 500
 BULK = 128
 
 
@@ -66,9 +67,17 @@ class Registry:
         self.share = share / share.sum()
         # versions per package grow with popularity, every package at least one, the
         # total the rows of a day
-        weight = self.share**0.45
-        versions = np.maximum(1, np.floor(weight / weight.sum() * rows_per_day)).astype(np.int64)
-        versions[0] += rows_per_day - int(versions.sum())  # what rounding left, to the first
+        # (at most MAX_VERSIONS a day: the busiest packages on npm have a few hundred
+        # versions downloaded daily)
+        weight = self.share**0.45 / (self.share**0.45).sum()
+        low, high = float(rows_per_day), float(rows_per_day) * packages
+        for _ in range(60):  # the scale at which the capped versions add up to the rows of a day
+            middle = (low + high) / 2
+            if np.minimum(MAX_VERSIONS, np.maximum(1, np.floor(weight * middle))).sum() > rows_per_day:
+                high = middle
+            else:
+                low = middle
+        versions = np.minimum(MAX_VERSIONS, np.maximum(1, np.floor(weight * low))).astype(np.int64)
         self.versions = versions
         self.rows_per_day = int(versions.sum())
         self.package_of_row = np.repeat(np.arange(packages), versions)

@@ -300,7 +300,8 @@ class PostgreSQLStore(Store):
         try:
             self._write_object(item)
         except RETRIED:
-            self._write_again(item)
+            self._write_again([*self._pending, item])
+            return
         self._pending.append(item)
 
     def _begin(self) -> None:
@@ -344,20 +345,21 @@ class PostgreSQLStore(Store):
         self._pending_days.update(item.vouched_days())
         self._pending_packages.update(item.rows.packages - self._packages_written)
 
-    def _write_again(self, item: BackfilledObject | None = None) -> None:
-        """The open transaction was aborted (a deadlock): write its objects again, in a
-        new one, and ``item`` after them."""
-        items = [*self._pending, *([item] if item is not None else [])]
+    def _write_again(self, items: list[BackfilledObject]) -> None:
+        """The open transaction was aborted (a deadlock): write ``items`` again, in a new
+        one."""
         for attempt in range(MAX_RETRIES + 1):
             self.rollback()
             self._begin()
             try:
-                for each in items:
-                    self._write_object(each)
-                return
+                for item in items:
+                    self._write_object(item)
             except RETRIED:
                 if attempt == MAX_RETRIES:
                     raise
+                continue
+            self._pending = list(items)
+            return
 
     def commit(self) -> None:
         if not self._in_transaction:
@@ -369,7 +371,7 @@ class PostgreSQLStore(Store):
             except RETRIED:
                 if attempt == MAX_RETRIES:
                     raise
-                self._write_again()
+                self._write_again(list(self._pending))
         self._packages_written |= self._pending_packages
         self._forget_pending()
 

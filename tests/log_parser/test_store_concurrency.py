@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from log_parser.store import StoreError, open_store
+from log_parser.store import BackfilledObject, ObjectRecord, StoreError, object_rows, open_store
 
 from ..waiting import wait_for
 from .backfill_data import (
@@ -156,3 +156,36 @@ def test_a_writer_killed_mid_write_leaves_whole_batches(tmp_path, store_location
             assert sum(store.daily(None, first, last).values()) == total
         finally:
             store.close()
+
+
+def test_two_backfills_of_the_same_objects_in_two_orders_both_finish_once(postgresql) -> None:
+    """Each writes object x then y, the other y then x, in one transaction: PostgreSQL
+    finds the deadlock and aborts one, which the store writes again once the other has
+    committed; both finish, and each object is in the store once."""
+    location = postgresql.create_database()
+    day = dt.date(2026, 11, 18)
+    x = BackfilledObject("x.gz", object_rows({("lodash", "1.0.0", day): 3}), ObjectRecord("ex", 1))
+    y = BackfilledObject("y.gz", object_rows({("lodash", "1.0.0", day): 4}), ObjectRecord("ey", 1))
+    both_started = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
+
+    def backfill(objects: list[BackfilledObject]) -> None:
+        store = open_store(location, bulk_writer=True)
+        try:
+            store.add_object(objects[0])
+            both_started.wait()
+            store.add_object(objects[1])  # waits for the other's lock: a deadlock
+            store.commit()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
+
+    writers = [threading.Thread(target=backfill, args=(order,)) for order in ([x, y], [y, x])]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert errors == []
+    assert not any(writer.is_alive() for writer in writers)
+    assert store_counts(location) == Counter({("lodash", "1.0.0", day): 7})  # once each, daily totals too

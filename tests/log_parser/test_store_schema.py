@@ -91,3 +91,14 @@ def test_a_password_is_never_in_the_error(postgresql) -> None:
         open_store(url)
     assert "s3cret" not in str(error.value)
     assert "numbat:***@127.0.0.1" in str(error.value)
+
+
+def test_the_store_is_named_by_db_or_by_the_environment(monkeypatch) -> None:
+    from log_parser.cli import build_parser  # noqa: PLC0415 - it reads the environment as it builds
+
+    monkeypatch.delenv("NUMBAT_LOGS_DB", raising=False)
+    assert build_parser().parse_args(["serve"]).db == "downloads.sqlite"
+    monkeypatch.setenv("NUMBAT_LOGS_DB", "postgresql://numbat@db.example/downloads")
+    for command in (["serve"], ["count", "a.log"], ["live", "--stdin"], ["backfill", "/logs"]):
+        assert build_parser().parse_args(command).db == "postgresql://numbat@db.example/downloads"
+    assert build_parser().parse_args(["serve", "--db", "other.sqlite"]).db == "other.sqlite"
