@@ -167,7 +167,11 @@ class PostgreSQLStore(Store):
                 self._db = _READERS.take(url)
             else:
                 self._db = psycopg.connect(url, autocommit=True)
-                self._migrate()
+                try:
+                    self._migrate()
+                except BaseException:
+                    self._db.close()
+                    raise
         except psycopg.Error as exc:
             raise StoreError(f"{describe(url)}: {exc}") from exc
         self._in_transaction = False

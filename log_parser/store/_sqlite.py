@@ -144,19 +144,24 @@ class SQLiteStore(Store):
         page cache of ``BULK_CACHE_MIB`` (the index by package takes rows in no order,
         and inserting into it is slower with SQLite's default cache: see bench/backfill.py)."""
         self.path = str(path)
+        opened: sqlite3.Connection | None = None
         try:
             if read_only:
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                self._db = opened = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
                 check_version(self._version(), self.path, read_only=True)
             else:
-                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT)
+                self._db = opened = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT)
                 self._db.execute("PRAGMA journal_mode = WAL")  # readers (the API) never block the writer
                 if bulk_writer:
                     self._db.execute("PRAGMA synchronous = NORMAL")
                     self._db.execute(f"PRAGMA cache_size = -{BULK_CACHE_MIB * 1024}")
                 self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+        except BaseException as exc:
+            if opened is not None:
+                opened.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.path}: {exc}") from exc
+            raise
         self._packages_written: set[str] = set()
         self._packages_pending: set[str] = set()  #: written in the open transaction
 
