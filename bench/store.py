@@ -230,6 +230,7 @@ def explain(location: str, package: str, start: dt.date, end: dt.date) -> str:
                 "AND day BETWEEN %(start)s AND %(end)s GROUP BY version"
             )
             params = {"package": package, "start": start, "end": end}
+            db.execute("SET jit = off")  # as the API's connections have it
             for title, query in (("range (daily totals)", daily), ("versions", versions)):
                 lines.append(f"-- PostgreSQL, {title}, {package}")
                 lines += [row[0] for row in db.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)]
