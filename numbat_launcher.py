@@ -50,7 +50,7 @@ COLLECTOR = Extra(
 LOGS = Extra(
     "logs",
     "the CDN-log counter",
-    ("trio", "hypercorn", "h11", "starlette", "libcloud", "fasteners", "numba", "numpy", "zstandard"),
+    ("trio", "hypercorn", "h11", "starlette", "libcloud", "fasteners", "numba", "numpy", "zstandard", "psycopg"),
 )
 DASK = Extra("dask", "Dask", ("distributed",))
 RUN = Extra("run", "the process monitor", ("psutil",))

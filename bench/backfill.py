@@ -15,7 +15,7 @@ process; with 2 the command writes while its two workers read. Goals: 2 workers 
 a few seconds long, so fixed costs (the pool's start) weigh less: on 1M lines the 2-worker
 ratio ranged 1.69-1.99 from run to run on a 2-core machine, on 2M lines 1.98-2.16.
 
-Figures behind choices in log_parser/_store.py, measured with this bench when they were
+Figures behind choices in log_parser/store/_sqlite.py, measured with this bench when they were
 made: the backfill's page cache (``BULK_CACHE_MIB``) against SQLite's 2 MiB default, whose
 inserts into the index by package cost a third more; rows that name their object by id
 against its name in every row, a store a third larger and written a third slower; an

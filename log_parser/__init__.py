@@ -3,20 +3,20 @@
 The pure core (:mod:`log_parser.core`: formats, counting, the compiled scanner) and the
 jobs around it: ``count`` (files, read through :func:`tally_file`), live mode
 (:mod:`log_parser.live`), backfill from object storage (:mod:`log_parser.backfill`), the
-downloads store (:class:`Store`) and its API (``numbat-logs serve``).
+downloads store (:mod:`log_parser.store`: SQLite or PostgreSQL, :func:`open_store`) and its API (``numbat-logs serve``).
 
 Counting a log file into a store::
 
     tally = tally_file(Path("access.log.gz"))
-    store = Store("downloads.sqlite")
+    store = open_store("downloads.sqlite")  # or "postgresql://host/downloads"
     store.add_live(to_day_counts(tally.downloads.items()))
 """
 
 from __future__ import annotations
 
 from ._reading import tally_file, tally_stream
-from ._store import Store, to_day_counts
 from .core import ParseError, Request, Tally, counter_for
+from .store import Store, open_store, to_day_counts
 
 __all__ = [
     "ParseError",
@@ -24,6 +24,7 @@ __all__ = [
     "Store",
     "Tally",
     "counter_for",
+    "open_store",
     "tally_file",
     "tally_stream",
     "to_day_counts",

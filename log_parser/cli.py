@@ -29,6 +29,13 @@ from .core.formats import PARSERS, parse_field_mapping
 from .core.formats._jsonlines import FIELDS
 
 DEFAULT_DB = "downloads.sqlite"
+#: The environment variable that names the store when ``--db`` does not (a systemd
+#: unit's ``EnvironmentFile=``, which keeps a URL's password off the command line).
+DB_VARIABLE = "NUMBAT_LOGS_DB"
+DB_HELP = (
+    "the downloads store: a SQLite file, or postgresql://user@host:port/database "
+    f"(default ${DB_VARIABLE}, else {DEFAULT_DB})"
+)
 DEFAULT_LISTEN = "127.0.0.1:3338"
 #: The module that runs each subcommand: ``run(args) -> exit status``.
 COMMANDS = {
@@ -46,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     count = commands.add_parser("count", help="tally log files (plain or compressed) into the downloads store")
     count.add_argument("files", nargs="+", type=Path)
     count.add_argument("--format", default="auto", choices=["auto", *PARSERS])
-    count.add_argument("--db", default=DEFAULT_DB, help=f"SQLite downloads store (default {DEFAULT_DB})")
+    _add_db(count)
     count.add_argument("--rejects", type=Path, help="write every line that could not be parsed here, with why")
     count.add_argument(
         "--recount", action="store_true", help="count files again even when unchanged since counted (still replacing)"
@@ -64,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="listen for syslog: tcp://host:port or udp://host:port (IPv6: [::1])",
     )
     live.add_argument("--format", default="auto", choices=["auto", *PARSERS])
-    live.add_argument("--db", default=DEFAULT_DB)
+    _add_db(live)
     live.add_argument("--flush-interval", type=float, default=5.0, help="seconds between store writes (default 5)")
     live.add_argument("--from-start", action="store_true", help="read the file from its start, not its end")
     live.add_argument(
@@ -105,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", type=_day, help="first day (YYYY-MM-DD) to count, included")
     backfill.add_argument("--until", type=_day, help="last day (YYYY-MM-DD) to count, included")
     backfill.add_argument("--format", default="auto", choices=["auto", *PARSERS])
-    backfill.add_argument("--db", default=DEFAULT_DB)
+    _add_db(backfill)
     where = backfill.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:port)")
@@ -118,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json_fields(backfill)
 
     serve = commands.add_parser("serve", help="the npm-compatible downloads API, the downloads page and badges")
-    serve.add_argument("--db", default=DEFAULT_DB)
+    _add_db(serve)
     serve.add_argument(
         "--listen", default=DEFAULT_LISTEN, type=_listen_address, help=f"host:port (default {DEFAULT_LISTEN})"
     )
@@ -172,6 +179,10 @@ def _range_days(text: str) -> int:
     if not text.isdigit() or int(text) < 548:
         raise argparse.ArgumentTypeError(f"must be a whole number of days, at least npm's 548: {text!r}")
     return int(text)
+
+
+def _add_db(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--db", default=os.environ.get(DB_VARIABLE) or DEFAULT_DB, help=DB_HELP)
 
 
 def _add_json_fields(command: argparse.ArgumentParser) -> None:

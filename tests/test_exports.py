@@ -73,7 +73,11 @@ SURFACES = {
         "FloodGate HealthApp SelfMetrics SinkStats log serve_health setup_logging"
     ),
     "jit": names("CompiledCache use_compiled_cache"),
-    "log_parser": names("ParseError Request Store Tally counter_for tally_file tally_stream to_day_counts"),
+    "log_parser": names("ParseError Request Store Tally counter_for open_store tally_file tally_stream to_day_counts"),
+    "log_parser.store": names(
+        "ALL_PACKAGES SCHEMA_VERSION BackfilledObject DayCounts FileRecord ObjectRecord ObjectRows SchemaError Store "
+        "StoreError backend_for describe is_postgresql object_rows open_store to_day_counts"
+    ),
     "monitor": names("RunOptions run"),
     "monitor.core": names(
         "ChildExit CpuRate HostUsage Line LineSplitter Metric NotStarted RateLimiter StartDetector Started Stop Ticker "

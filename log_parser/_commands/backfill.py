@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 import orjson
 from libcloud.common.types import LibcloudError
 
-from .._store import Store
 from ..backfill import (
     Backfill,
     Executor,
@@ -33,6 +31,7 @@ from ..backfill import (
     parse_source,
 )
 from ..core import warm_for
+from ..store import StoreError, open_store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, interrupt)
     try:
-        store = Store(args.db, bulk_writer=True)
-    except sqlite3.Error as exc:
-        print(f"numbat-logs: {args.db}: {exc}", file=sys.stderr)
+        store = open_store(args.db, bulk_writer=True)
+    except StoreError as exc:
+        print(f"numbat-logs: {exc}", file=sys.stderr)
         return 2
     try:
         executor = _executor(args)

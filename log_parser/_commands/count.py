@@ -18,15 +18,20 @@ from pathlib import Path
 from typing import IO
 
 from .._reading import tally_file
-from .._store import FileRecord, Store, to_day_counts
 from ..core import ParseError
+from ..store import FileRecord, Store, StoreError, open_store, to_day_counts
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit status 0 when every file was read whole, 1 when any could not be counted, 3
-    when all were counted but some compressed file was damaged (counted as far as it could
-    be read, the damage named on standard error): cron notices, and the counts are kept."""
-    store = Store(args.db)
+    """Exit status 0 when every file was read whole, 1 when any could not be counted, 2
+    for a store that cannot be opened, 3 when all were counted but some compressed file
+    was damaged (counted as far as it could be read, the damage named on standard error):
+    cron notices, and the counts are kept."""
+    try:
+        store = open_store(args.db)
+    except StoreError as exc:
+        print(f"numbat-logs: {exc}", file=sys.stderr)
+        return 2
     rejects = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
     failed = []
     damaged = []

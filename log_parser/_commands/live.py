@@ -14,6 +14,7 @@ import trio
 
 from .._syslog_limits import ListenerLimits
 from ..live import LineInput, Live, LiveOptions, follow_file, listen_syslog, read_stdin
+from ..store import StoreError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,5 +38,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"numbat-logs: {exc}", file=sys.stderr)
             return 2
-    trio.run(Live(options).run, line_input)
+    try:
+        live = Live(options)
+    except StoreError as exc:
+        print(f"numbat-logs: {exc}", file=sys.stderr)
+        return 2
+    trio.run(live.run, line_input)
     return 0

@@ -1,7 +1,8 @@
 """``numbat-logs serve``: the downloads API, the downloads page and badges on hypercorn,
 until a signal.
 
-Strategy: the store's schema is created first, so a fresh store answers (empty) at once;
+Strategy: the store's schema is created (or upgraded) first, so a fresh store answers
+(empty) at once and the API's read-only stores find the schema they read;
 hypercorn runs on trio and stops at SIGTERM or SIGINT through its shutdown trigger.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 
 import trio
 from hypercorn.config import Config
@@ -17,12 +19,16 @@ from hypercorn.trio import serve as hypercorn_serve
 from .._api import create_app, json_protocol_errors
 from .._caching import CachePolicy
 from .._cors import ANY_ORIGIN
-from .._store import Store
 from ..page import PageOptions
+from ..store import StoreError, open_store
 
 
 def run(args: argparse.Namespace) -> int:
-    Store(args.db).close()
+    try:
+        open_store(args.db).close()  # created, or upgraded, before the readers open it
+    except StoreError as exc:
+        print(f"numbat-logs: {exc}", file=sys.stderr)
+        return 2
     config = Config()
     config.bind = [args.listen]
     config.accesslog = None

@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Mapping
 
-from .._store import BackfilledObject, Store
+from ..store import BackfilledObject, Store
 from ._executors import Executor
 from ._plan import Selection, plan
 from ._progress import NoProgress, ProgressDisplay

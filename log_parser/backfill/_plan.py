@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .._store import ObjectRecord
+from ..store import ObjectRecord
 from ._sources import ObjectInfo, Source, date_in_name
 
 

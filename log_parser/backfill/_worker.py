@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from .._reading import ChunkReader, tally_stream
-from .._store import ObjectRecord, ObjectRows, object_rows, to_day_counts
+from ..store import ObjectRecord, ObjectRows, object_rows, to_day_counts
 from ._plan import Task
 from ._sources import stream_object
 

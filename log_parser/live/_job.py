@@ -23,9 +23,9 @@ import trio
 
 from emitter import Emitter
 
-from .._store import Store, to_day_counts
 from ..core import FormatCounter, Tally, counter_for, detect_format, warm_for
 from ..core.formats import NOTHING_TO_TELL
+from ..store import open_store, to_day_counts
 
 #: With ``--format auto``: lines held before the format is first guessed, and at most
 #: held while it cannot be told (past that they are refused, counted, and guessing goes
@@ -69,7 +69,7 @@ class Live:
 
     def __init__(self, options: LiveOptions) -> None:
         self.options = options
-        self.store = Store(options.db)
+        self.store = open_store(options.db)
         self.tally = Tally()
         self.events: Counter[str] = Counter()  #: the input's events since the last flush, by name
         self.counter: FormatCounter | None = None

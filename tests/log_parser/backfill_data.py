@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from log_parser import Store
+from log_parser.store import Store, open_store
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 PACKAGES = {
@@ -93,14 +93,36 @@ def reference_count(lines: Iterable[str]) -> Counter[tuple[str, str, dt.date]]:
     return counts
 
 
-def store_counts(db: Path) -> Counter[tuple[str, str, dt.date]]:
-    """What the store answers, per (package, version, day), through its ``counts`` view."""
-    store = Store(db, read_only=True)
+def store_counts(db: Path | str) -> Counter[tuple[str, str, dt.date]]:
+    """What the store answers, per (package, version, day), through its ``counts`` view,
+    once its daily totals are checked against it: each package's and each day's."""
+    store = open_store(str(db), read_only=True)
     try:
-        rows = store._db.execute("SELECT package, version, day, SUM(count) FROM counts GROUP BY 1, 2, 3").fetchall()
+        rows = store._db.execute(  # type: ignore[attr-defined]
+            "SELECT package, version, day, SUM(count) FROM counts GROUP BY 1, 2, 3"
+        ).fetchall()
+        counts = Counter({(package, version, as_date(day)): int(n) for package, version, day, n in rows if n})
+        check_daily_totals(store, counts)
     finally:
         store.close()
-    return Counter({(package, version, dt.date.fromisoformat(day)): n for package, version, day, n in rows})
+    return counts
+
+
+def as_date(day: str | dt.date) -> dt.date:
+    return day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+
+
+def check_daily_totals(store: Store, counts: Counter[tuple[str, str, dt.date]]) -> None:
+    """The store's daily answers (its daily totals tables) are the sums of its rows."""
+    if not counts:
+        return
+    first, last = min(day for _, _, day in counts), max(day for _, _, day in counts)
+    by_package: dict[str | None, Counter[dt.date]] = {}
+    for (package, _version, day), n in counts.items():
+        by_package.setdefault(package, Counter())[day] += n
+        by_package.setdefault(None, Counter())[day] += n
+    for package, days in by_package.items():
+        assert store.daily(package, first, last) == dict(sorted(days.items())), package
 
 
 def all_lines(objects: dict[str, list[str]]) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from log_parser import Store
+from log_parser import Store, open_store
 
 from ..processes import terminate
 from ..waiting import wait_for
@@ -182,3 +182,53 @@ def test_conditional_requests_page_and_badge_through_the_real_server(port: int) 
     assert (page.status, page.getheader("Content-Type")) == (200, "text/html; charset=utf-8")
     badge = get(port, "/badge/lodash/2024-05-01.svg")
     assert (badge.status, badge.getheader("Content-Type")) == (200, "image/svg+xml")
+
+
+def test_serve_answers_from_a_postgresql_store(postgresql) -> None:
+    """``--db postgresql://...``: the same answers from a server database, each request on
+    a connection the process keeps open between requests."""
+    location = postgresql.create_database()
+    store = open_store(location)
+    store.add_live({("lodash", "4.17.21", DAY): 3, ("lodash", "4.17.20", DAY): 2, ("café", "1.0.0", DAY): 1})
+    store.close()
+    server, port = start_server(location)
+    try:
+        for _ in range(3):  # the same answer on connections kept between requests
+            response = get(port, "/downloads/point/2024-05-01/lodash")
+            assert response.status == 200
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/versions/lodash/2024-05-01")
+        assert json.loads(connection.getresponse().read()) == {
+            "package": "lodash",
+            "downloads": {"4.17.21": 3, "4.17.20": 2},
+        }
+        connection.request("GET", "/downloads/range/2024-04-30:2024-05-01/lodash,caf%C3%A9,nope")
+        assert json.loads(connection.getresponse().read()) == {
+            "lodash": {"start": "2024-04-30", "end": "2024-05-01", "package": "lodash", "downloads": [
+                {"day": "2024-04-30", "downloads": 0}, {"day": "2024-05-01", "downloads": 5}]},
+            "café": {"start": "2024-04-30", "end": "2024-05-01", "package": "café", "downloads": [
+                {"day": "2024-04-30", "downloads": 0}, {"day": "2024-05-01", "downloads": 1}]},
+            "nope": None,
+        }  # fmt: skip
+        connection.close()
+        assert get(port, "/downloads/point/2024-05-01/nope").status == 404
+        # the API's extras and the page, on the queries each backend writes for itself
+        all_time = json.loads(get(port, "/downloads/point/all-time/lodash").read())
+        assert (all_time["start"], all_time["downloads"]) == ("2024-05-01", 5)
+        search = get(port, "/?package=lod&start=2024-05-01&end=2024-05-01").read().decode()
+        assert "?package=lodash" in search  # the suggestion: a known name that starts so
+        page = get(port, "/?package=lodash&start=2024-05-01&end=2024-05-01").read().decode()
+        assert page.index("4.17.21") < page.index("4.17.20")  # the split by version, most first
+    finally:
+        terminate(server)
+
+
+def test_serve_refuses_a_store_it_cannot_use(postgresql) -> None:
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "log_parser", "serve", "--db", postgresql.url("no_such_database")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert unreachable.returncode == 2
+    assert "no_such_database" in unreachable.stderr

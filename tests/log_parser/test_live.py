@@ -1,5 +1,5 @@
 """Live mode: following files across rotation, syslog framing, and the whole command
-against a reference count over the same lines."""
+against a reference count over the same lines, into either store."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_parser import Store
+from log_parser import open_store
 from log_parser.core import Tally
 from log_parser.core._counting import tally_lines
 from log_parser.core._syslog_framing import SyslogFramer
@@ -27,6 +25,7 @@ from log_parser.live import FileFollower, Live, LiveOptions
 from log_parser.live._job import DETECT_AFTER, MAX_UNDETECTED
 
 from ..waiting import wait_for
+from .stores import store_ready, stored_total
 
 
 def test_follower_reads_appends_rotation_and_truncation(tmp_path) -> None:
@@ -129,18 +128,10 @@ def start_live(*arguments: str) -> subprocess.Popen[bytes]:
     )
 
 
-def stored_downloads(db: Path, package: str | None = None) -> int:
+def stored_downloads(db: str, package: str | None = None) -> int:
     """Downloads in the store over the days ``log_line`` writes (all packages for None);
     0 while the store is not yet created."""
-    if not db.exists():
-        return 0
-    store = Store(db, read_only=True)
-    try:
-        return sum(store.daily(package, dt.date(2024, 5, 1), dt.date(2024, 5, 3)).values())
-    except sqlite3.OperationalError:  # created, its schema not yet
-        return 0
-    finally:
-        store.close()
+    return stored_total(db, package, dt.date(2024, 5, 1), dt.date(2024, 5, 3))
 
 
 def test_live_counts_combined_messages_holding_a_newline_as_the_parser_does(tmp_path) -> None:
@@ -159,7 +150,7 @@ def test_live_counts_combined_messages_holding_a_newline_as_the_parser_does(tmp_
     live.store.close()
 
 
-def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> None:
+def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path, store_location: str) -> None:
     rnd = random.Random(5)
     paths = [
         "/lodash/-/lodash-4.17.21.tgz",
@@ -170,14 +161,12 @@ def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> N
     lines = [
         log_line(rnd.randrange(3000), rnd.choice(paths), rnd.choice([200, 200, 200, 304, 404])) for _ in range(3000)
     ]
-    log, db = tmp_path / "access.log", tmp_path / "downloads.sqlite"
+    log, db = tmp_path / "access.log", store_location
     log.write_text("")
 
-    live = start_live(
-        "--file", str(log), "--format", "combined", "--db", str(db), "--flush-interval", "0.2", "--from-start"
-    )
+    live = start_live("--file", str(log), "--format", "combined", "--db", db, "--flush-interval", "0.2", "--from-start")
     try:
-        assert wait_for(db.exists, 20)
+        assert wait_for(lambda: store_ready(db), 20)
         with open(log, "a") as out:
             for line in lines[:1000]:
                 out.write(line + "\n")
@@ -203,7 +192,7 @@ def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> N
     finally:
         live.send_signal(signal.SIGTERM)
         assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
-    store = Store(db, read_only=True)
+    store = open_store(db, read_only=True)
     per_package: dict[str, int] = {}
     for (package, _version, _minute), n in reference.downloads.items():
         per_package[package] = per_package.get(package, 0) + n
@@ -212,12 +201,12 @@ def test_live_follows_a_rotated_log_and_matches_a_reference_count(tmp_path) -> N
     store.close()
 
 
-def test_live_syslog_over_tcp_with_octet_counting_and_a_flush_at_sigterm(tmp_path) -> None:
-    db = tmp_path / "downloads.sqlite"
+def test_live_syslog_over_tcp_with_octet_counting_and_a_flush_at_sigterm(store_location: str) -> None:
+    db = store_location
     port = free_port()
     # only the SIGTERM flush can write
     live = start_live(
-        "--syslog", f"tcp://127.0.0.1:{port}", "--format", "fastly", "--db", str(db), "--flush-interval", "3600"
+        "--syslog", f"tcp://127.0.0.1:{port}", "--format", "fastly", "--db", db, "--flush-interval", "3600"
     )
 
     def connect() -> socket.socket | None:
@@ -237,9 +226,7 @@ def test_live_syslog_over_tcp_with_octet_counting_and_a_flush_at_sigterm(tmp_pat
     time.sleep(1.0)  # let it read what was sent; the count must come from the SIGTERM flush
     live.send_signal(signal.SIGTERM)
     assert live.wait(20) == 0, live.stderr.read()  # type: ignore[union-attr]
-    store = Store(db, read_only=True)
-    assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == 50
-    store.close()
+    assert stored_total(db, "lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)) == 50
 
 
 def test_one_datagram_out_of_range_does_not_stop_live_syslog_over_udp(tmp_path) -> None:
@@ -272,15 +259,7 @@ def test_one_datagram_out_of_range_does_not_stop_live_syslog_over_udp(tmp_path) 
         return f"<134>2024-05-01T12:00:07Z cache-ams21 registry[1]: {line}".encode()
 
     def stored(package: str) -> int:
-        if not db.exists():
-            return 0
-        store = Store(db, read_only=True)
-        try:
-            return sum(store.daily(package, dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values())
-        except sqlite3.OperationalError:
-            return 0
-        finally:
-            store.close()
+        return stored_total(str(db), package, dt.date(2024, 5, 1), dt.date(2024, 5, 1))
 
     good = message(log_line(1, "/lodash/-/lodash-4.17.21.tgz"))
     far = message(
@@ -318,6 +297,4 @@ def test_live_auto_detection_holds_a_bounded_number_of_lines(tmp_path) -> None:
     assert live.counter is not None
     assert live.counter.format == "combined"
     live.store.close()
-    store = Store(tmp_path / "d.sqlite", read_only=True)
-    assert sum(store.daily("lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)).values()) == DETECT_AFTER
-    store.close()
+    assert stored_total(str(tmp_path / "d.sqlite"), "lodash", dt.date(2024, 5, 1), dt.date(2024, 5, 1)) == DETECT_AFTER

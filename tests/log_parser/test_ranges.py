@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from log_parser._reading import tally_stream
-from log_parser._store import to_day_counts
 from log_parser.core import ParseError, Request, Tally
 from log_parser.core._bulk import tally_buffer
 from log_parser.core._counting import tally_lines
 from log_parser.core._records import FIRST_TIME, LAST_TIME, MAX_SIZE
 from log_parser.core.formats import CloudFrontParser, CombinedParser, FastlyParser, JsonLinesParser
 from log_parser.core.formats._base import MONTH_NAMES
+from log_parser.store import to_day_counts
 
 GOOD = '10.0.0.1 - - [01/May/2024:12:00:07 +0000] "GET /a/-/a-1.0.0.tgz HTTP/1.1" 200 5 "-" "npm"'
 MAY_1 = dt.date(2024, 5, 1)

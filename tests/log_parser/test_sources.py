@@ -15,11 +15,11 @@ import pytest
 import zstandard
 
 from log_parser._reading import ChunkReader, tally_stream
-from log_parser._store import ObjectRecord, to_day_counts
 from log_parser.backfill import Credentials, ObjectInfo, Selection, SourceError, load_credentials, parse_source, plan
 from log_parser.backfill._progress import render
 from log_parser.backfill._sources import date_in_name
 from log_parser.core import Tally
+from log_parser.store import ObjectRecord, to_day_counts
 
 from .backfill_data import as_cloudfront, generate, reference_count
 

@@ -1,0 +1,104 @@
+"""The store's schema, created and upgraded by the program in both backends: a version
+table, an older schema upgraded in place with what it holds, a newer one refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import psycopg
+import pytest
+
+from log_parser.store import SCHEMA_VERSION, SchemaError, StoreError, open_store
+from log_parser.store._postgresql import MIGRATIONS as POSTGRESQL_MIGRATIONS
+
+MAY1, MAY2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
+
+
+def schema_version(location: str) -> int:
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location) as db:
+            return int(db.execute("SELECT version FROM schema_version").fetchone()[0])  # type: ignore[index]
+    with sqlite3.connect(location) as db:
+        return int(db.execute("SELECT version FROM schema_version").fetchone()[0])
+
+
+def set_schema_version(location: str, version: int) -> None:
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location) as db:
+            db.execute("UPDATE schema_version SET version = %s", (version,))
+        return
+    with sqlite3.connect(location) as db:
+        db.execute("UPDATE schema_version SET version = ?", (version,))
+
+
+def test_a_new_store_has_the_programs_schema_version(store_location: str) -> None:
+    open_store(store_location).close()
+    assert schema_version(store_location) == SCHEMA_VERSION
+    open_store(store_location).close()  # opened again: nothing to do
+    assert schema_version(store_location) == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused_with_a_clear_error(store_location: str) -> None:
+    store = open_store(store_location)
+    store.add_live({("lodash", "1.0.0", MAY1): 5})
+    store.close()
+    set_schema_version(store_location, SCHEMA_VERSION + 1)
+    for read_only in (False, True):
+        with pytest.raises(SchemaError, match=f"version {SCHEMA_VERSION + 1}, newer than this numbat-logs knows"):
+            open_store(store_location, read_only=read_only)
+    assert schema_version(store_location) == SCHEMA_VERSION + 1  # and left as it was
+
+
+def test_a_postgresql_store_of_version_1_is_upgraded_in_place(postgresql) -> None:
+    location = postgresql.create_database()
+    with psycopg.connect(location) as db:  # a store as version 1 made it, with rows of every kind
+        db.execute(POSTGRESQL_MIGRATIONS[0].encode())
+        db.execute("INSERT INTO live VALUES ('2024-05-01', 'lodash', '1.0.0', 5), ('2024-05-02', 'lodash', '1.0.0', 1)")
+        db.execute("INSERT INTO counted_files (id, file, size, mtime_ns, lines, downloads, rejected, finished) "
+                   "VALUES (1, 'file:///a.log', 1, 1, 1, 1, 0, 'x')")  # fmt: skip
+        db.execute("INSERT INTO file_counts VALUES (1, '2024-05-02', 'lodash', '2.0.0', 2)")
+        db.execute("INSERT INTO backfill_objects (id, object, etag, size) VALUES (1, 'cdn/2024-05-01.gz', 'e', 10)")
+        db.execute("INSERT INTO backfill VALUES (1, '2024-05-01', 'lodash', '1.0.0', 4)")
+        db.execute("INSERT INTO backfilled_days VALUES ('2024-05-01')")
+        db.execute("INSERT INTO packages VALUES ('lodash')")
+    assert schema_version(location) == 1
+    with pytest.raises(SchemaError, match="older than this numbat-logs"):  # a reader does not upgrade
+        open_store(location, read_only=True)
+
+    store = open_store(location)
+    assert schema_version(location) == SCHEMA_VERSION
+    assert store.daily("lodash", MAY1, MAY2) == {MAY1: 4, MAY2: 3}  # from the daily totals the upgrade made
+    assert store.daily(None, MAY1, MAY2) == {MAY1: 4, MAY2: 3}
+    store.add_live({("lodash", "1.0.0", MAY2): 10})
+    store.replace_object(
+        "cdn/2024-05-01.gz", {("lodash", "1.0.0", MAY1): 7}
+    )  # replaces the old rows, in the totals too
+    assert store.daily("lodash", MAY1, MAY2) == {MAY1: 7, MAY2: 13}
+    store.close()
+
+
+def test_a_store_that_cannot_be_reached_is_a_store_error(tmp_path, postgresql) -> None:
+    with pytest.raises(StoreError, match="no_such_database"):
+        open_store(postgresql.url("no_such_database"))
+    with pytest.raises(StoreError, match="unable to open"):
+        open_store(str(tmp_path / "missing" / "d.sqlite"))
+
+
+def test_a_password_is_never_in_the_error(postgresql) -> None:
+    url = f"postgresql://numbat:s3cret@127.0.0.1:{postgresql.port}/no_such_database"
+    with pytest.raises(StoreError) as error:
+        open_store(url)
+    assert "s3cret" not in str(error.value)
+    assert "numbat:***@127.0.0.1" in str(error.value)
+
+
+def test_the_store_is_named_by_db_or_by_the_environment(monkeypatch) -> None:
+    from log_parser.cli import build_parser  # noqa: PLC0415 - it reads the environment as it builds
+
+    monkeypatch.delenv("NUMBAT_LOGS_DB", raising=False)
+    assert build_parser().parse_args(["serve"]).db == "downloads.sqlite"
+    monkeypatch.setenv("NUMBAT_LOGS_DB", "postgresql://numbat@db.example/downloads")
+    for command in (["serve"], ["count", "a.log"], ["live", "--stdin"], ["backfill", "/logs"]):
+        assert build_parser().parse_args(command).db == "postgresql://numbat@db.example/downloads"
+    assert build_parser().parse_args(["serve", "--db", "other.sqlite"]).db == "other.sqlite"
