@@ -212,12 +212,22 @@ def test_serve_answers_from_a_postgresql_store(postgresql) -> None:
         }  # fmt: skip
         connection.close()
         assert get(port, "/downloads/point/2024-05-01/nope").status == 404
+
         # the API's extras and the page, on the queries each backend writes for itself
-        all_time = json.loads(get(port, "/downloads/point/all-time/lodash").read())
+        def body(path: str) -> str:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert response.status == 200, path
+            text = response.read().decode()
+            connection.close()
+            return text
+
+        all_time = json.loads(body("/downloads/point/all-time/lodash"))
         assert (all_time["start"], all_time["downloads"]) == ("2024-05-01", 5)
-        search = get(port, "/?package=lod&start=2024-05-01&end=2024-05-01").read().decode()
+        search = body("/?package=lod&start=2024-05-01&end=2024-05-01")
         assert "?package=lodash" in search  # the suggestion: a known name that starts so
-        page = get(port, "/?package=lodash&start=2024-05-01&end=2024-05-01").read().decode()
+        page = body("/?package=lodash&start=2024-05-01&end=2024-05-01")
         assert page.index("4.17.21") < page.index("4.17.20")  # the split by version, most first
     finally:
         terminate(server)

@@ -65,12 +65,19 @@ def answers(store: Store) -> dict[str, object]:
             store.daily(package, first, last),
             store.daily(package, DAYS[1], DAYS[2]),
             store.by_version(package, first, last),
+            store.first_day(package),
+            store.top_versions(package, first, last, 1),
         )
+    found["first"] = store.first_day(None)
+    found["starting"] = {prefix: store.packages_starting(prefix, 2) for prefix in ("", "l", "@", "le", "x")}
     rows = store._db.execute("SELECT package, version, day, SUM(count) FROM counts GROUP BY 1, 2, 3").fetchall()  # type: ignore[attr-defined]
     view = Counter(
         {(p, v, d if isinstance(d, dt.date) else dt.date.fromisoformat(d)): int(n) for p, v, d, n in rows if n}
     )
     check_daily_totals(store, view)
+    for package in [None, *PACKAGES]:  # the first day with downloads, by the rows themselves
+        days = [day for (p, _, day), n in view.items() if n and package in (None, p)]
+        assert store.first_day(package) == (min(days) if days else None)
     found["view"] = view
     return found
 
