@@ -60,6 +60,14 @@ class Result:
     duplicates: int
     peak_rss_mb: float = 0.0
 
+    @property
+    def rate(self) -> float:
+        return (self.arrived - self.duplicates) / self.seconds if self.seconds else 0.0
+
+    @property
+    def lost(self) -> int:
+        return self.events - (self.arrived - self.duplicates)
+
 
 def peak_rss_mb(pid: int) -> float:
     """The most memory the process ever held resident (VmHWM), in MB."""
@@ -102,14 +110,6 @@ def limit_run(events: int, payload: bytes) -> Result:
                 proc.kill()
                 proc.wait()
         return Result("limit: Python + orjson", "tcp", events, float(finished) - started, int(count), 0)
-
-    @property
-    def rate(self) -> float:
-        return (self.arrived - self.duplicates) / self.seconds if self.seconds else 0.0
-
-    @property
-    def lost(self) -> int:
-        return self.events - (self.arrived - self.duplicates)
 
 
 def free_port() -> int:
