@@ -26,8 +26,9 @@ exactly what the decoder gives; a sink that writes from the lines (``jsonl``,
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import orjson
 
@@ -36,6 +37,14 @@ from emitter.event import Event
 #: The times, in ms since the epoch, that every store can hold: InfluxDB keeps
 #: nanoseconds in an int64 (years 1677 to 2262); Graphite and Prometheus hold more.
 TIME_RANGE_MS = (-(2**63) // 1_000_000 + 1, (2**63 - 1) // 1_000_000)
+
+
+def joined_lines(raw: Sequence[bytes | None]) -> bytes:
+    """``raw`` joined by newlines, an empty line for each None."""
+    try:  # the usual batch: every line known (a None raises, sooner than a search for it)
+        return b"\n".join(raw)  # type: ignore[arg-type]
+    except TypeError:
+        return b"\n".join([line or b"" for line in raw])
 
 
 @dataclass(slots=True)
@@ -122,8 +131,10 @@ class Batch:
     def json_lines(self) -> bytes:
         """Every event as newline-terminated JSON, reusing the known lines."""
         raw = self.raw
-        if None not in raw:
-            return b"\n".join(raw) + b"\n" if raw else b""  # type: ignore[arg-type]
+        try:  # the usual batch: every line known (a None raises, sooner than a search for it)
+            return b"\n".join(chain(raw, (b"",))) if raw else b""  # type: ignore[arg-type]
+        except TypeError:
+            pass
         dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         return b"".join(
             line + b"\n" if line is not None else dumps(event, option=option)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numba import njit, types
@@ -28,6 +28,7 @@ from numba import njit, types
 from jit.tables import FNV_OFFSET, FNV_PRIME, KEY, VALUE, compiled, first_slot, insert, with_room
 
 from ...wire import Batch, Event
+from ...wire._batch import joined_lines
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -122,7 +123,7 @@ class JsonLineTranscoder:
         left_out = {"skipped": 0, "no line": 0}
         if not raw:
             return Lines(b"", np.empty(0, dtype=np.int64)), left_out
-        joined = b"\n".join(cast(Sequence[bytes], raw) if None not in raw else [line or b"" for line in raw])
+        joined = joined_lines(raw)
         data = np.frombuffer(joined, dtype=np.uint8)
         ids, cuts, spans = _classify(data, self._slots, self._keys, self._key_spans)
         if len(ids) != len(raw):  # a newline inside a line: no line of this batch is trusted

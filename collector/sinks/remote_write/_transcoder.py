@@ -32,6 +32,7 @@ from jit.tables import FNV_OFFSET, FNV_PRIME, KEY, VALUE, compiled, first_slot, 
 from jit.tables import with_row as _with_row
 
 from ...wire import Batch
+from ...wire._batch import joined_lines
 from ...wire._numbat_scan import CUTS, TIME_END, TIME_START, VALUE_END, VALUE_START, usual_line
 from ._requests import REASONS, RequestEncoder, Samples
 
@@ -242,7 +243,7 @@ class LineSamples:
 
     def _samples(self, batch: Batch, left_out: dict[str, int]) -> Samples:
         raw = batch.raw
-        joined = b"\n".join(raw if None not in raw else [line or b"" for line in raw])  # type: ignore[arg-type]
+        joined = joined_lines(raw)
         data = np.frombuffer(joined, dtype=np.uint8)
         ids, values, times, cuts, spans, hashes = _classify(data, self._slots, self._keys, self._key_spans)
         if len(ids) != len(batch):  # a newline inside a line: no line of this batch is trusted
