@@ -70,6 +70,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The most memory the process ever held resident (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def pin(pid: int, cpu: int) -> None:
     """Keep a process, every thread of it, on one CPU."""
     for thread in os.listdir(f"/proc/{pid}/task"):
@@ -94,6 +102,7 @@ class Run:
     seconds: float
     influxd_cpu: float  #: seconds of CPU InfluxDB spent
     numbatd_cpu: float = 0.0
+    numbatd_rss: float = 0.0  #: numbatd's peak resident memory, MB
 
 
 def direct(influxd: Influxd, lines: list[str]) -> Run:
@@ -129,6 +138,7 @@ def through_numbatd(influxd: Influxd, workdir: Path, payload: bytes, count: int)
             daemon.metric("numbat_sink_last_delivery_timestamp_seconds") - started,
             cpu_seconds(influxd.process.pid) - influxd_before,
             cpu_seconds(daemon.process.pid) - numbatd_before,
+            peak_rss_mb(daemon.process.pid),
         )
         assert daemon.metric("numbat_sink_spooled_events_total") == 0
     finally:
@@ -157,7 +167,10 @@ def print_runs(n: int, directs: list[Run], sinks: list[Run], placement: str) -> 
     version = subprocess.run(["influxd", "version"], capture_output=True, text=True, check=False).stdout.split()[1]
     print(f"{n} points a run, batches of {BATCH}, InfluxDB {version}, {placement}")
     print(f"{len(directs)} rounds, direct and numbatd alternating, each after InfluxDB went idle; medians; all landed")
-    print(f"{'path':44} {'points/s':>10} {'vs direct':>10} {'influxd us/pt':>14} {'numbatd us/pt':>14}")
+    print(
+        f"{'path':44} {'points/s':>10} {'vs direct':>10} {'influxd us/pt':>14} {'numbatd us/pt':>14}"
+        f" {'numbatd peak RSS MB':>20}"
+    )
     ratios = [d.seconds / s.seconds for d, s in zip(directs, sinks, strict=True)]
     for label, runs, ratio in (
         ("direct: pre-built line protocol POSTs", directs, 1.0),
@@ -167,7 +180,9 @@ def print_runs(n: int, directs: list[Run], sinks: list[Run], placement: str) -> 
         influxd_cpu = statistics.median(run.influxd_cpu for run in runs) / n * 1e6
         numbatd_cpu = statistics.median(run.numbatd_cpu for run in runs) / n * 1e6
         numbatd = f"{numbatd_cpu:14.2f}" if numbatd_cpu else f"{'-':>14}"
-        print(f"{label:44} {rate:10,.0f} {ratio:9.2f}x {influxd_cpu:14.2f} {numbatd}")
+        peak = max(run.numbatd_rss for run in runs)
+        rss = f"{peak:20.0f}" if peak else f"{'-':>20}"
+        print(f"{label:44} {rate:10,.0f} {ratio:9.2f}x {influxd_cpu:14.2f} {numbatd} {rss}")
     print(f"{'(ratio of each round)':44} {'':>10} {' '.join(f'{r:.2f}' for r in ratios):>10}")
 
 
@@ -214,7 +229,7 @@ def main() -> None:
     decoder_for("numbat").decode([orjson.dumps(event) for event in sample], 0, batch)
     transcoder = JsonLineTranscoder(LineEncoder())
     assert transcoder.encode_all(batch.events, batch.raw)[0].body == b"\n".join(encoder.encode_all(sample)[0])
-    transcoded = cpu_per_point(lambda b: transcoder.encode_all(b.events, b.raw), [batch]) / len(sample)
+    transcoded = cpu_per_point(transcoder.encode_batch, [batch]) / len(sample)
 
     print_runs(n, directs, sinks, "InfluxDB on CPU 1, clients on CPU 0" if pinned else "not pinned")
     print()
@@ -222,6 +237,7 @@ def main() -> None:
     print(f"{'influxdb-client Point.to_line_protocol()':44} {theirs:10.2f} {'1.0x':>10}")
     print(f"{'numbat LineEncoder.encode_all()':44} {ours:10.2f} {theirs / ours:9.1f}x")
     print(f"{'numbat JsonLineTranscoder (sink path)':44} {transcoded:10.2f} {theirs / transcoded:9.1f}x")
+    print("(peak RSS: the most the numbatd process held resident in any round, VmHWM)")
 
 
 if __name__ == "__main__":

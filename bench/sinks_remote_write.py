@@ -120,6 +120,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The most memory the process ever held resident (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def pin(pid: int, cpu: int) -> None:
     for thread in os.listdir(f"/proc/{pid}/task"):
         os.sched_setaffinity(int(thread), {cpu})
@@ -188,7 +196,7 @@ def sink_table(key: str, prometheus: Prometheus, discard: Discard) -> str:
 
 def through_numbatd(
     prometheus: Prometheus, workdir: Path, payload: bytes, count: int, sink: str
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     workdir.mkdir()
     port = free_port()
     daemon = Numbatd(
@@ -210,9 +218,10 @@ def through_numbatd(
         numbatd_cpu = cpu_seconds(daemon.process.pid) - numbatd_before  # type: ignore[union-attr]
         assert daemon.metric("numbat_sink_spooled_events_total") == 0
         assert daemon.metric("numbat_sink_skipped_events_total") == 0
+        rss = peak_rss_mb(daemon.process.pid)  # type: ignore[union-attr]
     finally:
         daemon.stop()
-    return elapsed, server_cpu, numbatd_cpu
+    return elapsed, server_cpu, numbatd_cpu, rss
 
 
 PATHS = (
@@ -247,20 +256,20 @@ def _rounds(seconds: float, rounds: int, pinned_wanted: bool) -> tuple[dict[str,
                     if key == "direct":
                         bodies = [plain_body(batch[i : i + BATCH]) for i in range(0, count, BATCH)]
                         elapsed, server = post_all(prometheus, bodies, pid)
-                        numbatd = 0.0
+                        numbatd = rss = 0.0
                     elif key == "plain":
                         lazy = (plain_body(batch[i : i + BATCH]) for i in range(0, count, BATCH))
                         elapsed, server = post_all(prometheus, lazy, pid)
-                        numbatd = 0.0
+                        numbatd = rss = 0.0
                     else:
                         payload = b"".join(orjson.dumps(event) + b"\n" for event in batch)
                         run_dir = workdir / f"{key}{round_}"
                         table = sink_table(key, prometheus, discard)
-                        elapsed, server, numbatd = through_numbatd(prometheus, run_dir, payload, count, table)
+                        elapsed, server, numbatd, rss = through_numbatd(prometheus, run_dir, payload, count, table)
                     if key != "forward":
                         landed = prometheus.count(f"bench_{key}{round_}", "2h")
                         assert landed == count, (key, landed, count)
-                    runs[key].append({"seconds": elapsed, "server_cpu": server, "numbatd_cpu": numbatd})
+                    runs[key].append({"seconds": elapsed, "server_cpu": server, "numbatd_cpu": numbatd, "rss": rss})
         finally:
             prometheus.stop()
             discard.close()
@@ -285,6 +294,7 @@ def measure(seconds: float = 5.0, rounds: int = 1, pin_cpus: bool = True) -> lis
                 "ratios": ratios,
                 "numbatd_us_per_point": statistics.median(r["numbatd_cpu"] for r in runs[key]) / count * 1e6,
                 "server_us_per_point": statistics.median(r["server_cpu"] for r in runs[key]) / count * 1e6,
+                "numbatd_peak_rss_mb": max(r["rss"] for r in runs[key]),
                 "pinned": pinned,
             }
         )
@@ -297,12 +307,14 @@ def print_rows(rows: list[dict], rounds: int) -> None:
     print(f"{first['points']} points a run, batches of {BATCH}, {version.stdout.split(chr(10))[0]}")
     placement = "Prometheus on CPU 1, clients on CPU 0" if first["pinned"] else "not pinned"
     print(f"{rounds} rounds, paths in turn, each after Prometheus went idle; medians; all landed; {placement}")
-    print(f"{'path':44} {'points/s':>10} {'vs direct':>10} {'numbatd us/pt':>14} {'prometheus us/pt':>17}")
+    header = f"{'path':44} {'points/s':>10} {'vs direct':>10} {'numbatd us/pt':>14} {'prometheus us/pt':>17}"
+    print(header + f" {'numbatd peak RSS MB':>20}")
     for row in rows:
         numbatd = f"{row['numbatd_us_per_point']:14.2f}" if row["numbatd_us_per_point"] else f"{'-':>14}"
+        rss = f"{row['numbatd_peak_rss_mb']:20.0f}" if row["numbatd_peak_rss_mb"] else f"{'-':>20}"
         print(
             f"{row['path']:44} {row['points_per_s']:10,.0f} {row['vs_direct']:9.2f}x {numbatd} "
-            f"{row['server_us_per_point']:17.2f}"
+            f"{row['server_us_per_point']:17.2f} {rss}"
         )
     sink = next(row for row in rows if row["path"].startswith("numbatd"))
     print(f"{'(numbatd: ratio of each round)':44} {'':>10} {' '.join(f'{r:.2f}' for r in sink['ratios']):>10}")

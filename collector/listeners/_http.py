@@ -83,7 +83,7 @@ class HttpIntake:
         if batch.rejections:
             first = batch.rejections[0]
             message = (
-                f"{len(batch.rejections)} line(s) refused, {len(batch.events)} event(s) kept; "
+                f"{len(batch.rejections)} line(s) refused, {len(batch)} event(s) kept; "
                 f"first: {first.reason}: {first.sample[:100]!r}"
             )
             return Response.json(400, _error(path, message))

@@ -4,6 +4,12 @@ The line-length bound lives here, so it holds on every listener kind alike: a da
 or an HTTP body's lines are checked in one pass per batch (the framer of a stream has
 already checked its own, and says how many it refused). A refused line becomes a
 rejection like a malformed one, so the HTTP listener's answer counts it too.
+
+Two compiled scans spare the decoder where they can. statsd lines for aggregations alone:
+:meth:`Intake._scan`. numbat JSON lines when every sink writes from the lines
+(``Router.takes_lines``): collector.wire's ``scan_numbat`` finds the lines the decoder
+would pass on as they are, which go on undecoded (``Batch.add_lines``), while every other
+line goes through the decoder in order, counted and refused as ever.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ class Router(Protocol):
     def aggregates_alone(self) -> bool:
         """Do aggregations alone take the events (no sink takes them raw)?"""
 
+    def takes_lines(self) -> bool:
+        """Does every consumer of the raw events write from their lines?"""
+
     async def publish_scanned(self, scan: StatsdScan, batch: Batch, everything: Callable[[], list[Event]]) -> None:
         """The lines a statsd scan took, the batch of the payload's other lines, and (for an
         aggregation that must take the payload in order) a way to decode all of it."""
@@ -42,6 +51,17 @@ def scan_statsd() -> Callable[[bytes, int], StatsdScan]:
     from ..aggregate._statsd_scan import scan_statsd as scan  # noqa: PLC0415 - numba, loaded only when used
 
     return scan
+
+
+#: collector.wire's decode_scanned: (decoder, lines, now_ms, batch).
+ScannedDecode = Callable[[Decoder, list[bytes], int, Batch], None]
+
+
+def scan_numbat() -> ScannedDecode:
+    """collector.wire's numbat decoding behind its compiled scan, imported at first use (numba)."""
+    from ..wire._numbat_scan import decode_scanned  # noqa: PLC0415 - numba, loaded only when used
+
+    return decode_scanned
 
 
 class Intake:
@@ -75,6 +95,10 @@ class Intake:
         self._scanner: Callable[[bytes, int], StatsdScan] | None = None
         if self._scans and router.aggregates_alone():
             self._scanner = scan_statsd()
+        #: numbat lines of the usual shape travel undecoded while every sink writes from lines.
+        self._numbat_scanner: ScannedDecode | None = None
+        if self.decoder.format == "numbat" and router.takes_lines():
+            self._numbat_scanner = scan_numbat()
 
     def _counters_for(self, fmt: str) -> tuple[Any, Any, Any]:
         counters = self._counters.get(fmt)
@@ -117,7 +141,12 @@ class Intake:
             batch.rejections.extend(Rejection(LINE_TOO_LONG, line[: Rejection.MAX_SAMPLE]) for line in long_lines)
             too_long = 0
         try:
-            decoder.decode(lines, time.time_ns() // 1_000_000, batch)
+            if decoder.format == "numbat" and lines and self.router.takes_lines():
+                if self._numbat_scanner is None:
+                    self._numbat_scanner = scan_numbat()
+                self._numbat_scanner(decoder, lines, time.time_ns() // 1_000_000, batch)
+            else:
+                decoder.decode(lines, time.time_ns() // 1_000_000, batch)
         except Exception:  # a decoder bug must cost this read, not the daemon
             log.exception("decoder failed", extra={"listener": self.name, "format": decoder.format})
             self.refuse(decoder.format, "decoder error", len(lines), sample=b"")
@@ -133,8 +162,8 @@ class Intake:
         received_bytes.inc(size)
         if messages:
             received_messages.inc(messages)
-        if batch.events or scanned:
-            decoded.inc(len(batch.events) + scanned)
+        if len(batch) or scanned:
+            decoded.inc(len(batch) + scanned)
         if too_long:
             self.refuse(fmt, LINE_TOO_LONG, too_long, sample=b"")
         for rejection in batch.rejections:

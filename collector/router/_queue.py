@@ -45,7 +45,7 @@ class SinkQueue:
     async def put(self, batch: Batch) -> None:
         if self._closed:
             raise QueueClosed
-        if not batch.events:
+        if not len(batch):
             return
         if self.overflow == "block":
             while self._events and self._events + len(batch) > self.capacity:

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 class Route:
     config: SinkConfig
     queue: SinkQueue
+    #: The sink writes from the events' lines (Sink.takes_lines): events may reach it undecoded.
+    lines: bool = False
 
 
 class Router:
@@ -72,7 +74,7 @@ class Router:
     # -- fan-out -----------------------------------------------------------------------
 
     async def publish(self, batch: Batch) -> None:
-        if not batch.events:
+        if not len(batch):
             return
         self.stage.add(batch)  # at once, before any await: the aggregations see events in order
         await self._put(self.routes, batch)
@@ -82,6 +84,14 @@ class Router:
         statsd listener may hand its lines straight to the aggregations (see
         collector.listeners' Intake)."""
         return not self.routes and bool(self.stage.aggregations)
+
+    def takes_lines(self) -> bool:
+        """True when every consumer of the raw events writes from their lines: sinks
+        alone (no aggregation, which adds dicts), each one whose ``takes_lines`` says so
+        and that has no include/exclude.
+        A numbat listener then lets lines of the usual shape travel undecoded (see
+        collector.listeners' Intake); any other consumer would decode them all anyway."""
+        return bool(self.routes) and not self.stage.aggregations and all(route.lines for route in self.routes)
 
     async def publish_scanned(self, scan: StatsdScan, batch: Batch, everything: Callable[[], list[Event]]) -> None:
         """A payload of statsd lines a listener scanned (see :meth:`aggregates_alone`): the
@@ -97,7 +107,7 @@ class Router:
 
     @staticmethod
     async def _put(routes: tuple[Route, ...], batch: Batch) -> None:
-        if not batch.events:
+        if not len(batch):
             return
         for route in routes:
             selected = batch.select(route.config.accepts) if route.config.filters else batch
@@ -106,7 +116,11 @@ class Router:
 
     def _route(self, replacing: Mapping[str, Route] | None = None) -> None:
         """Route to every running sink (``replacing`` some by the routes given), each by its input."""
-        routes = {name: Route(runner.config, runner.queue) for name, runner in self.runners.items()}
+        routes = {
+            # a sink's include/exclude reads every event's name: its events are decoded anyway
+            name: Route(runner.config, runner.queue, runner.sink.takes_lines and not runner.config.filters)
+            for name, runner in self.runners.items()
+        }
         every = (routes | dict(replacing or {})).values()
         by_input: dict[str, tuple[Route, ...]] = {}
         for route in every:

@@ -141,5 +141,5 @@ class SinkRunner:
 def _sample(batch: Batch) -> str:
     """The first event of ``batch``, as it arrived where known, shortened for a log."""
     line = batch.raw[0] if batch.raw else None
-    text = line.decode("utf-8", "replace") if line is not None else repr(batch.events[0]) if batch.events else ""
+    text = line.decode("utf-8", "replace") if line is not None else repr(batch.event(0)) if len(batch) else ""
     return text[:_SAMPLE]

@@ -38,6 +38,11 @@ class Sink(ABC, Generic[OptionsT]):
     Options: type[OptionsT]  #: the dataclass of its own keys (a :class:`~collector.config.SinkOptions`)
     #: Most events handed to one write().
     batch_events: int = 10_000
+    #: Writes from the events' JSON lines (``batch.raw``), decoding only the events it
+    #: cannot write from their lines (``batch.event(i)``): a numbat listener then hands it
+    #: lines of the usual shape undecoded (collector.wire's Batch.add_lines). Whatever it
+    #: says, ``batch.events`` is always right; this is only about what it costs.
+    takes_lines: bool = False
 
     def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:
         options = config.options

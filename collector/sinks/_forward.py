@@ -42,6 +42,7 @@ class ForwardSink(RemoteSink[ForwardOptions]):
 
     kind = "forward"
     Options = ForwardOptions
+    takes_lines = True  #: it writes batch.json_lines()
     store = "the forward peer"
 
     def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:

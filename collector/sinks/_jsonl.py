@@ -105,6 +105,7 @@ class JsonlFile:
 class JsonlSink(Sink[JsonlOptions]):
     kind = "jsonl"
     Options = JsonlOptions
+    takes_lines = True  #: it writes batch.json_lines()
 
     def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:
         super().__init__(config, stats, state_dir)

@@ -14,13 +14,21 @@ JSON line of each numbat event that decodes to exactly that event (most often th
 as it arrived), so sinks that write JSON lines pass those bytes on instead of encoding
 them again. It also remembers which listener each run of its events came from, so a
 sink that drops one can say where it came from.
+
+A batch may hold lines not decoded yet (:meth:`Batch.add_lines`): lines a listener's
+compiled scan found in the usual shape, which the numbat decoder would pass on as
+``orjson.loads(line)`` with the line itself. Their events are made only when a consumer
+asks (:attr:`Batch.events`, :meth:`Batch.event`), by that same ``loads``, so they are
+exactly what the decoder gives; a sink that writes from the lines (``jsonl``,
+``forward``, the compiled transcoders) never pays for them.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import chain
 
 import orjson
 
@@ -29,6 +37,14 @@ from emitter.event import Event
 #: The times, in ms since the epoch, that every store can hold: InfluxDB keeps
 #: nanoseconds in an int64 (years 1677 to 2262); Graphite and Prometheus hold more.
 TIME_RANGE_MS = (-(2**63) // 1_000_000 + 1, (2**63 - 1) // 1_000_000)
+
+
+def joined_lines(raw: Sequence[bytes | None]) -> bytes:
+    """``raw`` joined by newlines, an empty line for each None."""
+    try:  # the usual batch: every line known (a None raises, sooner than a search for it)
+        return b"\n".join(raw)  # type: ignore[arg-type]
+    except TypeError:
+        return b"\n".join([line or b"" for line in raw])
 
 
 @dataclass(slots=True)
@@ -46,23 +62,68 @@ class Rejection:
         return self.line[: self.MAX_SAMPLE].decode("utf-8", "replace")
 
 
-@dataclass(slots=True)
 class Batch:
-    """Events decoded together, with their JSON lines where those are known."""
+    """Events decoded together, with their JSON lines where those are known; some events
+    perhaps still lines (None in ``_events`` until asked for)."""
 
-    events: list[Event] = field(default_factory=list)
-    #: For each event, a JSON line (no newline) that decodes to exactly the event, else None.
-    raw: list[bytes | None] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    #: (index of an event, listener): that listener's events start there. Sorted.
-    origins: list[tuple[int, str]] = field(default_factory=list)
+    __slots__ = ("_events", "_unread", "origins", "raw", "rejections")
+
+    def __init__(
+        self,
+        events: list[Event] | None = None,
+        raw: list[bytes | None] | None = None,
+        rejections: list[Rejection] | None = None,
+        origins: list[tuple[int, str]] | None = None,
+    ) -> None:
+        self._events: list[Event | None] = events if events is not None else []  # type: ignore[assignment]
+        #: For each event, a JSON line (no newline) that decodes to exactly the event, else None.
+        self.raw: list[bytes | None] = raw if raw is not None else []
+        self.rejections: list[Rejection] = rejections if rejections is not None else []
+        #: (index of an event, listener): that listener's events start there. Sorted.
+        self.origins: list[tuple[int, str]] = origins if origins is not None else []
+        #: Events not decoded yet (None in ``_events``).
+        self._unread = 0
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._events)
+
+    def __repr__(self) -> str:
+        return f"Batch({len(self)} events, {self._unread} not decoded, {len(self.rejections)} rejections)"
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event, the lines not decoded yet decoded now (once: they stay decoded)."""
+        if self._unread:
+            loads, events, raw = orjson.loads, self._events, self.raw
+            for index, event in enumerate(events):
+                if event is None:
+                    events[index] = loads(raw[index])  # type: ignore[arg-type]
+            self._unread = 0
+        return self._events  # type: ignore[return-value]
+
+    @property
+    def undecoded(self) -> int:
+        """How many events are still lines only."""
+        return self._unread
+
+    def event(self, index: int) -> Event:
+        """The event at ``index``, decoding it alone if it is still a line."""
+        event = self._events[index]
+        if event is None:
+            event = self._events[index] = orjson.loads(self.raw[index])  # type: ignore[arg-type]
+            self._unread -= 1
+        return event
 
     def add(self, event: Event, raw: bytes | None = None) -> None:
-        self.events.append(event)
+        self._events.append(event)
         self.raw.append(raw)
+
+    def add_lines(self, lines: list[bytes]) -> None:
+        """Lines the numbat decoder would pass on as they are (``orjson.loads(line)``, the
+        line itself as its raw line): held as lines until an event is asked for."""
+        self._events += [None] * len(lines)
+        self.raw += lines
+        self._unread += len(lines)
 
     def reject(self, reason: str, line: bytes) -> None:
         self.rejections.append(Rejection(reason, line))
@@ -70,12 +131,14 @@ class Batch:
     def json_lines(self) -> bytes:
         """Every event as newline-terminated JSON, reusing the known lines."""
         raw = self.raw
-        if None not in raw:
-            return b"\n".join(raw) + b"\n" if raw else b""  # type: ignore[arg-type]
+        try:  # the usual batch: every line known (a None raises, sooner than a search for it)
+            return b"\n".join(chain(raw, (b"",))) if raw else b""  # type: ignore[arg-type]
+        except TypeError:
+            pass
         dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         return b"".join(
             line + b"\n" if line is not None else dumps(event, option=option)
-            for event, line in zip(self.events, raw, strict=True)
+            for event, line in zip(self._events, raw, strict=True)
         )
 
     # -- where events came from ------------------------------------------------------
@@ -93,16 +156,20 @@ class Batch:
 
     def slice(self, start: int, stop: int | None = None) -> Batch:
         """Events ``start`` to ``stop``, with their lines and origins."""
-        stop = len(self.events) if stop is None else stop
+        stop = len(self._events) if stop is None else stop
         origins = [(0, self.origin_of(start))] if start < stop and self.origins else []
         origins += [(at - start, name) for at, name in self.origins if start < at < stop]
-        return Batch(self.events[start:stop], self.raw[start:stop], origins=origins)
+        part = Batch(self._events[start:stop], self.raw[start:stop], origins=origins)  # type: ignore[arg-type]
+        if self._unread:
+            part._unread = part._events.count(None)
+        return part
 
     def extend(self, other: Batch) -> None:
         """Append ``other``'s events (this batch must be one nobody else holds)."""
-        offset = len(self.events)
-        self.events += other.events
+        offset = len(self._events)
+        self._events += other._events
         self.raw += other.raw
+        self._unread += other._unread
         self.origins += [(at + offset, name) for at, name in other.origins]
 
     def select(self, keep: Callable[[str], bool]) -> Batch:
@@ -121,6 +188,6 @@ class Batch:
     def _runs(self) -> list[tuple[int, int, str | None]]:
         """(start, stop, listener) of each run of events from one listener."""
         if not self.origins:
-            return [(0, len(self.events), None)]
-        stops = [at for at, _ in self.origins[1:]] + [len(self.events)]
+            return [(0, len(self._events), None)]
+        stops = [at for at, _ in self.origins[1:]] + [len(self._events)]
         return [(at, stop, name) for (at, name), stop in zip(self.origins, stops, strict=True)]

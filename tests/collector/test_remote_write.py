@@ -107,6 +107,50 @@ def test_events_query_back_point_by_point(numbatd, prometheus, tmp_path) -> None
     assert daemon.stop() == 0
 
 
+def test_lines_of_the_usual_shape_and_others_land_point_by_point(numbatd, prometheus, tmp_path) -> None:
+    """The sink writes from the lines (the listener lets lines of the usual shape through
+    undecoded, the compiled path reads them): mixed with lines the decoder must complete
+    or refuse, in one read, every point lands as the decoder reads it, and bad lines are
+    counted."""
+    port = free_port()
+    daemon = numbatd(f'state_dir = "{tmp_path}/state"\n' + tcp_listener(port) + sink(prometheus.write_url))
+    usual = [
+        b'{"name":"mix.a","value":%s,"time":%d,"host":"h%d"}' % (value, BASE_MS + i, i % 3)
+        for i, value in enumerate([b"1", b"-2.5", b"0.1", b"123456789012345", b"-0", b"7.25"] * 50)
+    ]
+    others = [
+        b'{"name":"mix.a","value":1e3,"time":%d,"host":"h0"}' % (BASE_MS + 1000),  # an exponent: Python reads it
+        b'{"name":"mix.a","value":2,"time":"%s","host":"h1"}'
+        % time.strftime("%Y-%m-%dT%H:%M:%S.001Z", time.gmtime(BASE_MS // 1000 + 2)).encode(),
+        b'{"name":"mix.a","value":true,"time":%d,"host":"h2"}' % (BASE_MS + 1002),
+        b'{"name":"mix.a","value":"x","time":%d}' % (BASE_MS + 1003),  # refused: value is not a number
+        b"not json",
+        b'{"name":"mix.a","value":3,"time":%d,"host":"h\\u0030"}' % (BASE_MS + 1004),  # an escape: h0
+    ]
+    lines = usual[:150] + others + usual[150:]
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"\n".join(lines) + b"\n")
+    expected: dict[tuple, list[tuple[int, float]]] = {}
+    for line in lines:
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(event["value"], (int, float)):
+            continue
+        stamp = event["time"] if isinstance(event["time"], int) else BASE_MS // 1000 * 1000 + 2001
+        labels = (("__name__", "mix_a"), ("host", event["host"]))
+        expected.setdefault(labels, []).append((stamp, float(event["value"])))
+    for points in expected.values():
+        points.sort()
+    assert wait_for(lambda: prometheus.count("mix_a") == 304, 30)
+    assert prometheus.samples("mix_a") == expected
+    assert daemon.metric("numbat_listener_rejected_lines_total", reason="invalid JSON") == 1
+    assert daemon.metric("numbat_listener_rejected_lines_total", reason="value is not a number") == 1
+    assert daemon.metric("numbat_sink_delivered_events_total", sink="rw") == 304
+    assert daemon.stop() == 0
+
+
 def test_each_request_carries_the_protocols_headers(numbatd, stand_in, tmp_path) -> None:
     port = free_port()
     daemon = numbatd(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import tomllib
 from pathlib import Path
 
 import orjson
 import pytest
 import trio
 
-from collector.config import Limits, ListenerConfig, SinkConfig
+from collector.config import Limits, ListenerConfig, SinkConfig, parse_config
 from collector.listeners import Intake
 from collector.observe import FloodGate, SelfMetrics, SinkStats
 from collector.router import Router, SinkQueue, SinkRunner
@@ -162,3 +163,35 @@ def test_a_listener_decodes_with_the_decoder_its_format_names(fmt: str) -> None:
     config = ListenerConfig(url="udp://127.0.0.1:1", format=fmt, precision="s")  # type: ignore[arg-type]
     intake = Intake(config, Limits(), Router(), SelfMetrics(), FloodGate(5))
     assert intake.decoder is decoder_for(fmt, "s")
+
+
+@pytest.mark.parametrize(
+    ("sinks", "aggregation", "expected"),
+    [
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\n', "", True),
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\n[[sinks]]\ntype = "prometheus_remote_write"\n', "", True),
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\n[[sinks]]\ntype = "console"\n', "", False),
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\ninclude = ["app."]\n', "", False),
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\n', '[[aggregations]]\nname = "10s"\n', False),
+    ],
+)
+def test_lines_travel_undecoded_only_when_every_consumer_writes_from_them(
+    sinks: str, aggregation: str, expected: bool, tmp_path: Path
+) -> None:
+    """A sink that needs events (console), reads their names (include) or an aggregation
+    (dicts in) makes the listeners decode every line."""
+    listener = '[[listeners]]\nurl = "tcp://127.0.0.1:1"\n'
+    text = f'state_dir = "{tmp_path}/state"\n' + listener + aggregation + sinks.replace("{tmp}", str(tmp_path))
+    config = parse_config(tomllib.loads(text), SINK_TYPES)
+
+    async def scenario() -> bool:
+        router = Router(SelfMetrics())
+        async with trio.open_nursery() as nursery:
+            await nursery.start(router.run)
+            await router.start(config)
+            answer = router.takes_lines()
+            await router.stop(5)
+            nursery.cancel_scope.cancel()
+        return answer
+
+    assert trio.run(scenario) is expected

@@ -13,6 +13,7 @@ from collector.sinks.influxdb import LineEncoder
 from collector.sinks.influxdb._transcoder import JsonLineTranscoder, Lines
 from collector.wire import Batch
 from collector.wire._numbat import NumbatDecoder
+from collector.wire._numbat_scan import decode_scanned
 
 from .test_lineprotocol import admit_at_most
 
@@ -178,3 +179,23 @@ def test_chunks_hold_at_most_size_lines_each(lines, size) -> None:
     chunks = Lines.of(lines).chunks(size)
     assert [count for _, count in chunks] == [len(lines[i : i + size]) for i in range(0, len(lines), size)]
     assert [body for body, _ in chunks] == [b"\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
+
+
+@given(st.lists(st.lists(st.tuples(events, serializers), max_size=20), max_size=4))
+def test_lines_a_listener_left_undecoded_give_the_same_lines(batches) -> None:
+    """A numbat listener's batch behind its scan (lines of the usual shape not decoded):
+    the LineEncoder's lines, and the events of known series are never decoded."""
+    reference = LineEncoder(skip=skip_heartbeats)
+    transcoder = JsonLineTranscoder(LineEncoder(skip=skip_heartbeats))
+    for batch in batches:
+        lines = [dump(event) for event, dump in batch]
+        expected, expected_left_out = reference.encode_all(decoded(lines).events)
+        scanned = Batch()
+        decode_scanned(NumbatDecoder(), lines, 1_700_000_000_000, scanned)
+        got, left_out = transcoder.encode_batch(scanned)
+        assert (got.body, left_out) == (b"\n".join(expected), expected_left_out)
+    known = Batch()
+    decode_scanned(NumbatDecoder(), [b'{"name":"m","value":1,"time":5,"host":"h"}'] * 3, 0, known)
+    transcoder.encode_batch(known)
+    transcoder.encode_batch(known)
+    assert known.undecoded == 2  # one decoded to learn the series, the others never

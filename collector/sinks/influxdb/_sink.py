@@ -107,6 +107,8 @@ class InfluxSink(RemoteSink[InfluxOptions]):
 
         self._lines_of = Lines.of
         self._transcoder: JsonLineTranscoder | None = JsonLineTranscoder(self._encoder) if self._encoder.plain else None
+        #: Lines of known series are written from the lines, without their events (_transcoder.py).
+        self.takes_lines = self._transcoder is not None
         #: Opens its connections when it first writes; close() closes them.
         self._writer = self._make_writer(options)
 
@@ -132,7 +134,7 @@ class InfluxSink(RemoteSink[InfluxOptions]):
     def encode(self, batch: Batch) -> list[tuple[bytes, int]]:
         """Bodies of at most ``batch_size`` lines for the events worth writing."""
         if self._transcoder is not None:
-            lines, left_out = self._transcoder.encode_all(batch.events, batch.raw)
+            lines, left_out = self._transcoder.encode_batch(batch)
         else:
             encoded, left_out = self._encoder.encode_all(batch.events)
             lines = self._lines_of(encoded)

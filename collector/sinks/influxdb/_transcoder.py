@@ -18,16 +18,17 @@ LineEncoder's, line for line, which the property tests check.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numba import njit, types
 
 from jit.tables import FNV_OFFSET, FNV_PRIME, KEY, VALUE, compiled, first_slot, insert, with_room
 
-from ...wire import Event
+from ...wire import Batch, Event
+from ...wire._batch import joined_lines
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -109,14 +110,24 @@ class JsonLineTranscoder:
     def encode_all(self, events: Sequence[Event], raw: Sequence[bytes | None]) -> tuple[Lines, dict[str, int]]:
         """What ``LineEncoder.encode_all(events)`` gives, as :class:`Lines`; ``raw`` holds
         each event's JSON line, or None where the event is not its line as sent."""
+        return self._encode(events.__getitem__, lambda: events, raw)
+
+    def encode_batch(self, batch: Batch) -> tuple[Lines, dict[str, int]]:
+        """:meth:`encode_all` of a batch's events, decoding only those of lines it cannot
+        write from the lines (events of new series, lines of unusual shape)."""
+        return self._encode(batch.event, lambda: batch.events, batch.raw)
+
+    def _encode(
+        self, event_at: Callable[[int], Event], every: Callable[[], Sequence[Event]], raw: Sequence[bytes | None]
+    ) -> tuple[Lines, dict[str, int]]:
         left_out = {"skipped": 0, "no line": 0}
-        if not events:
+        if not raw:
             return Lines(b"", np.empty(0, dtype=np.int64)), left_out
-        joined = b"\n".join(cast(Sequence[bytes], raw) if None not in raw else [line or b"" for line in raw])
+        joined = joined_lines(raw)
         data = np.frombuffer(joined, dtype=np.uint8)
         ids, cuts, spans = _classify(data, self._slots, self._keys, self._key_spans)
-        if len(ids) != len(events):  # a newline inside a line: no line of this batch is trusted
-            lines, left_out = self.encoder.encode_all(events)
+        if len(ids) != len(raw):  # a newline inside a line: no line of this batch is trusted
+            lines, left_out = self.encoder.encode_all(every())
             return Lines.of(lines), left_out
         extras: list[bytes] = []
         learnt_here: dict[bytes, int] = {}
@@ -125,7 +136,7 @@ class JsonLineTranscoder:
             if key is not None and key in learnt_here:
                 ids[index] = learnt_here[key]
                 continue
-            encoded = self.encoder.encode_checked(events[index], left_out)
+            encoded = self.encoder.encode_checked(event_at(index), left_out)
             if encoded is None:
                 ids[index] = LEFT_OUT
             elif key is not None and self._learnt < self.limit:

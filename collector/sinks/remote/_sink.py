@@ -164,6 +164,9 @@ class RemoteSink(Sink[RemoteOptionsT]):
         for body, count in self.encode(batch):
             await self._in_flight.acquire()
             self._tasks.start_soon(self._request, body, count)
+            # let the request go out now: else it would wait for the next batch's encoding
+            # (no checkpoint until then), and the store would idle while numbatd encodes
+            await trio.lowlevel.checkpoint()
 
     async def _request(self, body: bytes, count: int) -> None:
         try:

@@ -107,14 +107,43 @@ class RequestEncoder:
     def encode(self, events: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[bytes, int]], dict[str, int]]:
         """WriteRequests of at most ``batch_size`` samples, each with its sample count, and
         what was left out, by reason."""
+        self.begin_batch()
+        left_out: dict[str, int] = {}
+        return self.requests(self.samples_of(events, left_out), left_out), left_out
+
+    def begin_batch(self) -> None:
+        """Before each batch: forget the series when ``max_series`` are held."""
         if self.series.full() or self._cached >= self.series.max_series:
             self._forget_identities()
-        left_out: dict[str, int] = {}
+
+    def samples_of(self, events: Sequence[Mapping[str, Any]], left_out: dict[str, int]) -> Samples:
+        """Each event's (or summary's) samples: series numbers, values, times."""
         if self.summaries:
-            samples = self._summary_samples(events, left_out)
-        else:
-            samples = self._uniform_samples(events, left_out) or self._event_samples(events, left_out)
-        return self._requests(*samples, left_out), left_out
+            return self._summary_samples(events, left_out)
+        return self._uniform_samples(events, left_out) or self._event_samples(events, left_out)
+
+    def requests(self, samples: Samples, left_out: dict[str, int]) -> list[tuple[bytes, int]]:
+        """The requests of a batch's samples (in the events' order), what they leave out
+        counted into ``left_out``."""
+        return self._requests(*samples, left_out)
+
+    def number_of(self, event: Mapping[str, Any]) -> int:
+        """The number of the event's series, or the code of why it has none (below zero:
+        ``REASONS[-1 - code]``)."""
+        return self._number_of(event)
+
+    def sample_of(self, event: Mapping[str, Any], left_out: dict[str, int]) -> tuple[int, float, int] | None:
+        """One event's sample, or None when it makes none (counted into ``left_out``)."""
+        number = self._number_of(event)
+        if number < 0:
+            _count(left_out, REASONS[-1 - number])
+            return None
+        value = sample_value(event.get("value"))
+        time = event.get("time")
+        if value is None or time.__class__ not in (int, float):
+            _count(left_out, NOT_A_NUMBER)
+            return None
+        return number, value, int(time)
 
     def _forget_identities(self) -> None:
         for shape in self._shapes.values():

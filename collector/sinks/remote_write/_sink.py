@@ -4,7 +4,9 @@ Mimir, Thanos, VictoriaMetrics...), with the disk spool while it is away.
 
 Events become series and samples (_mapping.py), checked against Prometheus's rules
 (_names.py), grouped, sorted and cut into requests (_requests.py), encoded by hand
-(_protobuf.py) and compressed in snappy's block format. One request is in flight at a
+(_protobuf.py) and compressed in snappy's block format. Events that came as numbat JSON
+lines of known series go from their lines to samples without their dicts
+(_transcoder.py, compiled), to the same requests. One request is in flight at a
 time: a series' samples must reach the receiver in time order, and a sink that sent
 two requests at once could see the later land first. The encoding of the next batch
 overlaps the request in flight.
@@ -25,7 +27,7 @@ import importlib.metadata
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 import cramjam
@@ -39,6 +41,9 @@ from ._mapping import Naming
 from ._names import LABEL_NAME
 from ._protobuf import Malformed, describe_series, split_series
 from ._requests import RequestEncoder
+
+if TYPE_CHECKING:
+    from ._transcoder import LineSamples
 
 #: Headers the protocol sets; the configuration may not.
 RESERVED_HEADERS = frozenset(
@@ -131,6 +136,15 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
         )
         self._flood = FloodGate(5.0)
         self._encoder.on_refused = self._log_refused_labels
+        self._lines: LineSamples | None = None
+        if config.raw:
+            # Imported by the first such sink made, after numbatd chose numba's cache folder
+            # (jit.use_compiled_cache): a daemon without one loads no numba for it.
+            from ._transcoder import LineSamples  # noqa: PLC0415 - numba, loaded only when used
+
+            self._lines = LineSamples(self._encoder, options.max_series)
+        #: Events' lines of known series become samples without their events (_transcoder.py).
+        self.takes_lines = self._lines is not None
         parts = urlsplit(options.url)
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._headers = [
@@ -149,7 +163,10 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
 
     def encode(self, batch: Batch) -> list[tuple[bytes, int]]:
         """Compressed WriteRequests of at most ``batch_size`` samples."""
-        requests, left_out = self._encoder.encode(batch.events)
+        if self._lines is not None:
+            requests, left_out = self._lines.encode(batch)
+        else:
+            requests, left_out = self._encoder.encode(batch.events)
         for reason, count in left_out.items():
             self.stats.skipped(reason, count)
         return [(compress(request), count) for request, count in requests]
