@@ -23,76 +23,79 @@ from .formats import CombinedParser
 
 class BulkCounter:
     """Counts buffers one after another, remembering which paths are tarballs of which
-    package (at most ``cache_limit`` paths). Refused lines go to ``rejects`` when given."""
+    package (at most ``cache_limit`` paths). Refused lines go to ``rejects`` when given.
+
+    :meth:`count` is :meth:`scan` then :meth:`finish`; a caller with cores to spare scans
+    the next buffers in other threads (the scan holds no lock, and keeps no state) while
+    this thread finishes the earlier ones, in order."""
 
     def __init__(self, cache_limit: int = 100_000, rejects: IO[str] | None = None) -> None:
         self.cache_limit = cache_limit
         self.rejects = rejects
-        self._package_of_path: dict[bytes, int] = {}  #: index into _packages, or -1
+        self._paths = scanner.KnownPaths()
         self._package_ids: dict[tuple[str, str], int] = {}
         self._packages: list[tuple[str, str]] = []  #: (package, version)
+        self._names = self._versions = np.zeros(0, dtype=object)  #: of _packages, as arrays
         self._parser = CombinedParser()
 
     def count(self, buffer: bytes, tally: Tally) -> None:
         """Count every line of ``buffer`` (combined or common format) into ``tally``."""
+        self.finish(buffer, self.scan(buffer), tally)
+
+    @staticmethod
+    def scan(buffer: bytes) -> tuple[scanner.Scanned, scanner.Int64Array]:
+        """The compiled part of counting ``buffer``, safe to run in any thread."""
         figures = scanner.new_figures()
-        scanned = scanner.scan(buffer, figures)
+        return scanner.scan(buffer, figures), figures
+
+    def finish(self, buffer: bytes, scan: tuple[scanner.Scanned, scanner.Int64Array], tally: Tally) -> None:
+        """Add what :meth:`scan` found in ``buffer`` to ``tally``, and count the lines it
+        left to the parser. Buffers are finished in the order they come in the log."""
+        scanned, figures = scan
         tally.requests += int(figures[scanner.REQUESTS])
         for digit, found in enumerate(figures[scanner.FIRST_CLASS :].tolist()):
             if found:
                 tally.by_status_class[f"{digit}xx"] += found
         tally.bytes_served += scanner.bytes_served(figures)
-        if len(scanned.downloads):
-            _add_counts(tally.downloads, self._downloads(buffer, scanned))
+        if len(scanned.pairs):
+            _add_counts(tally.downloads, self._downloads(buffer, scanned, tally))
         if len(scanned.odd_lines):
             lines = (buffer[start:end].decode("utf-8", "replace") for start, end in scanned.odd_lines.tolist())
             tally_lines(lines, self._parser, tally, self.rejects)
 
-    def _downloads(self, buffer: bytes, scanned: scanner.Scanned) -> dict[tuple[str, str, int], int]:
-        """Downloads per (package, version, minute): the scanner's (path, minute) counts,
+    def _downloads(self, buffer: bytes, scanned: scanner.Scanned, tally: Tally) -> dict[tuple[str, str, int], int]:
+        """Downloads per (package, version, minute or the tally's resolution): the scanner's (path, minute) counts,
         of the paths that are package tarballs, summed where paths name the same tarball
-        (``%40scope``, a query string)."""
-        if len(self._package_of_path) > self.cache_limit:  # ids live for one buffer: all can go
-            self._package_of_path.clear()
+        (``%40scope``, a query string), by compiled code; each path met for the first time
+        is judged here, by the tarball rule."""
+        if len(self._paths) > self.cache_limit:  # ids live for one buffer: all can go
+            self._paths = scanner.KnownPaths()
             self._package_ids.clear()
             self._packages.clear()
-        package_of_path = np.array(
-            [self._package_of(buffer[start:end]) for start, end in scanned.paths.tolist()], dtype=np.int64
-        )
-        paths, minutes, counts = scanned.downloads.T
-        packages = package_of_path[paths]
-        tarballs = packages >= 0
-        if not tarballs.any():
-            return {}
-        packages, minutes, counts = packages[tarballs], minutes[tarballs], counts[tarballs]
-        order = np.lexsort((minutes, packages))
-        packages, minutes, counts = packages[order], minutes[order], counts[order]
-        firsts = np.flatnonzero(np.diff(packages, prepend=-1) | np.diff(minutes, prepend=-1))
-        names = self._packages
-        return {
-            (*names[package], minute): count
-            for package, minute, count in zip(
-                packages[firsts].tolist(),
-                minutes[firsts].tolist(),
-                np.add.reduceat(counts, firsts).tolist(),
-                strict=True,
-            )
-        }
+            self._names = self._versions = np.zeros(0, dtype=object)
+        paths = self._paths
+        for path_id in paths.resolve(buffer, scanned):
+            paths.judge(path_id, self._package_id(paths.path(path_id)))
+        packages, minutes, counts = paths.downloads(scanned, tally.resolution).T
+        if len(self._names) < len(self._packages):  # names and versions as object arrays: picked at C speed
+            self._names = np.array([package for package, _ in self._packages], dtype=object)
+            self._versions = np.array([version for _, version in self._packages], dtype=object)
+        keys = zip(self._names[packages].tolist(), self._versions[packages].tolist(), minutes.tolist(), strict=True)
+        return dict(zip(keys, counts.tolist(), strict=True))
 
-    def _package_of(self, path: bytes) -> int:
-        found = self._package_of_path.get(path)
-        if found is None:
-            package = parse_tarball_path(path.decode("ascii"))
-            found = -1 if package is None else self._package_ids.setdefault(package, len(self._package_ids))
-            if found == len(self._packages):
-                self._packages.append(package)  # type: ignore[arg-type]
-            self._package_of_path[path] = found
+    def _package_id(self, path: bytes) -> int:
+        package = parse_tarball_path(path.decode("ascii"))
+        if package is None:
+            return -1
+        found = self._package_ids.setdefault(package, len(self._package_ids))
+        if found == len(self._packages):
+            self._packages.append(package)
         return found
 
 
 def _add_counts(counter: dict[tuple[str, str, int], int], more: dict[tuple[str, str, int], int]) -> None:
     """``counter += more``, at C speed: Counter.update would add one key at a time in Python."""
-    for key in more.keys() & counter.keys():
+    for key in filter(counter.__contains__, more):  # not keys() & keys(): that walks all of counter's
         more[key] += counter[key]
     dict.update(counter, more)
 
