@@ -76,6 +76,76 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
             )
 
 
+def generate_messy(path: Path, lines: int, seed: int = 11) -> None:
+    """A log as real registry CDNs write them: scoped packages, percent-encoded (``%40``,
+    ``%2f``, ``%2F``) and absolute-URL paths, cache-busting query strings, metadata and
+    search requests, HEAD, 206, 301, 304, 404, 429 and 5xx answers, sizes of ``-``, IPv6
+    clients, non-ASCII user agents, nginx fields after the user agent; and about 3% damaged
+    lines mixed in: cut short, TLS handshakes on the HTTP port, an empty request line, a
+    time out of its ranges, invalid UTF-8, a field missing."""
+    rnd = random.Random(seed)
+    names = [f"pkg-{i}" for i in range(4000)] + [f"@scope{i % 40}/lib-{i}" for i in range(1000)]
+    weights = [1 / (rank + 1) for rank in range(len(names))]
+    versions = {name: [f"{rnd.randrange(1, 9)}.{rnd.randrange(30)}.{v}" for v in range(1, 4)] for name in names}
+    agents = [
+        "npm/10.5.0 node/v20.12.0 linux x64 workspaces/false",
+        "pnpm/9.1.0 npm/? node/v22.2.0 darwin arm64",
+        "yarn/1.22.22 npm/? node/v18.20.2 linux x64",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36",
+        "npm/10.2.4 node/v20.11.0 win32 x64 (Überprüfung)",
+    ]
+    start = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    picks = rnd.choices(names, weights, k=lines)
+    with open(path, "wb") as out:
+        for i, name in enumerate(picks):
+            moment = (start + dt.timedelta(milliseconds=i * 86)).strftime("%d/%b/%Y:%H:%M:%S")
+            scoped = name.startswith("@")
+            roll = rnd.random()
+            if roll < 0.35:
+                version = rnd.choice(versions[name])
+                base = name.split("/")[-1]
+                if scoped and rnd.random() < 0.5:
+                    spelled = name.replace("/", rnd.choice(("%2f", "%2F"))).replace("@", rnd.choice(("@", "%40")))
+                else:
+                    spelled = name
+                request = f"/{spelled}/-/{base}-{version}.tgz"
+                if rnd.random() < 0.05:
+                    request += f"?cache={rnd.randrange(10**9)}"
+                if rnd.random() < 0.02:
+                    request = "https://registry.example.org" + request
+            elif roll < 0.9:
+                request = "/" + (name.replace("/", "%2f") if scoped else name)
+            elif roll < 0.95:
+                request = f"/-/v1/search?text={name}&size=20"
+            else:
+                request = f"/-/package/{name}/dist-tags"
+            method = rnd.choices(("GET", "HEAD", "POST"), (95, 4, 1))[0]
+            status = rnd.choices((200, 304, 404, 206, 301, 429, 500, 503), (70, 15, 8, 3, 1, 1, 1, 1))[0]
+            size = "-" if status == 304 else str(rnd.randrange(200, 900_000))
+            if rnd.random() < 0.1:
+                client = f"2001:db8::{rnd.randrange(65536):x}"
+            else:
+                client = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
+            line = (
+                f'{client} - - [{moment} +0000] "{method} {request} HTTP/1.1" {status} {size} '
+                f'"-" "{rnd.choice(agents)}" rt=0.{rnd.randrange(1000):03} cache={rnd.choice(("HIT", "MISS"))}'
+            ).encode()
+            damage = rnd.random()
+            if damage < 0.01:
+                line = line[: rnd.randrange(10, len(line))]  # cut short
+            elif damage < 0.015:
+                line = f'{client} - - [{moment} +0000] "\\x16\\x03\\x01\\x02\\x00\\x01" 400 157 "-" "-"'.encode()
+            elif damage < 0.02:
+                line = f'{client} - - [{moment} +0000] "-" 400 0 "-" "-"'.encode()
+            elif damage < 0.025:
+                line = line.replace(b":", b":7", 1)  # hour 70: a bad time
+            elif damage < 0.028:
+                line = line[:20] + b"\xff\xfe" + line[20:]  # invalid UTF-8
+            elif damage < 0.03:
+                line = line.replace(b" - - ", b" - ", 1)  # a field missing
+            out.write(line + b"\n")
+
+
 def ours(path: Path) -> tuple[float, Tally]:
     started = time.perf_counter()
     tally = Tally()

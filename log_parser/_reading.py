@@ -125,16 +125,21 @@ def _tally_data(
     counter.count(head, tally)
     chunks = _chunks(data)
     for chunk in chunks:
-        split = counter.split_for(chunk) if threads > 1 else None
+        split = counter.split_for(chunk)
         if split is None:
             counter.count(chunk, tally)
         else:
-            _scan_side_by_side(split, itertools.chain([chunk], chunks), tally, threads)
+            _count_split(split, itertools.chain([chunk], chunks), tally, threads)
 
 
-def _scan_side_by_side(counter: SplitCounter, chunks: Iterator[bytes], tally: Tally, threads: int) -> None:
-    """Scan up to ``threads`` chunks at once in other threads (the compiled scan holds no
-    lock), finishing each in this one, in order; at most ``threads + 1`` chunks are held."""
+def _count_split(counter: SplitCounter, chunks: Iterator[bytes], tally: Tally, threads: int) -> None:
+    """Every chunk, scanned in up to ``threads`` threads at once (the compiled scan holds
+    no lock) and finished in this one, in order; at most ``threads + 1`` chunks are held."""
+    if threads <= 1:
+        for chunk in chunks:
+            counter.finish(chunk, counter.scan(chunk), tally)
+        counter.flush()
+        return
     pending: deque[tuple[bytes, Future[Any]]] = deque()
     with ThreadPoolExecutor(threads, thread_name_prefix="numbat-logs-scan") as pool:
         for chunk in chunks:
@@ -145,6 +150,7 @@ def _scan_side_by_side(counter: SplitCounter, chunks: Iterator[bytes], tally: Ta
         while pending:
             done, scanned = pending.popleft()
             counter.finish(done, scanned.result(), tally)
+    counter.flush()
 
 
 def _chunks(data: BinaryIO) -> Iterator[bytes]:

@@ -45,13 +45,16 @@ log = logging.getLogger("log_parser")
 
 class SplitCounter(Protocol):
     """Counting one buffer in two steps: ``scan`` (compiled, any thread, no state kept)
-    then ``finish`` (adds to the tally; buffers finished in the log's order)."""
+    then ``finish`` (adds to the tally; buffers finished in the log's order); ``flush``
+    once the last is finished, which adds the downloads held."""
 
     def count(self, buffer: bytes, tally: Tally) -> None: ...
 
     def scan(self, buffer: bytes) -> Any: ...
 
     def finish(self, buffer: bytes, scan: Any, tally: Tally) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class FormatCounter:

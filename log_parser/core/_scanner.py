@@ -5,12 +5,15 @@ exactly what :class:`~log_parser.core.formats.CombinedParser` gives, without a P
 object per line. It accepts only the usual shape, where the parser's regular expression
 can match in one way only: printable ASCII fields, the time as ``DD/Mon/YYYY:HH:MM:SS
 +ZZZZ`` with a date that exists (within the store's range, 1970 to 9999), a request line
-whose path ends at a space, a status and a size in ASCII digits. Every other line is
-handed back by offset, for the parser to count or refuse with its reason.
+whose path ends at a space (or one with no method at all, ``"-"``), a status and a size in
+ASCII digits. Every other line is handed back by offset, for the parser to count or
+refuse with its reason.
 
-Downloads come out grouped: each distinct tarball-looking path once (by offset), and a
-count per (path, minute); whether a path is a package's tarball is decided in Python
-(:mod:`._bulk`), once per distinct path.
+Downloads come out grouped: each distinct tarball-looking path of a buffer once (by
+offset, up to any ``?`` or ``#``), and a count per (path, minute). :class:`KnownPaths`
+gives them ids that last from one buffer to the next, so that whether a path is a
+package's tarball is decided in Python (:mod:`._bulk`) once per counter, and
+:class:`Downloads` sums the (package, period) counts of many buffers in compiled code.
 
 The one thing it does beyond bytes in, offsets out: at import, before numba is imported,
 it chooses numba's cache folder (:data:`COMPILED_CACHE`), so that every program that
@@ -119,11 +122,30 @@ class KnownPaths:
     def judge(self, path_id: int, package: int) -> None:
         self.package_of[path_id] = package
 
-    def downloads(self, scanned: Scanned, resolution: int) -> Int64Array:
-        """[package, period start in epoch seconds, count] per (package, period of
-        ``resolution`` seconds, a whole number of minutes) of the buffer last resolved, its
-        paths judged."""
-        return _fold(scanned.pairs, self.ids, self.package_of, resolution // 60)
+
+class Downloads:
+    """Download counts per (package id, period of ``resolution`` seconds, whole minutes),
+    summed over buffers by compiled code, taken out as rows when the caller wants them."""
+
+    def __init__(self, resolution: int) -> None:
+        self.resolution = resolution
+        self._table = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
+        self._used = np.zeros(1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self._used[0])
+
+    def add(self, scanned: Scanned, paths: KnownPaths) -> None:
+        """The downloads of the buffer ``paths`` last resolved, its paths judged."""
+        self._table = _add(scanned.pairs, paths.ids, paths.package_of, self.resolution // 60, self._table, self._used)
+
+    def take(self) -> Int64Array:
+        """[package, period start in epoch seconds, count] rows of every count, which are
+        then no longer held."""
+        rows = _rows(self._table, len(self), self.resolution // 60)
+        self._table = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
+        self._used[0] = 0
+        return rows
 
 
 def new_figures() -> Int64Array:
@@ -224,7 +246,18 @@ def _request_line(data: Any, at: int, end: int) -> tuple[int, int, int, int, boo
     """``METHOD /path[ anything]"`` at ``at``: (start and end of the path, end of the path
     before a query or fragment, offset after the closing quote, whether the method is
     GET), with _ODD first for a line of another shape. The path must end at a space:
-    were it to end at a quote, ``\\S+`` could take the quote and match on."""
+    were it to end at a quote, ``\\S+`` could take the quote and match on.
+
+    A request line that does not start with a capital (``"-"``, a TLS handshake logged as
+    ``"\\x16\\x03..."``, an empty one) can match the expression's second branch only,
+    ``[^"]*``, which ends at the first quote: it is a request with no method and no path."""
+    if at < end and not 65 <= data[at] <= 90:
+        line_start = at
+        while at < end and data[at] != _QUOTE:
+            at += 1
+        if at >= end:
+            return _ODD, _ODD, _ODD, _ODD, False
+        return line_start, line_start, line_start, at + 1, False
     method = at
     while at < end and 65 <= data[at] <= 90:  # [A-Z]+
         at += 1
@@ -431,27 +464,32 @@ def _same_in(data: Any, start: int, end: int, arena: Any, other_start: int, othe
     return True
 
 
-def _fold_downloads(pairs: Any, ids: Any, package_of: Any, minutes: int) -> Int64Array:
-    """(path, minute) counts to (package, period of ``minutes``) counts: [package, period
-    start in epoch seconds, count] rows, the paths that are no package's tarball left out."""
-    table = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
-    distinct = 0
+def _add_downloads(pairs: Any, ids: Any, package_of: Any, minutes: int, table: Any, used: Any) -> Any:  # noqa: PLR0917
+    """Add a buffer's (path, minute) counts to ``table``'s (package, period of ``minutes``)
+    counts, the paths that are no package's tarball left out; ``used[0]`` counts its keys.
+    The table, grown if it had to."""
     low = (1 << _MINUTE_BITS) - 1
     for row in range(pairs.shape[0]):
         package = package_of[ids[pairs[row, KEY] >> _MINUTE_BITS]]
         if package < 0:
             continue
         key = (package << _MINUTE_BITS) | ((pairs[row, KEY] & low) // minutes)
-        table = with_room(table, distinct)
+        table = with_room(table, used[0])
         mask = table.shape[0] - 1
         slot = first_slot(key, mask)
         while table[slot, VALUE] > 0 and table[slot, KEY] != key:
             slot = (slot + 1) & mask
         if table[slot, VALUE] == 0:
             table[slot, KEY] = key
-            distinct += 1
+            used[0] += 1
         table[slot, VALUE] += pairs[row, VALUE]
-    rows = np.empty((distinct, 3), dtype=np.int64)
+    return table
+
+
+def _table_rows(table: Any, used: int, minutes: int) -> Int64Array:
+    """[package, period start in epoch seconds, count] per key of a downloads table."""
+    low = (1 << _MINUTE_BITS) - 1
+    rows = np.empty((used, 3), dtype=np.int64)
     filled = 0
     for slot in range(table.shape[0]):
         if table[slot, VALUE] > 0:
@@ -471,4 +509,5 @@ with quick_cache_loads():
     _resolve = njit((_BYTES, _ROWS, types.Array(types.uint8, 1, "C"), _ROWS, _ROWS, _INTS), cache=True, nogil=True)(
         _resolve_paths
     )
-    _fold = njit((_ROWS, _INTS, _INTS, types.int64), cache=True, nogil=True)(_fold_downloads)
+    _add = njit((_ROWS, _INTS, _INTS, types.int64, _ROWS, _INTS), cache=True, nogil=True)(_add_downloads)
+    _rows = njit((_ROWS, types.int64, types.int64), cache=True, nogil=True)(_table_rows)
