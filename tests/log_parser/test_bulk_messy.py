@@ -29,7 +29,8 @@ def package_paths(draw: st.DrawFn) -> str:
     """A registry path as clients and CDNs spell it."""
     name = draw(st.sampled_from(NAMES))
     if name.startswith("@") and draw(st.booleans()):
-        name = name.replace("/", draw(st.sampled_from(["%2f", "%2F"]))).replace("@", draw(st.sampled_from(["@", "%40"])))
+        slash, at = draw(st.sampled_from(["%2f", "%2F"])), draw(st.sampled_from(["@", "%40"]))
+        name = name.replace("/", slash).replace("@", at)
     kind = draw(st.sampled_from(["tarball"] * 6 + ["metadata", "search", "dist-tags", "other version"]))
     base = name.replace("%2f", "/").replace("%2F", "/").rsplit("/", 1)[-1]
     version = draw(st.sampled_from(["1.0.0", "4.17.21", "1.0.0", "4.17.21", "7.0.0-beta.1", "1.0.0+build.5", "01.0.0"]))
@@ -71,7 +72,8 @@ def messy_lines(draw: st.DrawFn) -> bytes:
         line = line[: draw(st.integers(0, len(line)))]
     elif damage == "bytes":
         at = draw(st.integers(0, len(line)))
-        line = line[:at] + draw(st.sampled_from([b"\xff\xfe", b"\xc3", b"\x00", b'"', b" ", b"\t", b"\xc2\xa0"])) + line[at:]
+        piece = draw(st.sampled_from([b"\xff\xfe", b"\xc3", b"\x00", b'"', b" ", b"\t", b"\xc2\xa0"]))
+        line = line[:at] + piece + line[at:]
     elif damage == "hour":
         line = line.replace(b":", b":7", 1)
     elif damage == "field":
