@@ -25,6 +25,7 @@ from .core import ParseError, Tally, counter_for, detect_format
 from .core._counter import SplitCounter
 from .core._counting import MINUTE
 from .core._decompress import MAGIC_BYTES, Compression, Decompressor, detect
+from .core._memory import CounterMemory
 from .core.formats import NOTHING_TO_TELL
 
 #: Bytes of whole lines counted at a time.
@@ -73,6 +74,7 @@ def tally_stream(
     *,
     threads: int = 1,
     resolution: int = MINUTE,
+    memory: CounterMemory | None = None,
 ) -> Tally:
     """Every line of one (possibly compressed) log stream, tallied, a bounded chunk at a
     time. Lines end at LF alone (a CR before it is dropped by the parsers; one anywhere
@@ -87,7 +89,7 @@ def tally_stream(
     with open_log_bytes(raw) as data:
         decompressing = data.raw if isinstance(data.raw, DecompressingReader) else None
         try:
-            _tally_data(data, format_name, tally, rejects, json_fields, threads=threads)
+            _tally_data(data, format_name, tally, rejects, json_fields, threads=threads, memory=memory)
         except ParseError as exc:  # the format: can it be told from the first lines
             if decompressing is not None and decompressing.damage:  # the stream ended within them, damaged
                 raise ParseError(f"{exc} ({decompressing.damage})") from None
@@ -105,6 +107,7 @@ def _tally_data(
     json_fields: Mapping[str, str] | None,
     *,
     threads: int,
+    memory: CounterMemory | None,
 ) -> None:
     """Every line of ``data``, in the format its first lines show (or ``format_name``)."""
     head, ended = _read_head(data)
@@ -118,7 +121,7 @@ def _tally_data(
             tally.format = NOTHING_TO_TELL
             return
         format_name = detected
-    counter = counter_for(format_name, json_fields, rejects)
+    counter = counter_for(format_name, json_fields, rejects, memory)
     tally.format = counter.format
     if not ended and not head.endswith(b"\n"):
         head += data.readline()  # the head's limit fell inside a line: the line, whole

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ._counting import Tally, tally_lines
+from ._memory import CounterMemory
 from .formats import LineParser, new_parser
 
 if TYPE_CHECKING:
@@ -91,8 +92,9 @@ class _CompiledCombinedCounter(FormatCounter):
     """Combined (and common) logs: through the compiled scanner once it is loaded, by the
     parser until then."""
 
-    def __init__(self, parser: LineParser, rejects: IO[str] | None = None) -> None:
+    def __init__(self, parser: LineParser, rejects: IO[str] | None = None, memory: CounterMemory | None = None) -> None:
         super().__init__(parser, rejects)
+        self.memory = memory
         self._bulk: BulkCounter | None = None
 
     def count(self, buffer: bytes, tally: Tally) -> None:
@@ -104,18 +106,22 @@ class _CompiledCombinedCounter(FormatCounter):
 
     def split_for(self, buffer: bytes) -> SplitCounter | None:
         if self._bulk is None and _compiled.wanted(len(buffer)):
-            self._bulk = _compiled.load()(rejects=self.rejects)
+            self._bulk = _compiled.load()(rejects=self.rejects, memory=self.memory)
         return self._bulk
 
 
 def counter_for(
-    format_name: str, json_fields: Mapping[str, str] | None = None, rejects: IO[str] | None = None
+    format_name: str,
+    json_fields: Mapping[str, str] | None = None,
+    rejects: IO[str] | None = None,
+    memory: CounterMemory | None = None,
 ) -> FormatCounter:
     """The counter of the format ``format_name`` (a name in ``PARSERS``, not ``auto``);
-    ``json_fields`` maps our fields to a JSON log's keys (see :func:`.formats.new_parser`)."""
+    ``json_fields`` maps our fields to a JSON log's keys (see :func:`.formats.new_parser`);
+    ``memory``, what the counters this thread made before it hand on (see CounterMemory)."""
     parser = new_parser(format_name, json_fields)
     if format_name == "combined":
-        return _CompiledCombinedCounter(parser, rejects)
+        return _CompiledCombinedCounter(parser, rejects, memory)
     return FormatCounter(parser, rejects)
 
 

@@ -17,6 +17,7 @@ from log_parser import _reading
 from log_parser.core import Tally, _counter
 from log_parser.core._bulk import BulkCounter, tally_buffer
 from log_parser.core._counting import DAY, MINUTE, tally_lines
+from log_parser.core._memory import CounterMemory
 from log_parser.core.formats import CombinedParser
 
 from .test_bulk import same
@@ -145,3 +146,20 @@ def test_past_the_cache_limit_the_held_downloads_still_count() -> None:
 def test_a_tally_refuses_a_resolution_that_does_not_divide_a_day_in_minutes(resolution: int) -> None:
     with pytest.raises(ValueError, match="resolution"):
         Tally(resolution=resolution)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(messy_lines(), max_size=30), min_size=2, max_size=5), st.sampled_from([3, 100_000]))
+def test_counters_handing_on_their_memory_count_each_log_as_the_parser(logs, cache_limit) -> None:
+    """A backfill worker's counters, one per object, share what they know of paths
+    (CounterMemory): each log still counts as the parser counts it, alone, also when the
+    memory is forgotten (``cache_limit``) between or inside logs."""
+    memory = CounterMemory()
+    for lines in logs:
+        data = b"".join(line + b"\n" for line in lines)
+        tally, counter = Tally(resolution=DAY), BulkCounter(cache_limit=cache_limit, memory=memory)
+        half = data.rfind(b"\n", 0, len(data) // 2) + 1
+        for chunk in (data[:half], data[half:]):
+            counter.finish(chunk, counter.scan(chunk), tally)
+        counter.flush()
+        same(tally, by_the_parser(data, DAY)[0])
