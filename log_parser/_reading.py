@@ -14,15 +14,15 @@ order (see :mod:`log_parser.core._counter`).
 from __future__ import annotations
 
 import io
-import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from .core import ParseError, Tally, counter_for, detect_format
-from .core._counter import SplitCounter
+from .core._counter import FormatCounter, SplitCounter
 from .core._counting import MINUTE
 from .core._decompress import MAGIC_BYTES, Compression, Decompressor, detect
 from .core._memory import CounterMemory
@@ -126,40 +126,39 @@ def _tally_data(
     if not ended and not head.endswith(b"\n"):
         head += data.readline()  # the head's limit fell inside a line: the line, whole
     counter.count(head, tally)
-    chunks = _chunks(data)
-    for chunk in chunks:
-        split = counter.split_for(chunk)
-        if split is None:
-            counter.count(chunk, tally)
-        else:
-            _count_split(split, itertools.chain([chunk], chunks), tally, threads)
+    _count_chunks(counter, _chunks(data), tally, threads)
 
 
-def _count_split(counter: SplitCounter, chunks: Iterator[bytes], tally: Tally, threads: int) -> None:
-    """Every chunk, scanned in up to ``threads`` threads at once (the compiled scan holds
-    no lock) and finished in this one, in order; at most ``threads + 1`` chunks are held."""
-    if threads <= 1:
-        for chunk in chunks:
-            counter.finish(chunk, counter.scan(chunk), tally)
-        counter.flush()
-        return
+def _count_chunks(counter: FormatCounter, chunks: Iterator[bytes], tally: Tally, threads: int) -> None:
+    """Every chunk, in order. Those the counter splits (the compiled scanner's) are scanned
+    in up to ``threads`` threads at once (the scan holds no lock) and finished in this one,
+    in order, the downloads held until the last: at most ``threads + 1`` chunks are held."""
     pending: deque[tuple[bytes, Future[Any]]] = deque()
-    with ThreadPoolExecutor(threads, thread_name_prefix="numbat-logs-scan") as pool:
+    split: SplitCounter | None = None
+    with ThreadPoolExecutor(threads, thread_name_prefix="numbat-logs-scan") if threads > 1 else nullcontext() as pool:
         for chunk in chunks:
-            pending.append((chunk, pool.submit(counter.scan, chunk)))
-            if len(pending) > threads:
-                done, scanned = pending.popleft()
-                counter.finish(done, scanned.result(), tally)
-        while pending:
+            split = counter.split_for(chunk)
+            if split is None:
+                counter.count(chunk, tally)
+            elif pool is None:
+                split.finish(chunk, split.scan(chunk), tally)
+            else:
+                pending.append((chunk, pool.submit(split.scan, chunk)))
+                if len(pending) > threads:
+                    done, scanned = pending.popleft()
+                    split.finish(done, scanned.result(), tally)
+        while pending and split is not None:
             done, scanned = pending.popleft()
-            counter.finish(done, scanned.result(), tally)
-    counter.flush()
+            split.finish(done, scanned.result(), tally)
+    if split is not None:
+        split.flush()
 
 
 def _chunks(data: BinaryIO) -> Iterator[bytes]:
     """The rest of ``data``, CHUNK_BYTES of whole lines at a time."""
     while chunk := data.read(CHUNK_BYTES):
-        yield chunk + data.readline()  # whole lines only
+        chunk += data.readline()  # whole lines only
+        yield chunk
 
 
 def _read_head(data: BinaryIO) -> tuple[bytes, bool]:
