@@ -184,33 +184,37 @@ def reference(path: Path, sample: int) -> Tally:
     return tally
 
 
-def timed(command: list[str]) -> tuple[float, float | None]:
-    """Wall clock seconds, launch to exit, and peak RSS in MB (None without GNU time) of a
-    command. The peak is GNU time's (``%M``): the kernel's figure for a child forked from
-    this process would include this process's own pages, which it had before its exec."""
+def timed(command: list[str]) -> tuple[float, float | None, float | None]:
+    """Wall clock seconds, launch to exit, peak RSS in MB and CPU seconds (user and
+    system, all threads) of a command; None for the last two without GNU time. They are
+    GNU time's (``%M``, ``%U``, ``%S``): the kernel's peak for a child forked from this
+    process would include this process's own pages, which it had before its exec."""
     gnu_time = shutil.which("time")
-    with tempfile.NamedTemporaryFile("r") as peak:
-        wrapped = [gnu_time, "-f", "%M", "-o", peak.name, *command] if gnu_time else command
+    with tempfile.NamedTemporaryFile("r") as figures:
+        wrapped = [gnu_time, "-f", "%M %U %S", "-o", figures.name, *command] if gnu_time else command
         started = time.perf_counter()
         result = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, check=False)
         seconds = time.perf_counter() - started
         if result.returncode not in (0, 3):
             raise RuntimeError(f"{command[:4]} exited {result.returncode}: {result.stderr.decode(errors='replace')}")
-        kilobytes = peak.read().strip().splitlines()[-1:] if gnu_time else []
-    return seconds, int(kilobytes[0]) / 1024 if kilobytes else None
+        last = figures.read().strip().splitlines()[-1:] if gnu_time else []
+    if not last:
+        return seconds, None, None
+    kilobytes, user, system = last[0].split()
+    return seconds, int(kilobytes) / 1024, float(user) + float(system)
 
 
-def command(path: Path, folder: Path, run: int, *options: str) -> tuple[float, float | None]:
+def command(path: Path, folder: Path, run: int, *options: str) -> tuple[float, float | None, float | None]:
     """The whole command on a fresh store (on the same store, a second run would find the
-    file counted already, and skip it): seconds and peak RSS."""
+    file counted already, and skip it): seconds, peak RSS and CPU seconds."""
     store = folder / f"d-{path.stem}-{run}-{len(options)}.db"
     return timed(
         [sys.executable, "-m", "log_parser", "count", "--format", "combined", "--db", str(store), *options, str(path)]
     )
 
 
-def goaccess(path: Path, folder: Path) -> tuple[float, float | None] | None:
-    """GoAccess's wall clock and peak RSS on the log, or None when it is not installed."""
+def goaccess(path: Path, folder: Path) -> tuple[float, float | None, float | None] | None:
+    """GoAccess's wall clock, peak RSS and CPU on the log, or None when it is not installed."""
     binary = shutil.which("goaccess")
     if binary is None:
         return None
@@ -244,7 +248,7 @@ def main() -> None:
     parser.add_argument("--startup-runs", type=int, default=7, help="startup: the median of this many runs")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())} ({os.cpu_count()} cores)")
-    rows: list[tuple[str, str, float, float | None]] = []
+    rows: list[tuple[str, str, float, float | None, float | None]] = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         for label, make in (("regular", generate), ("messy", generate_messy)):
@@ -262,24 +266,23 @@ def main() -> None:
             )
             theirs = [run for run in (goaccess(log, folder) for _ in range(args.goaccess_rounds)) if run is not None]
             if theirs:
-                seconds, rss = min(theirs, key=lambda run: run[0])
-                rows.append((label, "GoAccess 1.7 -> JSON report", seconds, rss))
-            rows.append((label, "bulk counter, in process, 1 thread", our_seconds, None))
+                seconds, rss, cpu = min(theirs, key=lambda run: run[0])
+                rows.append((label, "GoAccess 1.7 -> JSON report", seconds, rss, cpu))
+            rows.append((label, "bulk counter, in process, 1 thread", our_seconds, None, None))
             for title, options in (("count, 1 thread", ("--threads", "1")), ("count (whole command)", ())):
-                seconds, rss = min(
-                    (command(log, folder, run, *options) for run in range(args.rounds)), key=lambda r: r[0]
-                )
-                rows.append((label, f"numbat-logs {title}", seconds, rss))
+                runs = [command(log, folder, run, *options) for run in range(args.rounds)]
+                seconds, rss, cpu = min(runs, key=lambda run: run[0])
+                rows.append((label, f"numbat-logs {title}", seconds, rss, cpu))
         startup_seconds, scanner_seconds, floor_seconds = startup(folder, args.startup_runs)
     print(f"ours: best of {args.rounds} runs, GoAccess: best of {args.goaccess_rounds}; wall clock, launch to exit")
-    print(
-        "\n| log | counter | seconds | lines/s | vs GoAccess | peak RSS MB |\n| --- | --- | ---: | ---: | ---: | ---: |"
-    )
-    goaccess_seconds = {label: seconds for label, name, seconds, _ in rows if name.startswith("GoAccess")}
-    for label, name, seconds, rss in rows:
+    print("\n| log | counter | seconds | lines/s | vs GoAccess | CPU s | peak RSS MB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    goaccess_seconds = {row[0]: row[2] for row in rows if row[1].startswith("GoAccess")}
+    for label, name, seconds, rss, cpu in rows:
         versus = f"{goaccess_seconds[label] / seconds:.1f}x" if label in goaccess_seconds else "-"
         memory = "-" if rss is None else f"{rss:.0f}"
-        print(f"| {label} | {name} | {seconds:.2f} | {args.lines / seconds:,.0f} | {versus} | {memory} |")
+        processor = "-" if cpu is None else f"{cpu:.2f}"
+        print(f"| {label} | {name} | {seconds:.2f} | {args.lines / seconds:,.0f} | {versus} | {processor} | {memory} |")
     print(f"\nstartup, launch to exit (median of {args.startup_runs})")
     print(f"{'numbat-logs count, a one-line log':40} {startup_seconds:8.3f}")
     print(f"{'python importing the compiled scanner':40} {scanner_seconds:8.3f}")
