@@ -11,7 +11,11 @@ gunzipping, counting and writing the store; not the interpreter's start). The ru
 round by round, each configuration once per round, so that a neighbour's load on this
 shared machine weighs on all of them alike. ``--workers 1`` reads and writes in one
 process; with 2 the command writes while its two workers read. Goals: 2 workers at least
-1.8 times 1 worker; S3 within 80% of the local folder. The default 2M lines make each run
+1.8 times 1 worker; S3 within 80% of the local folder. Beside each best run, the CPU seconds
+of all its processes (interpreter starts included) and the peak of their summed resident
+sets (sampled every 20 ms); and what two free cores would give by CPU alone, twice the CPU
+of one worker over that of two: on a machine shared with other work, the wall-clock ratio
+falls whenever a neighbour holds a core, that figure does not. The default 2M lines make each run
 a few seconds long, so fixed costs (the pool's start) weigh less: on 1M lines the 2-worker
 ratio ranged 1.69-1.99 from run to run on a 2-core machine, on 2M lines 1.98-2.16.
 
@@ -28,15 +32,20 @@ parent about twice as much as commits of up to ``MAX_BATCH`` objects.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gzip
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import psutil
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -81,20 +90,47 @@ def generate(folder: Path, objects: int, lines: int, seed: int = 7) -> dict[str,
 
 
 def backfill(source: str, db: Path, *options: str) -> dict[str, float]:
+    """One run of the command: its summary's figures, and the peak RSS of its processes
+    (the command and its workers) summed, sampled every 20 ms."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    result = subprocess.run(
-        [sys.executable, "-m", "log_parser", "backfill", source, "--db", str(db), "--no-progress", *options],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"backfill failed: {result.stderr}")
-    summary = json.loads(result.stdout)
-    return {"lines": summary["lines"], "seconds": summary["seconds"], "downloads": summary["downloads"]}
+    command = [sys.executable, "-m", "log_parser", "backfill", source, "--db", str(db), "--no-progress", *options]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
+        peak = _peak_rss(process)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its workers, once waited for
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != 0:
+            raise RuntimeError(f"backfill failed: {err.read().decode(errors='replace')}")
+        summary = json.loads(out.read())
+    return {
+        "lines": summary["lines"],
+        "seconds": summary["seconds"],
+        "downloads": summary["downloads"],
+        "rss_mb": peak / 1e6,
+        "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+    }
+
+
+def _peak_rss(process: subprocess.Popen[bytes], timeout: float = 600) -> int:
+    """The largest sum of the resident sets of ``process`` and its children seen until it
+    exits (sampled: a peak shorter than the interval can be missed)."""
+    deadline = time.monotonic() + timeout
+    watched = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("backfill took too long")
+        total = 0
+        with contextlib.suppress(psutil.Error):
+            for member in [watched, *watched.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += member.memory_info().rss
+        peak = max(peak, total)
+        time.sleep(0.02)
+    return peak
 
 
 def interleaved(rounds: int, configurations: dict[str, tuple[str, ...]], work: Path) -> dict[str, dict[str, float]]:
@@ -116,6 +152,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=50_000, help="lines per object")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of runs; each configuration's best counts")
     args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         work = Path(tmp)
         payloads = generate(work / "logs", args.objects, args.lines)
@@ -142,15 +179,22 @@ def main() -> None:
     if len({row[1]["downloads"] for row in rows}) != 1:
         raise RuntimeError(f"the runs disagree on the downloads: {[row[1]['downloads'] for row in rows]}")
     rate = {label: r["lines"] / r["seconds"] for label, r in rows}
-    print("\n| configuration | seconds | lines/s |\n| --- | ---: | ---: |")
+    cpu = {label: r["cpu"] for label, r in rows}
+    print("\n| configuration | seconds | lines/s | CPU s (all processes) | peak RSS MB (all processes) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for label, result in rows:
-        print(f"| {label} | {result['seconds']:.2f} | {rate[label]:,.0f} |")
+        print(
+            f"| {label} | {result['seconds']:.2f} | {rate[label]:,.0f} | {result['cpu']:.2f} | {result['rss_mb']:.0f} |"
+        )
     two_vs_one = rate["local folder, 2 workers"] / rate["local folder, 1 worker"]
     s3_vs_local = rate["S3 (SeaweedFS), 2 workers"] / rate["local folder, 2 workers"]
     s3_vs_local_1 = rate["S3 (SeaweedFS), 1 worker"] / rate["local folder, 1 worker"]
     print(f"\n2 workers / 1 worker (local): {two_vs_one:.2f}x (goal >= 1.8x)")
+    by_cpu = 2 * cpu["local folder, 1 worker"] / cpu["local folder, 2 workers"]
+    print(f"  what two free cores would give, by CPU (2 x CPU of 1 worker / CPU of 2, starts included): {by_cpu:.2f}x")
     print(f"S3 / local, 2 workers: {s3_vs_local:.0%} (goal >= 80%); 1 worker: {s3_vs_local_1:.0%}")
     print(f"downloads counted, every run: {rows[0][1]['downloads']:,}")
+    print(f"load average after: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 if __name__ == "__main__":

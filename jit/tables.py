@@ -39,8 +39,12 @@ def compiled(function: Function) -> Function:
 
 @compiled
 def first_slot(key: int, mask: int) -> int:
-    """Where ``key``'s probe starts in a table of ``mask + 1`` slots."""
-    return (key * FIBONACCI) & mask
+    """Where ``key``'s probe starts in a table of ``mask + 1`` slots. Fibonacci hashing's
+    well-mixed bits are the product's high ones: they are folded onto the low ones the mask
+    keeps, else keys that differ only above the mask's bits (``path << 32 | minute``) would
+    all start at one slot."""
+    mixed = key * FIBONACCI
+    return (mixed ^ (mixed >> 32)) & mask
 
 
 @compiled

@@ -6,18 +6,26 @@ bzip2, zstd or xz (:class:`DecompressingReader`, over the core's sans-I/O Decomp
 and read a bounded chunk of whole lines at a time: memory follows the chunk size, not the
 log's. The first lines (the head) decide the format when it is ``auto``; then the head
 and every chunk after it go, as bytes, to the counter :func:`~log_parser.core.counter_for`
-gives for that format.
+gives for that format. Given more than one thread (``numbat-logs count``: one per core),
+combined logs are scanned that many chunks at a time, side by side, and finished here in
+order (see :mod:`log_parser.core._counter`).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from .core import ParseError, Tally, counter_for, detect_format
+from .core._counter import FormatCounter, SplitCounter
+from .core._counting import MINUTE
 from .core._decompress import MAGIC_BYTES, Compression, Decompressor, detect
+from .core._memory import CounterMemory
 from .core.formats import NOTHING_TO_TELL
 
 #: Bytes of whole lines counted at a time.
@@ -43,11 +51,19 @@ def open_log_bytes(source: BinaryIO) -> io.BufferedReader[Any]:
 
 
 def tally_file(
-    path: Path, format_name: str = "auto", rejects: IO[str] | None = None, json_fields: Mapping[str, str] | None = None
+    path: Path,
+    format_name: str = "auto",
+    rejects: IO[str] | None = None,
+    json_fields: Mapping[str, str] | None = None,
+    *,
+    threads: int = 1,
+    resolution: int = MINUTE,
 ) -> Tally:
-    """Every line of one (possibly compressed) log file, tallied."""
+    """Every line of one (possibly compressed) log file, tallied (combined logs scanned in
+    ``threads`` threads side by side: see :func:`~log_parser.core.counter_for`), its
+    downloads counted per ``resolution`` seconds (see :class:`~log_parser.core.Tally`)."""
     with open(path, "rb") as raw:
-        return tally_stream(raw, format_name, rejects, json_fields)
+        return tally_stream(raw, format_name, rejects, json_fields, threads=threads, resolution=resolution)
 
 
 def tally_stream(
@@ -55,6 +71,10 @@ def tally_stream(
     format_name: str = "auto",
     rejects: IO[str] | None = None,
     json_fields: Mapping[str, str] | None = None,
+    *,
+    threads: int = 1,
+    resolution: int = MINUTE,
+    memory: CounterMemory | None = None,
 ) -> Tally:
     """Every line of one (possibly compressed) log stream, tallied, a bounded chunk at a
     time. Lines end at LF alone (a CR before it is dropped by the parsers; one anywhere
@@ -65,11 +85,11 @@ def tally_stream(
     far as it can be read, and the tally names the damage: its whole lines count, and a
     last line cut short is judged by the parser as any line is (it is usually refused).
     One damaged before its first byte is an empty tally that names the damage."""
-    tally = Tally()
+    tally = Tally(resolution=resolution)
     with open_log_bytes(raw) as data:
         decompressing = data.raw if isinstance(data.raw, DecompressingReader) else None
         try:
-            _tally_data(data, format_name, tally, rejects, json_fields)
+            _tally_data(data, format_name, tally, rejects, json_fields, threads=threads, memory=memory)
         except ParseError as exc:  # the format: can it be told from the first lines
             if decompressing is not None and decompressing.damage:  # the stream ended within them, damaged
                 raise ParseError(f"{exc} ({decompressing.damage})") from None
@@ -80,7 +100,14 @@ def tally_stream(
 
 
 def _tally_data(
-    data: BinaryIO, format_name: str, tally: Tally, rejects: IO[str] | None, json_fields: Mapping[str, str] | None
+    data: BinaryIO,
+    format_name: str,
+    tally: Tally,
+    rejects: IO[str] | None,
+    json_fields: Mapping[str, str] | None,
+    *,
+    threads: int,
+    memory: CounterMemory | None,
 ) -> None:
     """Every line of ``data``, in the format its first lines show (or ``format_name``)."""
     head, ended = _read_head(data)
@@ -94,14 +121,44 @@ def _tally_data(
             tally.format = NOTHING_TO_TELL
             return
         format_name = detected
-    counter = counter_for(format_name, json_fields, rejects)
+    counter = counter_for(format_name, json_fields, rejects, memory)
     tally.format = counter.format
     if not ended and not head.endswith(b"\n"):
         head += data.readline()  # the head's limit fell inside a line: the line, whole
     counter.count(head, tally)
+    _count_chunks(counter, _chunks(data), tally, threads)
+
+
+def _count_chunks(counter: FormatCounter, chunks: Iterator[bytes], tally: Tally, threads: int) -> None:
+    """Every chunk, in order. Those the counter splits (the compiled scanner's) are scanned
+    in up to ``threads`` threads at once (the scan holds no lock) and finished in this one,
+    in order, the downloads held until the last: at most ``threads + 1`` chunks are held."""
+    pending: deque[tuple[bytes, Future[Any]]] = deque()
+    split: SplitCounter | None = None
+    with ThreadPoolExecutor(threads, thread_name_prefix="numbat-logs-scan") if threads > 1 else nullcontext() as pool:
+        for chunk in chunks:
+            split = counter.split_for(chunk)
+            if split is None:
+                counter.count(chunk, tally)
+            elif pool is None:
+                split.finish(chunk, split.scan(chunk), tally)
+            else:
+                pending.append((chunk, pool.submit(split.scan, chunk)))
+                if len(pending) > threads:
+                    done, scanned = pending.popleft()
+                    split.finish(done, scanned.result(), tally)
+        while pending and split is not None:
+            done, scanned = pending.popleft()
+            split.finish(done, scanned.result(), tally)
+    if split is not None:
+        split.flush()
+
+
+def _chunks(data: BinaryIO) -> Iterator[bytes]:
+    """The rest of ``data``, CHUNK_BYTES of whole lines at a time."""
     while chunk := data.read(CHUNK_BYTES):
         chunk += data.readline()  # whole lines only
-        counter.count(chunk, tally)
+        yield chunk
 
 
 def _read_head(data: BinaryIO) -> tuple[bytes, bool]:

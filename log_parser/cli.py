@@ -46,6 +46,13 @@ COMMANDS = {
 }
 
 
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="numbat-logs", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--rejects", type=Path, help="write every line that could not be parsed here, with why")
     count.add_argument(
         "--recount", action="store_true", help="count files again even when unchanged since counted (still replacing)"
+    )
+    count.add_argument(
+        "--threads",
+        type=_positive,
+        default=_cores(),
+        help=f"combined logs: chunks scanned side by side (default {_cores()}, the cores this process may use)",
     )
     _add_json_fields(count)
 

@@ -103,9 +103,9 @@ SURFACES = {
     ),
 }
 #: Public modules that are no package with a surface: the commands, what of the emitter
-#: numbatd and numbat-logs share (the event, the backoff), and numba's table helpers.
+#: numbatd and numbat-logs share (the event, the backoff), and numba's table and cache-loading helpers.
 PUBLIC_MODULES = {
-    "emitter.backoff", "emitter.cli", "emitter.event", "jit.tables",
+    "emitter.backoff", "emitter.cli", "emitter.event", "jit.tables", "jit.loading",
     "collector.cli", "collector.__main__", "log_parser.cli", "log_parser.__main__", "monitor.cli", "monitor.__main__",
 }  # fmt: skip
 

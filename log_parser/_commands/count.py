@@ -19,6 +19,7 @@ from typing import IO
 
 from .._reading import tally_file
 from ..core import ParseError
+from ..core._counting import DAY
 from ..store import FileRecord, Store, StoreError, open_store, to_day_counts
 
 
@@ -61,7 +62,9 @@ def _count_file(path: Path, store: Store, args: argparse.Namespace, rejects: IO[
     name, seen = _file_version(path)  # before reading: a change while it is read is seen next time
     if not args.recount and seen is not None and _unchanged(store.file_record(name), seen):
         return {"file": str(path), "already_counted": True}
-    tally = tally_file(path, args.format, rejects, args.json_fields)
+    tally = tally_file(
+        path, args.format, rejects, args.json_fields, threads=args.threads, resolution=DAY
+    )  # the store keeps days
     day_counts = to_day_counts(tally.downloads.items())
     if seen is None:  # a pipe or a device: nothing to know it by next time
         store.add_live(day_counts)

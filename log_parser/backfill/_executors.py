@@ -10,6 +10,7 @@ more in a new pool; one that kills its worker twice fails, by name.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -63,6 +64,12 @@ class LocalPool:
         # fork: workers start at once with the code already imported (spawn would import
         # numbat and libcloud again in each), and with the compiled scanner when the parent
         # loaded it first (the command does: warm_for); the parent has no threads yet.
+        # The objects the workers inherit are frozen first (Python's advice for forked
+        # workers): out of every garbage collection, which would walk them in each worker
+        # (a full collection walks them all) and, writing to their headers, copy their
+        # pages. Measured on bench/backfill.py's 40 objects: the workers' collections
+        # took 0.06 s instead of 0.15-0.18 s of their 1.8-2.1 s.
+        gc.freeze()
         return ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )

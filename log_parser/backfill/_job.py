@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 
 from ..store import BackfilledObject, Store
 from ._executors import Executor
-from ._plan import Selection, plan
+from ._plan import Selection, Task, plan
 from ._progress import NoProgress, ProgressDisplay
 from ._sources import Source, list_objects
 from ._summary import Summary
@@ -71,7 +71,7 @@ class Backfill:
         last_commit = time.monotonic()
         to_come = len(the_plan.todo)
         try:
-            for result in self.executor.run(the_plan.todo):
+            for result in self.executor.run(largest_first(the_plan.todo)):
                 to_come -= 1
                 summary.worker_seconds += result.seconds
                 if result.error is None:
@@ -116,6 +116,14 @@ class Backfill:
                 summary.formats[result.format] += 1
             summary.bytes_read += result.bytes_read
         batch.clear()
+
+
+def largest_first(tasks: list[Task]) -> list[Task]:
+    """The tasks, the largest objects first: workers that take the next object as they
+    finish one end together, within the time of a small object, rather than one of them
+    reading a large object alone at the end while the others wait (the longest-first
+    rule of list scheduling)."""
+    return sorted(tasks, key=lambda task: task.object.size, reverse=True)
 
 
 class _HeldInterrupts:

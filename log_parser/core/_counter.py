@@ -11,6 +11,13 @@ numba would have loaded, a large one pays the load once. A long-running job (liv
 backfill, before its pool forks) calls :func:`warm_for` at its start instead, so that the
 load never falls inside its loop.
 
+Counting a buffer through the scanner comes in two steps, :meth:`SplitCounter.scan`,
+compiled code that holds no lock and keeps no state, and :meth:`SplitCounter.finish`, which
+adds to the tally; :meth:`FormatCounter.split_for` gives them to a shell with cores to
+spare (``numbat-logs count``), which scans the next buffers in other threads while it
+finishes the earlier ones, in order: what is counted, and the rejects file, are those of
+one thread.
+
 Callers hand over bytes: whole lines ending at LF (the last may lack it) with
 :meth:`FormatCounter.count`, or messages that are each one line whatever they hold
 (octet-counted syslog) with :meth:`FormatCounter.count_messages`. Lines are UTF-8, an
@@ -21,9 +28,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ._counting import Tally, tally_lines
+from ._memory import CounterMemory
 from .formats import LineParser, new_parser
 
 if TYPE_CHECKING:
@@ -34,6 +42,20 @@ if TYPE_CHECKING:
 COMPILE_AFTER = 1 << 20
 
 log = logging.getLogger("log_parser")
+
+
+class SplitCounter(Protocol):
+    """Counting one buffer in two steps: ``scan`` (compiled, any thread, no state kept)
+    then ``finish`` (adds to the tally; buffers finished in the log's order); ``flush``
+    once the last is finished, which adds the downloads held."""
+
+    def count(self, buffer: bytes, tally: Tally) -> None: ...
+
+    def scan(self, buffer: bytes) -> Any: ...
+
+    def finish(self, buffer: bytes, scan: Any, tally: Tally) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class FormatCounter:
@@ -53,6 +75,11 @@ class FormatCounter:
         """Every line of ``buffer``: lines end at LF, the last one may lack it."""
         tally_lines(buffer.decode("utf-8", "replace").split("\n"), self.parser, tally, self.rejects)
 
+    def split_for(self, buffer: bytes) -> SplitCounter | None:
+        """The two steps counting ``buffer`` may be split into, when it has them (the
+        compiled scanner's); None when it is to be counted with :meth:`count`."""
+        return None
+
     def count_messages(self, messages: Sequence[bytes], tally: Tally) -> None:
         """Each message as one line, even one that holds an LF of its own."""
         if any(b"\n" in message for message in messages):
@@ -65,27 +92,36 @@ class _CompiledCombinedCounter(FormatCounter):
     """Combined (and common) logs: through the compiled scanner once it is loaded, by the
     parser until then."""
 
-    def __init__(self, parser: LineParser, rejects: IO[str] | None = None) -> None:
+    def __init__(self, parser: LineParser, rejects: IO[str] | None = None, memory: CounterMemory | None = None) -> None:
         super().__init__(parser, rejects)
+        self.memory = memory
         self._bulk: BulkCounter | None = None
 
     def count(self, buffer: bytes, tally: Tally) -> None:
-        if self._bulk is None:
-            if not _compiled.wanted(len(buffer)):
-                super().count(buffer, tally)
-                return
-            self._bulk = _compiled.load()(rejects=self.rejects)
-        self._bulk.count(buffer, tally)
+        bulk = self.split_for(buffer)
+        if bulk is None:
+            super().count(buffer, tally)
+        else:
+            bulk.count(buffer, tally)
+
+    def split_for(self, buffer: bytes) -> SplitCounter | None:
+        if self._bulk is None and _compiled.wanted(len(buffer)):
+            self._bulk = _compiled.load()(rejects=self.rejects, memory=self.memory)
+        return self._bulk
 
 
 def counter_for(
-    format_name: str, json_fields: Mapping[str, str] | None = None, rejects: IO[str] | None = None
+    format_name: str,
+    json_fields: Mapping[str, str] | None = None,
+    rejects: IO[str] | None = None,
+    memory: CounterMemory | None = None,
 ) -> FormatCounter:
     """The counter of the format ``format_name`` (a name in ``PARSERS``, not ``auto``);
-    ``json_fields`` maps our fields to a JSON log's keys (see :func:`.formats.new_parser`)."""
+    ``json_fields`` maps our fields to a JSON log's keys (see :func:`.formats.new_parser`);
+    ``memory``, what the counters this thread made before it hand on (see CounterMemory)."""
     parser = new_parser(format_name, json_fields)
     if format_name == "combined":
-        return _CompiledCombinedCounter(parser, rejects)
+        return _CompiledCombinedCounter(parser, rejects, memory)
     return FormatCounter(parser, rejects)
 
 

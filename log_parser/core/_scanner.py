@@ -5,12 +5,15 @@ exactly what :class:`~log_parser.core.formats.CombinedParser` gives, without a P
 object per line. It accepts only the usual shape, where the parser's regular expression
 can match in one way only: printable ASCII fields, the time as ``DD/Mon/YYYY:HH:MM:SS
 +ZZZZ`` with a date that exists (within the store's range, 1970 to 9999), a request line
-whose path ends at a space, a status and a size in ASCII digits. Every other line is
-handed back by offset, for the parser to count or refuse with its reason.
+whose path ends at a space (or one with no method at all, ``"-"``), a status and a size in
+ASCII digits. Every other line is handed back by offset, for the parser to count or
+refuse with its reason.
 
-Downloads come out grouped: each distinct tarball-looking path once (by offset), and a
-count per (path, minute); whether a path is a package's tarball is decided in Python
-(:mod:`._bulk`), once per distinct path.
+Downloads come out grouped: each distinct tarball-looking path of a buffer once (by
+offset, up to any ``?`` or ``#``), and a count per (path, minute). :class:`KnownPaths`
+gives them ids that last from one buffer to the next, so that whether a path is a
+package's tarball is decided in Python (:mod:`._bulk`) once per counter, and
+:class:`Downloads` sums the (package, period) counts of many buffers in compiled code.
 
 The one thing it does beyond bytes in, offsets out: at import, before numba is imported,
 it chooses numba's cache folder (:data:`COMPILED_CACHE`), so that every program that
@@ -39,6 +42,7 @@ COMPILED_CACHE = use_compiled_cache(Path(__file__).parent, os.environ.get("STATE
 
 from numba import njit, types  # noqa: E402 - only once the cache folder is chosen
 
+from jit.loading import quick_cache_loads  # noqa: E402
 from jit.tables import KEY, VALUE, compiled, first_slot, fnv1a, with_room, with_row  # noqa: E402
 
 #: Layout of the figures array the scanner adds to.
@@ -69,17 +73,79 @@ class Scanned:
     """What one buffer held, beside the figures added to the caller's array."""
 
     odd_lines: Int64Array  #: [start, end] of each line left to the parser
-    paths: Int64Array  #: [start, end] of each distinct tarball-looking path
-    downloads: Int64Array  #: [path index, epoch minute in seconds, count] per (path, minute)
+    paths: Int64Array  #: [start, end] of each distinct tarball-looking path, before any ``?`` or ``#``
+    pairs: Int64Array  #: [path index << 32 | epoch minute, count] per (path, minute)
 
 
 def scan(buffer: bytes, figures: Int64Array) -> Scanned:
     """Scan every line of ``buffer``: add requests, bytes and status classes of the lines
-    it accepts to ``figures``; return the others, and the downloads, as offsets."""
-    odd_lines, paths, pairs = _scan(np.frombuffer(buffer, dtype=np.uint8), figures)
-    keys = pairs[:, KEY]
-    minutes = keys & ((1 << _MINUTE_BITS) - 1)
-    return Scanned(odd_lines, paths, np.stack((keys >> _MINUTE_BITS, minutes * 60, pairs[:, VALUE]), axis=1))
+    it accepts to ``figures``; return the others, and the downloads, as offsets. Holds no
+    lock: threads may scan buffers side by side, each with its own ``figures``."""
+    return Scanned(*_scan(np.frombuffer(buffer, dtype=np.uint8), figures))
+
+
+class KnownPaths:
+    """The distinct tarball-looking paths one counter has met, across buffers: their bytes
+    (in ``arena``), a hash table from their bytes to their id, and what the tarball rule
+    made of each (``package_of``: a package id, or -1). Paths are judged in Python once per
+    counter, not once per buffer; the (path, minute) counts are folded into (package,
+    minute) counts by compiled code."""
+
+    def __init__(self) -> None:
+        self.arena = np.zeros(1 << 16, dtype=np.uint8)
+        self.table = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
+        self.spans = np.zeros((_FIRST_TABLE_SIZE // 2, 2), dtype=np.int64)
+        self.used = np.zeros(2, dtype=np.int64)  #: [arena bytes used, paths known]
+        self.package_of = np.zeros(_FIRST_TABLE_SIZE // 2, dtype=np.int64)
+        self.ids = np.zeros(0, dtype=np.int64)  #: the known-path id of each path of the buffer last resolved
+
+    def __len__(self) -> int:
+        return int(self.used[_KNOWN])
+
+    def resolve(self, buffer: bytes, scanned: Scanned) -> range:
+        """Give each of the buffer's paths its id (in ``self.ids``); the ids of the paths met
+        for the first time, for the caller to judge with :meth:`path` and :meth:`judge`."""
+        before = len(self)
+        self.ids, self.arena, self.table, self.spans = _resolve(
+            np.frombuffer(buffer, dtype=np.uint8), scanned.paths, self.arena, self.table, self.spans, self.used
+        )
+        if len(self) > len(self.package_of):
+            grown = np.zeros(max(len(self), 2 * len(self.package_of)), dtype=np.int64)
+            grown[: len(self.package_of)] = self.package_of
+            self.package_of = grown
+        return range(before, len(self))
+
+    def path(self, path_id: int) -> bytes:
+        start, end = self.spans[path_id].tolist()
+        return self.arena[start:end].tobytes()
+
+    def judge(self, path_id: int, package: int) -> None:
+        self.package_of[path_id] = package
+
+
+class Downloads:
+    """Download counts per (package id, period of ``resolution`` seconds, whole minutes),
+    summed over buffers by compiled code, taken out as rows when the caller wants them."""
+
+    def __init__(self, resolution: int) -> None:
+        self.resolution = resolution
+        self._table = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
+        self._used = np.zeros(1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self._used[0])
+
+    def add(self, scanned: Scanned, paths: KnownPaths) -> None:
+        """The downloads of the buffer ``paths`` last resolved, its paths judged."""
+        self._table = _add(scanned.pairs, paths.ids, paths.package_of, self.resolution // 60, self._table, self._used)
+
+    def take(self) -> Int64Array:
+        """[package, period start in epoch seconds, count] rows of every count, which are
+        then no longer held."""
+        rows = _rows(self._table, len(self), self.resolution // 60)
+        self._table = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
+        self._used[0] = 0
+        return rows
 
 
 def new_figures() -> Int64Array:
@@ -180,7 +246,18 @@ def _request_line(data: Any, at: int, end: int) -> tuple[int, int, int, int, boo
     """``METHOD /path[ anything]"`` at ``at``: (start and end of the path, end of the path
     before a query or fragment, offset after the closing quote, whether the method is
     GET), with _ODD first for a line of another shape. The path must end at a space:
-    were it to end at a quote, ``\\S+`` could take the quote and match on."""
+    were it to end at a quote, ``\\S+`` could take the quote and match on.
+
+    A request line that does not start with a capital (``"-"``, a TLS handshake logged as
+    ``"\\x16\\x03..."``, an empty one) can match the expression's second branch only,
+    ``[^"]*``, which ends at the first quote: it is a request with no method and no path."""
+    if at < end and not 65 <= data[at] <= 90:
+        line_start = at
+        while at < end and data[at] != _QUOTE:
+            at += 1
+        if at >= end:
+            return _ODD, _ODD, _ODD, _ODD, False
+        return line_start, line_start, line_start, at + 1, False
     method = at
     while at < end and 65 <= data[at] <= 90:  # [A-Z]+
         at += 1
@@ -290,13 +367,13 @@ def _count(table: Any, key: int) -> bool:
     return True
 
 
-_SIGNATURE = (types.Array(types.uint8, 1, "C", readonly=True), types.Array(types.int64, 1, "C"))
+_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
+_INTS = types.Array(types.int64, 1, "C")
+_ROWS = types.Array(types.int64, 2, "C")
+_KNOWN = 1  #: KnownPaths.used: [arena bytes used, paths known]
 
 
-# Compiled for its one signature when the module is imported, not at the first buffer:
-# a first call that takes seconds would look like a hang.
-@njit(_SIGNATURE, cache=True, nogil=True)
-def _scan(data: Any, figures: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
+def _scan_lines(data: Any, figures: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
     odd_lines = np.empty((16, 2), dtype=np.int64)
     odd = 0
     paths = np.zeros((_FIRST_TABLE_SIZE, 2), dtype=np.int64)
@@ -312,13 +389,13 @@ def _scan(data: Any, figures: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
             end += 1
         if end == start:
             continue  # a blank line carries no request, for the parser neither
-        moment = path_start = path_end = name_end = status = size = _ODD
+        moment = path_start = name_end = status = size = _ODD
         is_get = False
         at = _after_names(data, start, end)
         if at != _ODD:
             moment = _clf_time(data, at, end)
         if moment != _ODD:
-            path_start, path_end, name_end, at, is_get = _request_line(data, at + 30, end)
+            path_start, _, name_end, at, is_get = _request_line(data, at + 30, end)
         if path_start != _ODD:
             status, size = _status_and_size(data, at, end)
         if status == _ODD:
@@ -335,8 +412,102 @@ def _scan(data: Any, figures: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
         if is_get and status == 200 and _is_tarball_name(data, path_start, name_end):
             paths = with_room(paths, known_paths)
             path_spans = with_row(path_spans, known_paths)
-            path = _path_index(data, paths, path_spans, known_paths, (path_start, path_end))
+            path = _path_index(data, paths, path_spans, known_paths, (path_start, name_end))
             known_paths += path == known_paths
             pairs = with_room(pairs, distinct_pairs)
             distinct_pairs += _count(pairs, (path << _MINUTE_BITS) | (moment // 60))
     return odd_lines[:odd], path_spans[:known_paths], pairs[pairs[:, VALUE] > 0]
+
+
+def _resolve_paths(data: Any, local: Any, arena: Any, table: Any, spans: Any, used: Any) -> tuple[Any, ...]:  # noqa: PLR0917
+    """The known-path id of each of a buffer's paths (``local``: [start, end] rows), the
+    new ones copied into ``arena`` and added to ``table`` (FNV hash -> id + 1) and
+    ``spans`` (id -> [start, end] in the arena); ``used`` is updated in place."""
+    ids = np.empty(local.shape[0], dtype=np.int64)
+    for row in range(local.shape[0]):
+        start, end = local[row, 0], local[row, 1]
+        key = fnv1a(data, start, end)
+        table = with_room(table, used[_KNOWN])
+        mask = table.shape[0] - 1
+        slot = first_slot(key, mask)
+        found = -1
+        while table[slot, VALUE] > 0:
+            index = table[slot, VALUE] - 1
+            if table[slot, KEY] == key and _same_in(data, start, end, arena, spans[index, 0], spans[index, 1]):
+                found = index
+                break
+            slot = (slot + 1) & mask
+        if found < 0:
+            found = used[_KNOWN]
+            size = end - start
+            if used[0] + size > arena.shape[0]:
+                longer = np.zeros(max(2 * arena.shape[0], used[0] + size), dtype=np.uint8)
+                longer[: used[0]] = arena[: used[0]]
+                arena = longer
+            arena[used[0] : used[0] + size] = data[start:end]
+            spans = with_row(spans, found)
+            spans[found, 0], spans[found, 1] = used[0], used[0] + size
+            used[0] += size
+            table[slot, KEY], table[slot, VALUE] = key, found + 1
+            used[_KNOWN] += 1
+        ids[row] = found
+    return ids, arena, table, spans
+
+
+@compiled
+def _same_in(data: Any, start: int, end: int, arena: Any, other_start: int, other_end: int) -> bool:  # noqa: PLR0917
+    if end - start != other_end - other_start:
+        return False
+    for index in range(end - start):  # noqa: SIM110 - numba compiles no generator for all()
+        if data[start + index] != arena[other_start + index]:
+            return False
+    return True
+
+
+def _add_downloads(pairs: Any, ids: Any, package_of: Any, minutes: int, table: Any, used: Any) -> Any:  # noqa: PLR0917
+    """Add a buffer's (path, minute) counts to ``table``'s (package, period of ``minutes``)
+    counts, the paths that are no package's tarball left out; ``used[0]`` counts its keys.
+    The table, grown if it had to."""
+    low = (1 << _MINUTE_BITS) - 1
+    for row in range(pairs.shape[0]):
+        package = package_of[ids[pairs[row, KEY] >> _MINUTE_BITS]]
+        if package < 0:
+            continue
+        key = (package << _MINUTE_BITS) | ((pairs[row, KEY] & low) // minutes)
+        table = with_room(table, used[0])
+        mask = table.shape[0] - 1
+        slot = first_slot(key, mask)
+        while table[slot, VALUE] > 0 and table[slot, KEY] != key:
+            slot = (slot + 1) & mask
+        if table[slot, VALUE] == 0:
+            table[slot, KEY] = key
+            used[0] += 1
+        table[slot, VALUE] += pairs[row, VALUE]
+    return table
+
+
+def _table_rows(table: Any, used: int, minutes: int) -> Int64Array:
+    """[package, period start in epoch seconds, count] per key of a downloads table."""
+    low = (1 << _MINUTE_BITS) - 1
+    rows = np.empty((used, 3), dtype=np.int64)
+    filled = 0
+    for slot in range(table.shape[0]):
+        if table[slot, VALUE] > 0:
+            rows[filled, 0] = table[slot, KEY] >> _MINUTE_BITS
+            rows[filled, 1] = (table[slot, KEY] & low) * minutes * 60
+            rows[filled, 2] = table[slot, VALUE]
+            filled += 1
+    return rows
+
+
+# Compiled for their signatures when the module is imported, not at the first buffer (a
+# first call that takes seconds would look like a hang), and loaded from numba's cache
+# without the registries a compilation needs (jit.loading): half a second saved on every
+# start of numbat-logs.
+with quick_cache_loads():
+    _scan = njit((_BYTES, _INTS), cache=True, nogil=True)(_scan_lines)
+    _resolve = njit((_BYTES, _ROWS, types.Array(types.uint8, 1, "C"), _ROWS, _ROWS, _INTS), cache=True, nogil=True)(
+        _resolve_paths
+    )
+    _add = njit((_ROWS, _INTS, _INTS, types.int64, _ROWS, _INTS), cache=True, nogil=True)(_add_downloads)
+    _rows = njit((_ROWS, types.int64, types.int64), cache=True, nogil=True)(_table_rows)

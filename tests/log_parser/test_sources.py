@@ -16,6 +16,7 @@ import zstandard
 
 from log_parser._reading import ChunkReader, tally_stream
 from log_parser.backfill import Credentials, ObjectInfo, Selection, SourceError, load_credentials, parse_source, plan
+from log_parser.backfill._job import largest_first
 from log_parser.backfill._progress import render
 from log_parser.backfill._sources import date_in_name
 from log_parser.core import Tally
@@ -190,3 +191,14 @@ def test_a_damaged_stream_counts_its_whole_lines_in_any_format() -> None:
 
 def reference_count_of(tally: Tally) -> Counter[tuple[str, str, dt.date]]:
     return Counter(to_day_counts(tally.downloads.items()))
+
+
+def test_a_backfill_reads_the_largest_objects_first() -> None:
+    """Workers that take the next object as they finish one end together when the small
+    ones come last."""
+    source = parse_source("/tmp/logs")
+    sizes = [5, 500, 7, 50, 500, 1]
+    tasks = plan(source, [ObjectInfo(f"cdn/o{n}.gz", size, f"e{n}") for n, size in enumerate(sizes)], {}).todo
+    ordered = largest_first(tasks)
+    assert [task.object.size for task in ordered] == [500, 500, 50, 7, 5, 1]
+    assert sorted(task.object.name for task in ordered) == sorted(task.object.name for task in tasks)
