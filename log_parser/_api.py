@@ -41,9 +41,9 @@ from ._answers import json_answer, json_error
 from ._api_periods import MAX_BULK_PACKAGES, MAX_DAYS, MAX_RANGE_DAYS, Periods, utc_today
 from ._caching import CachePolicy
 from ._cors import ANY_ORIGIN, cors_headers, parse_origin, preflight_headers
-from ._store import Store
 from .core._periods import PeriodError, days_between
 from .page import PageOptions, page_routes
+from .store import Store
 
 DEFAULT_CACHE = CachePolicy()
 DEFAULT_PAGE = PageOptions()

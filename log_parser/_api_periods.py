@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ._store import Store
 from .core._periods import PeriodError, parse_period
+from .store import Store
 
 MAX_DAYS = 548  #: 18 months, npm's limit for one package
 MAX_BULK_DAYS = 365

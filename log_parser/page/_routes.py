@@ -25,8 +25,8 @@ from starlette.routing import Route
 from .._answers import cached_answer
 from .._api_periods import ALL_TIME, Periods
 from .._caching import CachePolicy
-from .._store import Store
 from ..core._periods import PeriodError
+from ..store import Store
 from ._badge import MAX_LABEL, MISSING_COLOUR, Badge, badge_svg, count_message
 from ._figures import totals, version_split, weekly_totals
 from ._html import PackageView, PageView, render_page

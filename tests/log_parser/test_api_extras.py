@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from log_parser._api import create_app
 from log_parser._caching import CachePolicy, not_modified
-from log_parser._store import Store
 from log_parser.cli import build_parser
+from log_parser.store import Store
 
 TODAY = dt.date(2024, 5, 10)
 SVG = "{http://www.w3.org/2000/svg}"
