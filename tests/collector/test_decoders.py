@@ -457,8 +457,9 @@ def test_numbat_numbers_follow_the_json_grammar_exactly(text: str) -> None:
     line = f'{{"name":"x","value":{text},"time":1}}'.encode()
     batch = decode(NumbatDecoder(), line)
     plain = text.strip(" \t")
-    expected = bool(_JSON_NUMBER.fullmatch(plain)) and math.isfinite(float(plain))
-    assert (len(batch.events) == 1) == expected, batch.rejections
+    number = bool(_JSON_NUMBER.fullmatch(plain)) and math.isfinite(float(plain))
+    boolean = plain in ("true", "false")  # a boolean value is taken too, as 1 or 0 (README)
+    assert (len(batch.events) == 1) == (number or boolean), batch.rejections
 
 
 # -- the forms real statsd clients send --------------------------------------------------
