@@ -8,7 +8,7 @@ import re
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
@@ -453,6 +453,9 @@ def test_line_protocol_numbers_follow_the_grammar_exactly(text: str) -> None:
 
 
 @given(text=number_texts(forbidden='\\"\n\r,}{[]'))
+@example(text="true")
+@example(text=" false")
+@example(text="True")
 def test_numbat_numbers_follow_the_json_grammar_exactly(text: str) -> None:
     line = f'{{"name":"x","value":{text},"time":1}}'.encode()
     batch = decode(NumbatDecoder(), line)
