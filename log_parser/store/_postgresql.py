@@ -139,8 +139,9 @@ ADD_TO_DAILY = (
     "INSERT INTO {table} (package, day, count) {rows} "
     "ON CONFLICT (package, day) DO UPDATE SET count = {table}.count + excluded.count"
 )
-#: (package, day, count) arrays, sorted, as rows.
-SORTED_ARRAYS = "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[]) AS t (package, day, count) ORDER BY 1, 2"
+#: (package, day, count) arrays, sorted, as rows; sent in binary (%b), which the server
+#: reads in half the time of the text of 12,500 packages (bench/store.py's daily totals).
+SORTED_ARRAYS = "SELECT * FROM unnest(%b::text[], %b::date[], %b::bigint[]) AS t (package, day, count) ORDER BY 1, 2"
 #: What one source's rows add to the daily totals by (package, day) and by day.
 SOURCE_DAILY = (
     "SELECT package, day, {sign}sum(count) FROM {rows} GROUP BY package, day "
