@@ -324,7 +324,7 @@ class PostgreSQLStore(Store):
         with db.transaction():  # a savepoint, inside the open transaction
             # xmax is 0 in a row this statement inserted, not in one it updated: a new
             # object has no rows to delete (and its DELETE would read every page of the
-            # table not yet summarized in the BRIN index: 15% of the load's time)
+            # table not yet summarized in the BRIN index: 11% of the load's time at 30 days)
             [(number, new)] = db.execute(
                 "INSERT INTO backfill_objects (object) VALUES (%s) "
                 "ON CONFLICT (object) DO UPDATE SET object = excluded.object "  # locks its row
