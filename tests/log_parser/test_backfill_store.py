@@ -72,6 +72,26 @@ def test_an_object_vouches_for_its_own_day_only(store_location: str) -> None:
     store.close()
 
 
+def test_an_object_written_twice_in_one_transaction_keeps_its_second_rows(store_location: str) -> None:
+    """The second writing of an object replaces the first's rows, also when the first is
+    not yet committed (PostgreSQL looks for an object's old rows only when its record
+    was there before the statement: here, inserted by the same transaction)."""
+    store = open_store(store_location, bulk_writer=True)
+    store.add_object(
+        BackfilledObject("a.gz", object_rows({("lodash", "4.17.21", DAY): 3, ("react", "18.0.0", DAY): 1}))
+    )
+    store.add_object(BackfilledObject("a.gz", object_rows({("lodash", "4.17.21", DAY): 5})))
+    store.commit()
+    assert store.daily("lodash", DAY, DAY) == {DAY: 5}
+    assert store.daily("react", DAY, DAY) == {}
+    assert store.daily(None, DAY, DAY) == {DAY: 5}
+    assert store.by_version("lodash", DAY, DAY) == {"4.17.21": 5}
+    # and a new object beside it adds its own rows only
+    store.replace_objects([BackfilledObject("b.gz", object_rows({("lodash", "4.17.21", DAY): 2}))])
+    assert store.daily(None, DAY, DAY) == {DAY: 7}
+    store.close()
+
+
 def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its_transaction(
     store_location: str,
 ) -> None:
