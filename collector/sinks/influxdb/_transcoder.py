@@ -25,17 +25,18 @@ from typing import Any
 import numpy as np
 from numba import njit, types
 
-from jit.tables import FNV_OFFSET, FNV_PRIME, KEY, VALUE, compiled, first_slot, insert, with_room
+from jit.tables import compiled, insert, with_room
 
 from ...wire import Batch, Event
 from ...wire._batch import joined_lines
+from ...wire._line_keys import NOT_FOUND, find_key, key_hash
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 ByteArray = np.ndarray[Any, np.dtype[np.uint8]]
 
 #: What the first pass says of a line that has no known series.
-UNKNOWN = -1  #: usual shape, series not learnt yet
+UNKNOWN = NOT_FOUND  #: usual shape, series not learnt yet
 UNUSUAL = -2  #: not the usual shape: only the LineEncoder can say
 #: What the second pass is told of a line the LineEncoder took.
 LEFT_OUT = -3  #: no line (skipped, refused by the guard, nothing to write)
@@ -140,8 +141,8 @@ class JsonLineTranscoder:
             if encoded is None:
                 ids[index] = LEFT_OUT
             elif key is not None and self._learnt < self.limit:
-                key_hash = _key_hash(data, int(spans[index, 0]), int(spans[index, 1]), cuts[index])
-                ids[index] = learnt_here[key] = self._learn(key, key_hash, encoded[0])
+                hashed = key_hash(data, int(spans[index, 0]), int(spans[index, 1]), _around(cuts[index]))
+                ids[index] = learnt_here[key] = self._learn(key, hashed, encoded[0])
             else:
                 ids[index] = GIVEN
                 extras.append(encoded[1].encode())
@@ -196,9 +197,13 @@ def _longer(rows: Int64Array, count: int) -> Int64Array:
 
 # -- compiled --------------------------------------------------------------------------
 # numba compiles no keyword-only arguments: the functions below take many positional ones.
-# Learnt keys sit end to end in one byte array, their [start, end] in key_spans by id;
-# a hash table of [FNV-1a hash, id + 1] rows (size a power of two, at most half full)
-# finds them.
+# A line's key is hashed and looked up where it lies by ...wire._line_keys.
+
+
+@compiled
+def _around(cut: Any) -> tuple[int, int, int, int]:
+    """Where a line's value and time tokens lie, from its row of cuts: what its key is cut around."""
+    return cut[_VALUE_START], cut[_VALUE_END], cut[_TIME_START], cut[_TIME_END]
 
 
 @compiled
@@ -350,77 +355,6 @@ def _read_object(data: Any, start: int, end: int, cut: Any) -> bool:
 
 
 @compiled
-def _cut_spans(start: int, end: int, cut: Any) -> tuple[int, int, int, int, int, int]:
-    """The three stretches of a line around its value and time tokens."""
-    first, first_end = cut[_VALUE_START], cut[_VALUE_END]
-    second, second_end = cut[_TIME_START], cut[_TIME_END]
-    if second < first:
-        first, first_end, second, second_end = second, second_end, first, first_end
-    return start, first, first_end, second, second_end, end
-
-
-_PRIME, _FNV_START = FNV_PRIME, FNV_OFFSET
-
-
-@compiled
-def _mix(data: Any, start: int, end: int, lanes: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
-    """FNV-1a in four lanes, a byte to each in turn, so that the multiplications do not
-    wait for each other; the lanes carry across the stretches of one key."""
-    first, second, third, fourth = lanes
-    at = start
-    while at + 4 <= end:
-        first = (first ^ np.uint64(data[at])) * _PRIME
-        second = (second ^ np.uint64(data[at + 1])) * _PRIME
-        third = (third ^ np.uint64(data[at + 2])) * _PRIME
-        fourth = (fourth ^ np.uint64(data[at + 3])) * _PRIME
-        at += 4
-    while at < end:
-        first = (first ^ np.uint64(data[at])) * _PRIME
-        at += 1
-    return first, second, third, fourth
-
-
-@compiled
-def _key_hash(data: Any, start: int, end: int, cut: Any) -> int:
-    """The hash of a line's key, taken from the line itself: the same key is always cut
-    into the same three stretches, so it always hashes alike."""
-    a, b, c, d, e, f = _cut_spans(start, end, cut)
-    lanes = (_FNV_START, _FNV_START, _FNV_START, _FNV_START)
-    first, second, third, fourth = _mix(data, e, f, _mix(data, c, d, _mix(data, a, b, lanes)))
-    return int(np.int64((first ^ (second * _PRIME) ^ (third * _PRIME * _PRIME) ^ (fourth >> np.uint64(7))) * _PRIME))
-
-
-@compiled
-def _same_key(data: Any, start: int, end: int, cut: Any, keys: Any, key_start: int, key_end: int) -> bool:  # noqa: PLR0917
-    a, b, c, d, e, f = _cut_spans(start, end, cut)
-    if (b - a) + (d - c) + (f - e) != key_end - key_start:
-        return False
-    at = key_start
-    for first, last in ((a, b), (c, d), (e, f)):
-        for index in range(first, last):
-            if data[index] != keys[at]:
-                return False
-            at += 1
-    return True
-
-
-@compiled
-def _find(data: Any, start: int, end: int, cut: Any, slots: Any, keys: Any, key_spans: Any) -> int:  # noqa: PLR0917
-    """The id of the series this line names, or UNKNOWN."""
-    key_hash = _key_hash(data, start, end, cut)
-    mask = slots.shape[0] - 1
-    slot = first_slot(key_hash, mask)
-    while slots[slot, VALUE] > 0:
-        index = slots[slot, VALUE] - 1
-        if slots[slot, KEY] == key_hash and _same_key(
-            data, start, end, cut, keys, key_spans[index, 0], key_spans[index, 1]
-        ):
-            return int(index)
-        slot = (slot + 1) & mask
-    return UNKNOWN
-
-
-@compiled
 def _copy(body: Any, at: int, source: Any, start: int, end: int) -> int:
     body[at : at + end - start] = source[start:end]
     return at + end - start
@@ -452,7 +386,8 @@ def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Int64Ar
         spans[line, 0], spans[line, 1] = start, end
         cut = cuts[line]
         if _read_object(data, start, end, cut):
-            ids[line] = _find(data, start, end, cut, slots, keys, key_spans)
+            around = _around(cut)
+            ids[line] = find_key(data, start, end, around, key_hash(data, start, end, around), slots, keys, key_spans)
         else:
             ids[line] = UNUSUAL
         start = end + 1

@@ -28,16 +28,17 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, types
 
-from jit.tables import FNV_OFFSET, FNV_PRIME, KEY, VALUE, compiled, first_slot, insert, with_room
+from jit.tables import compiled, insert, with_room
 from jit.tables import with_row as _with_row
 
 from ...wire import Batch
 from ...wire._batch import joined_lines
+from ...wire._line_keys import NOT_FOUND, find_key, key_hash
 from ...wire._numbat_scan import CUTS, TIME_END, TIME_START, VALUE_END, VALUE_START, usual_line
 from ._requests import REASONS, RequestEncoder, Samples
 
 #: What the first pass says of a line that has no known series.
-UNKNOWN = -1  #: usual shape, series not learnt yet
+UNKNOWN = NOT_FOUND  #: usual shape, series not learnt yet
 UNUSUAL = -2  #: not the usual shape, or a value read only by Python: the encoder's
 
 _MINUS, _DOT, _ZERO, _NEWLINE = b"-.0\n"
@@ -83,77 +84,6 @@ def _read_time(data: Any, start: int, end: int) -> int:
     return -number if negative else number
 
 
-@compiled
-def _cut_spans(start: int, end: int, cut: Any) -> tuple[int, int, int, int, int, int]:
-    """The three stretches of a line around its value and time tokens."""
-    first, first_end = cut[VALUE_START], cut[VALUE_END]
-    second, second_end = cut[TIME_START], cut[TIME_END]
-    if second < first:
-        first, first_end, second, second_end = second, second_end, first, first_end
-    return start, first, first_end, second, second_end, end
-
-
-@compiled
-def _mix(data: Any, start: int, end: int, lanes: tuple[Any, Any, Any, Any]) -> tuple[Any, Any, Any, Any]:
-    """FNV-1a in four lanes, a byte to each in turn, so that the multiplications do not
-    wait for each other; the lanes carry across the stretches of one key."""
-    first, second, third, fourth = lanes
-    at = start
-    while at + 4 <= end:
-        first = (first ^ np.uint64(data[at])) * FNV_PRIME
-        second = (second ^ np.uint64(data[at + 1])) * FNV_PRIME
-        third = (third ^ np.uint64(data[at + 2])) * FNV_PRIME
-        fourth = (fourth ^ np.uint64(data[at + 3])) * FNV_PRIME
-        at += 4
-    while at < end:
-        first = (first ^ np.uint64(data[at])) * FNV_PRIME
-        at += 1
-    return first, second, third, fourth
-
-
-@compiled
-def _key_hash(data: Any, start: int, end: int, cut: Any) -> int:
-    """The hash of a line's key (the line without its value and time tokens), from the
-    line itself: one key is always cut into the same three stretches, so it hashes alike."""
-    a, b, c, d, e, f = _cut_spans(start, end, cut)
-    lanes = (FNV_OFFSET, FNV_OFFSET, FNV_OFFSET, FNV_OFFSET)
-    first, second, third, fourth = _mix(data, e, f, _mix(data, c, d, _mix(data, a, b, lanes)))
-    return int(
-        np.int64(
-            (first ^ (second * FNV_PRIME) ^ (third * FNV_PRIME * FNV_PRIME) ^ (fourth >> np.uint64(7))) * FNV_PRIME
-        )
-    )
-
-
-@compiled
-def _same_key(data: Any, start: int, end: int, cut: Any, keys: Any, key_start: int, key_end: int) -> bool:  # noqa: PLR0917
-    a, b, c, d, e, f = _cut_spans(start, end, cut)
-    if (b - a) + (d - c) + (f - e) != key_end - key_start:
-        return False
-    at = key_start
-    for first, last in ((a, b), (c, d), (e, f)):
-        for index in range(first, last):
-            if data[index] != keys[at]:
-                return False
-            at += 1
-    return True
-
-
-@compiled
-def _find(data: Any, start: int, end: int, cut: Any, key_hash: int, slots: Any, keys: Any, key_spans: Any) -> int:  # noqa: PLR0917
-    """The id of the key this line holds (its hash ``key_hash``), or UNKNOWN."""
-    mask = slots.shape[0] - 1
-    slot = first_slot(key_hash, mask)
-    while slots[slot, VALUE] > 0:
-        index = slots[slot, VALUE] - 1
-        if slots[slot, KEY] == key_hash and _same_key(
-            data, start, end, cut, keys, key_spans[index, 0], key_spans[index, 1]
-        ):
-            return int(index)
-        slot = (slot + 1) & mask
-    return UNKNOWN
-
-
 _READONLY_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
 _BYTES = types.Array(types.uint8, 1, "C")
 _ROWS = types.Array(types.int64, 2, "C")
@@ -185,8 +115,9 @@ def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Any, An
             if exact:
                 values[line] = value
                 times[line] = _read_time(data, cut[TIME_START], cut[TIME_END])
-                hashes[line] = _key_hash(data, start, end, cut)
-                ids[line] = _find(data, start, end, cut, hashes[line], slots, keys, key_spans)
+                around = (cut[VALUE_START], cut[VALUE_END], cut[TIME_START], cut[TIME_END])
+                hashes[line] = key_hash(data, start, end, around)
+                ids[line] = find_key(data, start, end, around, hashes[line], slots, keys, key_spans)
         spans[line, 0], spans[line, 1] = start, end
         start = end + 1
     return ids, values, times, cuts, spans, hashes
