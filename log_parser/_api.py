@@ -1,7 +1,7 @@
 """The npm downloads API over the downloads store, as an ASGI app (Starlette) served by
 hypercorn on trio.
 
-Same paths, JSON shapes and errors as api.npmjs.org: ``/downloads/point/{period}[/{pkg}]``,
+Same paths, JSON shapes and errors as npm's downloads API: ``/downloads/point/{period}[/{pkg}]``,
 ``/downloads/range/{period}[/{pkg}]``, comma-separated packages for bulk lookups, and
 ``/versions/{pkg}/last-week``. Where we do more than npm: today's live count is there
 (ask for today's date), scoped packages work in bulk lookups, per-version counts are
@@ -15,7 +15,7 @@ Strategy: every answer, errors included, is JSON. The routes answer npm's errors
 exception handlers turn Starlette's 404, 405 and 500 into ``{"error": ...}``; and
 ``json_protocol_errors`` does the same for the requests hypercorn refuses before any app
 sees them (a request line with raw non-ASCII bytes). ``Cors`` lets browsers call us, as
-they call api.npmjs.org, from the origins given (``*`` by default: the data is public).
+they call npm's, from the origins given (``*`` by default: the data is public).
 """
 
 from __future__ import annotations
