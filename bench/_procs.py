@@ -8,6 +8,7 @@ process's own user + system time (its children not included), memory is read fro
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -30,3 +31,24 @@ def memory_mb(pid: int, key: str = "VmRSS") -> float:
 def peak_rss_mb(pid: int) -> float:
     """The most memory ``pid`` has held resident so far: read it just before it ends."""
     return memory_mb(pid, "VmHWM")
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep a process, every thread of it, on one CPU: a server on one core, its clients
+    on the other, so that the two do not take turns on one."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(thread), {cpu})
+
+
+def settle(pid: int, timeout: float) -> None:
+    """Wait for a server's background work from the last run (compactions, writes to
+    disk) to end, so that no run pays for the one before it: until it spends less than
+    20 ms of CPU in half a second, or ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - before < 0.02:
+            return
+        before = now

@@ -41,8 +41,10 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
+sys.path.insert(0, str(HERE.parent))  # bench._procs
 
 import emitter  # noqa: E402
+from bench._procs import peak_rss_mb  # noqa: E402
 
 NODE_COLLECTOR = "numbat-collector@1.1.0"
 PER_DATAGRAM = 20
@@ -67,14 +69,6 @@ class Result:
     @property
     def lost(self) -> int:
         return self.events - (self.arrived - self.duplicates)
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The most memory the process ever held resident (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 #: The limit: one Python process reading the TCP stream and validating each line with orjson.

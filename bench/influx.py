@@ -38,6 +38,7 @@ import orjson  # noqa: E402
 import urllib3  # noqa: E402
 from influxdb_client import Point, WritePrecision  # noqa: E402
 
+from bench._procs import cpu_seconds, peak_rss_mb, pin, settle  # noqa: E402
 from collector.sinks.influxdb import LineEncoder  # noqa: E402
 from collector.sinks.influxdb._transcoder import JsonLineTranscoder  # noqa: E402
 from collector.wire import Batch, decoder_for  # noqa: E402
@@ -62,39 +63,6 @@ def events(count: int, name: str) -> list[dict]:
         }
         for i in range(count)
     ]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The most memory the process ever held resident (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def pin(pid: int, cpu: int) -> None:
-    """Keep a process, every thread of it, on one CPU."""
-    for thread in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(thread), {cpu})
-
-
-def settle(pid: int, timeout: float = 60.0) -> None:
-    """Wait for InfluxDB's background work (cache snapshots, compactions) from the last
-    run to end, so that no run pays for the one before it."""
-    deadline = time.monotonic() + timeout
-    before = cpu_seconds(pid)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu_seconds(pid)
-        if now - before < 0.02:
-            return
-        before = now
 
 
 @dataclass
@@ -212,9 +180,9 @@ def main() -> None:
             for round_ in range(args.rounds):
                 direct_events = events(n, f"bench.direct{round_}")
                 lines = [encoder.encode(event)[1] for event in direct_events]  # type: ignore[index]
-                settle(influxd.process.pid)
+                settle(influxd.process.pid, 60.0)
                 directs.append(direct(influxd, lines))
-                settle(influxd.process.pid)
+                settle(influxd.process.pid, 60.0)
                 payload = b"".join(orjson.dumps(event) + b"\n" for event in events(n, f"bench.sink{round_}"))
                 sinks.append(through_numbatd(influxd, workdir / f"round{round_}", payload, n))
                 landed = influxd.count(f"bench.direct{round_}", "direct"), influxd.count(f"bench.sink{round_}", "sink")

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT))  # bench._procs
+
+from bench._procs import cpu_seconds, memory_mb  # noqa: E402
+
 CHILD = """
     import os, signal, sys, time
     logs = sys.argv[1] == "logs"
@@ -62,19 +65,6 @@ class Row:
     monitor_peak: float | None = None  #: MB
     child_cpu: float = 0.0  #: percent of one core
     bursts: float = 0.0  #: a second
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` alone (its children not included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def memory_mb(pid: int, key: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    raise KeyError(key)
 
 
 def child_pid_of(pid: int) -> int:

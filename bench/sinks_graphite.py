@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE.parent))  # the test helpers that start carbon and n
 
 import orjson  # noqa: E402
 
-from bench._procs import cpu_seconds, peak_rss_mb  # noqa: E402
+from bench._procs import cpu_seconds, peak_rss_mb, pin, settle  # noqa: E402
 from tests.collector.carbon import RETENTION, Carbon  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
@@ -51,25 +51,6 @@ from tests.waiting import wait_for  # noqa: E402
 PATHS = 200  #: distinct paths (whisper files) a run writes, each point a second of its own
 PICKLE_POINTS = 500  #: points per pickle message of the direct client, as carbon-relay sends them
 PROTOCOLS = ("plaintext", "pickle")
-
-
-def pin(pid: int, cpu: int) -> None:
-    """Keep a process, every thread of it, on one CPU."""
-    for thread in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(thread), {cpu})
-
-
-def settle(pid: int, timeout: float = 120.0) -> None:
-    """Wait for carbon's writer to have written the last run's points to whisper, so that
-    no run pays for the one before it."""
-    deadline = time.monotonic() + timeout
-    before = cpu_seconds(pid)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu_seconds(pid)
-        if now - before < 0.02:
-            return
-        before = now
 
 
 @dataclass(frozen=True)
@@ -229,7 +210,7 @@ def measure(seconds: float, rounds: int = 3, pinned: bool = True) -> list[dict[s
                 count = min(int(rate * seconds), PATHS * (RETENTION - 1200))
                 directs, sinks = [], []
                 for round_ in range(rounds):
-                    settle(carbon.process.pid)
+                    settle(carbon.process.pid, 120.0)
                     points = Points(f"direct_{protocol}{round_}", count, base)
                     directs.append(direct(carbon, query, points, protocol))
                     assert wait_for(lambda points=points: landed(carbon, points), 300, interval=2), points.run

@@ -46,6 +46,7 @@ sys.path.insert(0, str(HERE.parent))  # the test helpers that start prometheus a
 import cramjam  # noqa: E402
 import orjson  # noqa: E402
 
+from bench._procs import cpu_seconds, peak_rss_mb, pin, settle  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.collector.prometheus_receiver import Prometheus  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
@@ -113,36 +114,6 @@ def plain_body(batch: list[dict]) -> bytes:
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The most memory the process ever held resident (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def pin(pid: int, cpu: int) -> None:
-    for thread in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(thread), {cpu})
-
-
-def settle(pid: int, timeout: float = 30.0) -> None:
-    """Wait for Prometheus's background work from the last run to end."""
-    deadline = time.monotonic() + timeout
-    before = cpu_seconds(pid)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu_seconds(pid)
-        if now - before < 0.02:
-            return
-        before = now
 
 
 def post_all(prometheus: Prometheus, bodies, pid: int) -> tuple[float, float]:
@@ -252,7 +223,7 @@ def _rounds(seconds: float, rounds: int, pinned_wanted: bool) -> tuple[dict[str,
                 start = base_ms + round_ * count
                 for key, _ in PATHS:
                     batch = events(count, f"bench.{key}{round_}", start)
-                    settle(pid)
+                    settle(pid, 30.0)
                     if key == "direct":
                         bodies = [plain_body(batch[i : i + BATCH]) for i in range(0, count, BATCH)]
                         elapsed, server = post_all(prometheus, bodies, pid)
