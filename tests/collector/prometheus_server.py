@@ -2,8 +2,8 @@
 own, stopped by its PID.
 
 General on purpose: the configuration is the caller's text (:func:`scrape_config` writes
-the usual one), and ``flags`` go on the command line as given (say
-``--web.enable-remote-write-receiver``). The HTTP API answers queries (:meth:`query`,
+the usual one), and ``flags`` go on the command line as given (``prometheus_receiver.py``
+makes it a remote-write receiver). The HTTP API answers queries (:meth:`query`,
 :meth:`query_range`) and says what the scrapes did (:meth:`targets`).
 """
 
@@ -101,7 +101,7 @@ class PrometheusServer:
         """The ``data`` of an answer of the HTTP API (``/api/v1/...``); raises on an error."""
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as response:
+            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=30) as response:
                 answer = orjson.loads(response.read())
         except urllib.error.HTTPError as exc:
             answer = orjson.loads(exc.read())
