@@ -141,18 +141,7 @@ class Absorber:
                     if k not in not_labels
                 ]
             )
-        key = (event["name"], statsd, items)
-        target = self._targets.get(key)
-        if target is None or not target[0].alive:
-            found = self._resolve(event, incoming, key, now)
-            if isinstance(found, str):
-                return found
-            target = found
-        series, update, scale, ttl = target
-        reason = update(series, event, scale, now)
-        if reason is None and (ttl or series.ttl):
-            self.store.touch(series, now, ttl)
-        return reason
+        return self._update((event["name"], statsd, items), event, incoming, now)
 
     def _chosen_items(self, event: Event) -> tuple[tuple[str, Any], ...]:
         """The fields ``label_fields`` names, as they came (typed, as above)."""
@@ -181,7 +170,11 @@ class Absorber:
                     if k not in not_labels and not is_statistic(k)
                 ]
             )
-        key = (event["name"], event["kind"], items)
+        return self._update((event["name"], event["kind"], items), event, incoming, now)
+
+    def _update(self, key: tuple[Any, ...], event: Event, incoming: Incoming | None, now: float) -> str | None:
+        """Update the series ``key`` names (found once, then remembered) with ``event``;
+        the reason it was not, if it was not."""
         target = self._targets.get(key)
         if target is None or not target[0].alive:
             found = self._resolve(event, incoming, key, now)

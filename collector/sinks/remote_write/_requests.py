@@ -212,11 +212,7 @@ class RequestEncoder:
             numbers.append(number)
             values.append(value)
             times.append(int(time))
-        return (
-            np.array(numbers, dtype=np.int64),
-            np.array(values, dtype=np.float64),
-            np.array(times, dtype=np.int64),
-        )
+        return _samples(numbers, values, times)
 
     def _number_of(self, event: Mapping[str, Any]) -> int:
         """The number of the event's series, or the code of why it has none; cached
@@ -277,11 +273,7 @@ class RequestEncoder:
                 numbers.append(number)
                 values.append(value)
                 times.append(int(time))
-        return (
-            np.array(numbers, dtype=np.int64),
-            np.array(values, dtype=np.float64),
-            np.array(times, dtype=np.int64),
-        )
+        return _samples(numbers, values, times)
 
     # -- samples to requests -------------------------------------------------------------
 
@@ -332,3 +324,8 @@ class RequestEncoder:
             parts.append(encode_series(labels[number], data[offsets[start] : offsets[stop]]))
         requests.append((b"".join(parts), count - first))
         return requests
+
+
+def _samples(numbers: list[int], values: list[float], times: list[int]) -> Samples:
+    """A batch's samples as the arrays the requests are cut from: series numbers, values, ms."""
+    return np.array(numbers, dtype=np.int64), np.array(values, dtype=np.float64), np.array(times, dtype=np.int64)
