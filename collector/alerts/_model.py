@@ -4,6 +4,7 @@ between the sans-I/O core, the outputs and the saved state as they are."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,25 @@ class Incident:
     value: float | None = None  # what was measured, when there is one
     resolved_ms: int | None = None
     details: tuple[tuple[str, str], ...] = ()  # extra text fields (the event's description...)
+
+    def document(self) -> dict[str, object]:
+        """The incident as JSON shows it everywhere (webhook, remediation's NUMBAT_INCIDENT,
+        log line, alerts API), so a reader meets one shape; JSON has no NaN nor infinity,
+        so such a value is null."""
+        value = self.value if self.value is not None and math.isfinite(self.value) else None
+        return {
+            "key": self.key,
+            "rule": self.rule,
+            "kind": self.kind,
+            "severity": self.severity,
+            "summary": self.summary,
+            "labels": dict(self.labels),
+            "details": dict(self.details),
+            "value": value,
+            "opened_ms": self.opened_ms,
+            "updated_ms": self.updated_ms,
+            "resolved_ms": self.resolved_ms,
+        }
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import ClassVar, Generic, TypeVar
 import orjson
 
 from ...config import require
-from .._model import Action, Incident, Notification
+from .._model import Action, Notification
 from ._http import Answer, Endpoint, HttpFailure, post, redact, tls_context
 
 #: What the paging and chat outputs take; "remediate" goes to the remediation output alone.
@@ -241,20 +241,3 @@ def iso_ms(ms: int) -> str:
 def finite(value: float | None) -> float | None:
     """JSON has no NaN nor infinity: those become null."""
     return value if value is not None and math.isfinite(value) else None
-
-
-def incident_document(incident: Incident) -> dict[str, object]:
-    """The incident as the webhook (and the remediation's NUMBAT_INCIDENT) shows it."""
-    return {
-        "key": incident.key,
-        "rule": incident.rule,
-        "kind": incident.kind,
-        "severity": incident.severity,
-        "summary": incident.summary,
-        "labels": dict(incident.labels),
-        "details": dict(incident.details),
-        "value": finite(incident.value),
-        "opened_ms": incident.opened_ms,
-        "updated_ms": incident.updated_ms,
-        "resolved_ms": incident.resolved_ms,
-    }

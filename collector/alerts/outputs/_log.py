@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ...observe import log
 from .._model import Notification
-from ._base import Output, OutputOptions, finite
+from ._base import Output, OutputOptions
 
 LEVELS = {"critical": logging.ERROR, "warning": logging.WARNING, "unknown": logging.WARNING, "ok": logging.INFO}
 
@@ -23,20 +23,10 @@ class LogOptions(OutputOptions):
 
 
 def log_fields(notification: Notification) -> dict[str, object]:
-    """The log line's fields for ``notification``."""
-    incident = notification.incident
-    return {
-        "action": notification.action,
-        "incident": incident.key,
-        "rule": incident.rule,
-        "kind": incident.kind,
-        "severity": incident.severity,
-        "summary": incident.summary,
-        "labels": dict(incident.labels),
-        "details": dict(incident.details),
-        "value": finite(incident.value),
-        "opened_ms": incident.opened_ms,
-    }
+    """The log line's fields for ``notification``: the incident's document, its key
+    named ``incident`` (a log record has no ``key``-free namespace of its own)."""
+    document = notification.incident.document()
+    return {"action": notification.action, "incident": document.pop("key"), **document}
 
 
 class LogOutput(Output[LogOptions]):

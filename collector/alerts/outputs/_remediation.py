@@ -27,7 +27,7 @@ import trio
 from ...config import require, require_at_most
 from ...observe import log
 from .._model import Action, Notification
-from ._base import Output, OutputOptions, Rejected, finite, incident_document
+from ._base import Output, OutputOptions, Rejected, finite
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def command_environment(notification: Notification, base: dict[str, str] | None 
         "NUMBAT_INCIDENT_SEVERITY": incident.severity,
         "NUMBAT_INCIDENT_SUMMARY": incident.summary,
         "NUMBAT_INCIDENT_VALUE": "" if value is None else repr(value),
-        "NUMBAT_INCIDENT": orjson.dumps(incident_document(incident)).decode(),
+        "NUMBAT_INCIDENT": orjson.dumps(incident.document()).decode(),
     }
     return {**(os.environ if base is None else base), **{k: v.replace("\0", "") for k, v in added.items()}}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._model import Notification
-from ._base import HttpOptions, HttpOutput, incident_document
+from ._base import HttpOptions, HttpOutput
 
 VERSION = 1
 
@@ -32,7 +32,7 @@ def webhook_document(notification: Notification) -> dict[str, object]:
         "version": VERSION,
         "action": notification.action,
         "at_ms": notification.at_ms,
-        "incident": incident_document(notification.incident),
+        "incident": notification.incident.document(),
     }
 
 

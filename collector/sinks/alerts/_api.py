@@ -27,19 +27,9 @@ MAX_MATCH = 1_000
 
 
 def incident_json(incident: Incident, silences: list[Silence]) -> dict[str, Any]:
-    return {
-        "key": incident.key,
-        "rule": incident.rule,
-        "kind": incident.kind,
-        "severity": incident.severity,
-        "summary": incident.summary,
-        "labels": dict(incident.labels),
-        "opened_ms": incident.opened_ms,
-        "updated_ms": incident.updated_ms,
-        "value": incident.value,
-        "details": dict(incident.details),
-        "silenced": any(fnmatch.fnmatchcase(incident.key, silence.match) for silence in silences),
-    }
+    """The incident's document, and whether a silence holds it."""
+    silenced = any(fnmatch.fnmatchcase(incident.key, silence.match) for silence in silences)
+    return {**incident.document(), "silenced": silenced}
 
 
 def silence_json(silence: Silence) -> dict[str, Any]:
