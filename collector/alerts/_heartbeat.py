@@ -1,11 +1,13 @@
 """The heartbeat rule: services that say they are alive, and the silence when they stop.
 
-Strategy: one :class:`Beat` per (app, key fields). A heartbeat moves its deadline to now
-+ ttl and nothing else (the timer already in the heap fires at the old deadline, sees
-the new one and re-arms), so 10k services beating cost a dict lookup each. At the
-deadline the key is missed: critical (the rule's severity) at that moment, and one more
-miss each ttl after, which is what ``remediate_after`` counts; a clock that jumps counts
-the misses it skipped without a timer for each. The next heartbeat resolves it; a
+Strategy: one :class:`~._watch.Deadline` per (app, key fields), its period the ttl
+(_watch.py's :class:`~._watch.DeadlineWatcher` keeps the deadlines, as for the absent
+rule). A heartbeat moves its deadline to now + ttl and nothing else (the timer already
+in the heap fires at the old deadline, sees the new one and re-arms), so 10k services
+beating cost a dict lookup each. At the deadline the key is missed: critical (the
+rule's severity) at that moment, and one more miss each ttl after, which is what
+``remediate_after`` counts; a clock that jumps counts the misses it skipped without a
+timer for each. The next heartbeat resolves it; a
 shutdown event resolves it and forgets the key.
 
 The app is the event's name up to its last dot (``web.heartbeat`` → ``web``); the
@@ -22,25 +24,13 @@ from emitter.event import Event
 
 from ._incidents import Subject
 from ._rules import HeartbeatRule, glob_matcher, ms
-from ._watch import Context, Handler, Key, Watcher, describe, incident_key, key_reader, seconds
+from ._watch import Context, Deadline, DeadlineWatcher, Handler, Key, describe, incident_key, key_reader, seconds
 
 #: A ttl past this (a year, in ms) is a unit mistake, not a promise.
 MAX_TTL_MS = 366 * 86_400_000
 
 
-class Beat:
-    __slots__ = ("deadline", "due", "last", "misses", "subject", "ttl")
-
-    def __init__(self, subject: Subject, last: int, ttl: int) -> None:
-        self.subject = subject
-        self.last = last  # the last heartbeat
-        self.ttl = ttl
-        self.deadline = last + ttl
-        self.due = self.deadline  # the live timer
-        self.misses = 0
-
-
-class HeartbeatWatcher(Watcher):
+class HeartbeatWatcher(DeadlineWatcher):
     kind = "heartbeat"
 
     def __init__(self, rule: HeartbeatRule, context: Context) -> None:
@@ -51,7 +41,6 @@ class HeartbeatWatcher(Watcher):
         self._key = key_reader(rule.key_fields)
         self._beats_match = glob_matcher(rule.match).match
         self._shutdown_match = glob_matcher(rule.shutdown_match).match
-        self.states: dict[Key, Beat] = {}
 
     def handlers(self, name: str) -> list[Handler]:
         found: list[Handler] = []
@@ -78,20 +67,9 @@ class HeartbeatWatcher(Watcher):
         key = (name.rpartition(".")[0], *self._key(event))
         beat = self.states.get(key)
         if beat is None:
-            if self.full():
-                return
-            beat = self.states[key] = Beat(self._subject(key), now_ms, ttl_ms)
-            self.timers.push(beat.due, self.name, key)
-            return
-        beat.last = now_ms
-        beat.ttl = ttl_ms
-        deadline = beat.deadline = now_ms + ttl_ms
-        if beat.misses:
-            beat.misses = 0
-            self.book.report(beat.subject, now_ms, "ok", self._back(beat))
-        if deadline < beat.due:
-            beat.due = deadline
-            self.timers.push(deadline, self.name, key)
+            self._watch(key, now_ms, ttl_ms)
+        else:
+            self.seen(key, beat, now_ms, ttl_ms)
 
     def shutdown(self, event: Event, name: str, now_ms: int) -> None:
         key = (name.rpartition(".")[0], *self._key(event))
@@ -99,54 +77,23 @@ class HeartbeatWatcher(Watcher):
         if beat is not None and beat.misses:
             self.book.report(beat.subject, now_ms, "ok", f"{self._who(beat)} shut down")
 
-    def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
-        beat = self.states.get(key)
-        if beat is None or beat.due != due_ms:
-            return
-        if beat.deadline > due_ms:
-            beat.due = beat.deadline
-            self.timers.push(beat.due, self.name, key)
-            return
-        # missed at due_ms, and at every ttl after it up to now
-        ttl = beat.ttl
-        missed = (now_ms - due_ms) // ttl + 1
-        before = beat.misses
-        beat.misses += missed
-        beat.due = due_ms + missed * ttl
-        self.timers.push(beat.due, self.name, key)
-        self.book.report(beat.subject, due_ms, self.severity, self._missed(beat, due_ms))
-        after = self.rule.remediate_after
-        if after is not None and before < after <= beat.misses:
-            at = due_ms + (after - before - 1) * ttl
-            self.book.remediate(beat.subject, at, self.severity, self._missed(beat, at))
-
-    def _who(self, beat: Beat) -> str:
+    def _who(self, beat: Deadline) -> str:
         labels = beat.subject.labels
         app = dict(labels).get("app", "")
         who = describe(labels, skip="app")
         return f"{app or '(no app)'}{' on ' + who if who else ''}"
 
-    def _missed(self, beat: Beat, at_ms: int) -> str:
-        return f"{self._who(beat)}: no heartbeat for {seconds(at_ms - beat.last)} (ttl {seconds(beat.ttl)})"
+    def _missing(self, beat: Deadline, at_ms: int) -> str:
+        return f"{self._who(beat)}: no heartbeat for {seconds(at_ms - beat.last)} (ttl {seconds(beat.period)})"
 
-    def _back(self, beat: Beat) -> str:
+    def _back(self, beat: Deadline) -> str:
         return f"{self._who(beat)}: heartbeat back"
 
     def dump(self) -> list[dict[str, Any]]:
         return [
-            {"key": list(key), "last": b.last, "ttl": b.ttl, "deadline": b.deadline, "due": b.due, "misses": b.misses}
-            for key, b in sorted(self.states.items())
+            {"key": list(key), "ttl": beat.period, **self.dumped(beat)} for key, beat in sorted(self.states.items())
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.states.clear()
-        for item in items:
-            key = tuple(str(part) for part in item["key"])
-            if len(key) != len(self.fields) + 1:
-                continue  # the key fields changed: a new watch from its next heartbeat
-            beat = Beat(self._subject(key), int(item["last"]) + shift_ms, int(item["ttl"]))
-            beat.deadline = int(item["deadline"]) + shift_ms
-            beat.due = int(item["due"]) + shift_ms
-            beat.misses = int(item["misses"])
-            self.states[key] = beat
-            self.timers.push(beat.due, self.name, key)
+        for key, item in self.saved(items, len(self.fields) + 1):
+            self.restore(key, item, shift_ms, int(item["ttl"]))

@@ -140,11 +140,7 @@ class StatusWatcher(ConfirmingWatcher):
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.states.clear()
-        for item in items:
-            key = tuple(str(part) for part in item["key"])
-            if len(key) != len(self.fields) + 1:
-                continue
+        for key, item in self.saved(items, len(self.fields) + 1):
             check = Check(self._subject(key))
             check.runs = None if item["runs"] is None else Runs.load(item["runs"])
             check.verdict = int(item["verdict"])

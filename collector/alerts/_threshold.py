@@ -220,11 +220,7 @@ class ThresholdWatcher(WindowedWatcher):
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.states.clear()
-        for item in items:
-            key = tuple(str(part) for part in item["key"])
-            if len(key) != len(self.fields) + 1:
-                continue
+        for key, item in self.saved(items, len(self.fields) + 1):
             series = Series(self._subject(key), self._window(), 0)
             series.window.load(item["window"])
             self._load_common(series, item)
@@ -341,11 +337,7 @@ class RatioWatcher(WindowedWatcher):
         ]
 
     def load(self, items: list[dict[str, Any]], shift_ms: int) -> None:
-        self.states.clear()
-        for item in items:
-            key = tuple(str(part) for part in item["key"])
-            if len(key) != len(self.fields):
-                continue
+        for key, item in self.saved(items, len(self.fields)):
             pair = self._new(key, 0)
             pair.numerator.load(item["numerator"])
             pair.denominator.load(item["denominator"])

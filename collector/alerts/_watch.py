@@ -26,6 +26,7 @@ from emitter.event import Event
 
 from ._confirm import SEVERITIES, Runs
 from ._incidents import IncidentBook, Policy, Subject
+from ._model import Severity
 from ._rules import AlertRule, Confirmation, glob_matcher, ms
 from ._windows import Drops
 
@@ -179,6 +180,101 @@ class Watcher:
 
     def refuse(self, reason: str) -> None:
         self.stats.refused[self.name, reason] += 1
+
+    def saved(self, items: list[dict[str, Any]], key_length: int) -> list[tuple[Key, dict[str, Any]]]:
+        """The saved states of :meth:`load`'s ``items`` with their keys, less those of keys
+        of another length (the rule's key fields changed: those keys start again)."""
+        self.states.clear()
+        keyed = [(tuple(str(part) for part in item["key"]), item) for item in items]
+        return [(key, item) for key, item in keyed if len(key) == key_length]
+
+
+class Deadline:
+    """A key that must be seen again within ``period``: a service's heartbeats, an absent
+    rule's events."""
+
+    __slots__ = ("deadline", "due", "last", "misses", "period", "subject")
+
+    def __init__(self, subject: Subject, last: int, period: int) -> None:
+        self.subject = subject
+        self.last = last  # when it was last seen (or the start of the watch)
+        self.period = period
+        self.deadline = last + period
+        self.due = self.deadline  # the live timer
+        self.misses = 0
+
+
+class DeadlineWatcher(Watcher):
+    """A watcher whose keys each have a deadline (heartbeat, absent): a sighting moves it,
+    and each period past it is one more miss, which ``remediate_after`` counts."""
+
+    severity: Severity
+    states: dict[Key, Deadline]
+
+    def _back(self, state: Deadline) -> str:
+        """The summary of a key seen again after a miss."""
+        raise NotImplementedError
+
+    def _missing(self, state: Deadline, at_ms: int) -> str:
+        """The summary of a key missed at ``at_ms``."""
+        raise NotImplementedError
+
+    def _watch(self, key: Key, now_ms: int, period: int) -> Deadline | None:
+        """A new key's deadline, None when the rule is full."""
+        if self.full():
+            return None
+        state = self.states[key] = Deadline(self._subject(key), now_ms, period)
+        self.timers.push(state.due, self.name, key)
+        return state
+
+    def _subject(self, key: Key) -> Subject:
+        raise NotImplementedError
+
+    def seen(self, key: Key, state: Deadline, now_ms: int, period: int) -> None:
+        """``key`` seen at ``now_ms``: its deadline moves (the timer in the heap fires at
+        the old one, sees the new one and re-arms); a key that was missed is back."""
+        state.last = now_ms
+        state.period = period
+        deadline = state.deadline = now_ms + period
+        if state.misses:
+            state.misses = 0
+            self.book.report(state.subject, now_ms, "ok", self._back(state))
+        if deadline < state.due:  # a shorter period
+            state.due = deadline
+            self.timers.push(deadline, self.name, key)
+
+    def fire(self, key: Key, due_ms: int, now_ms: int) -> None:
+        state = self.states.get(key)
+        if state is None or state.due != due_ms:
+            return
+        if state.deadline > due_ms:
+            state.due = state.deadline
+            self.timers.push(state.due, self.name, key)
+            return
+        # missed at due_ms, and at every period after it up to now
+        period = state.period
+        missed = (now_ms - due_ms) // period + 1
+        before = state.misses
+        state.misses += missed
+        state.due = due_ms + missed * period
+        self.timers.push(state.due, self.name, key)
+        self.book.report(state.subject, due_ms, self.severity, self._missing(state, due_ms))
+        after = self.rule.remediate_after
+        if after is not None and before < after <= state.misses:
+            at = due_ms + (after - before - 1) * period
+            self.book.remediate(state.subject, at, self.severity, self._missing(state, at))
+
+    @staticmethod
+    def dumped(state: Deadline) -> dict[str, Any]:
+        return {"last": state.last, "deadline": state.deadline, "due": state.due, "misses": state.misses}
+
+    def restore(self, key: Key, item: dict[str, Any], shift_ms: int, period: int) -> None:
+        """A key as :meth:`dumped` saved it, ``shift_ms`` later (the engine's downtime)."""
+        state = self.states[key] = Deadline(self._subject(key), int(item["last"]) + shift_ms, period)
+        state.deadline = int(item["deadline"]) + shift_ms
+        state.due = int(item["due"]) + shift_ms
+        state.misses = int(item["misses"])
+        self.timers.push(state.due, self.name, key)
 
 
 class Checked(Protocol):
