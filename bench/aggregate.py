@@ -39,11 +39,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
-sys.path.insert(0, str(HERE.parent))  # bench._procs
+sys.path.insert(0, str(HERE.parent))  # bench._procs, and the tests' npm install
 
 from bench._procs import cpu_seconds, peak_rss_mb  # noqa: E402
+from tests.collector.node import ETSY_STATSD, npm_install  # noqa: E402
 
-ETSY_STATSD = "statsd@0.9.0"  # the newest on the npm registry, as the tests use
 LINES_PER_DATAGRAM = 20
 LADDER = (
     50_000,
@@ -321,22 +321,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as npm_folder, tempfile.TemporaryDirectory() as work:
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-save",
-                "--no-package-lock",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                ETSY_STATSD,
-            ],
-            cwd=npm_folder,
-            check=True,
-            capture_output=True,
-        )
-        node_modules = Path(npm_folder) / "node_modules"
+        node_modules = npm_install(Path(npm_folder), ETSY_STATSD)
         workdir = Path(work)
         fast = {
             "numbatd": lambda: numbatd(workdir, 1.0),

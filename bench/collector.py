@@ -41,10 +41,11 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/ must not shadow packages
-sys.path.insert(0, str(HERE.parent))  # bench._procs
+sys.path.insert(0, str(HERE.parent))  # bench._procs, and the tests' npm install
 
 import emitter  # noqa: E402
 from bench._procs import peak_rss_mb  # noqa: E402
+from tests.collector.node import npm_install  # noqa: E402
 
 NODE_COLLECTOR = "numbat-collector@1.1.0"
 PER_DATAGRAM = 20
@@ -335,22 +336,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as npm_folder:
         node_modules = args.node_modules
         if node_modules is None:
-            subprocess.run(
-                [
-                    "npm",
-                    "install",
-                    "--no-save",
-                    "--no-package-lock",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    NODE_COLLECTOR,
-                ],
-                cwd=npm_folder,
-                check=True,
-                capture_output=True,
-            )
-            node_modules = Path(npm_folder) / "node_modules"
+            node_modules = npm_install(Path(npm_folder), NODE_COLLECTOR)
         host = socket.gethostname()
         lines = [
             orjson.dumps({"name": "bench.m", "value": i, "time": 1_700_000_000_000 + i, "host": host, "node": "n1"})
