@@ -148,12 +148,13 @@ def _watch(process: subprocess.Popen[bytes], timeout: float = 600) -> _Watched:
         with contextlib.suppress(psutil.Error):
             children = parent.children(recursive=True)
             for member in [parent, *children]:
-                with contextlib.suppress(psutil.Error, OSError, ValueError):
+                with contextlib.suppress(psutil.Error):
                     total += member.memory_info().rss
-                    seen.waited[member.pid] = _runqueue_wait(member.pid)
                     if member is not parent:
                         times = member.cpu_times()
                         seen.worker_cpu[member.pid] = times.user + times.system
+                with contextlib.suppress(OSError, ValueError, IndexError):  # a kernel without schedstat
+                    seen.waited[member.pid] = _runqueue_wait(member.pid)
         seen.peak_rss = max(seen.peak_rss, total)
         time.sleep(0.02)
     return seen
