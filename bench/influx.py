@@ -6,7 +6,11 @@ InfluxDB, and numbatd's line encoder against influxdb-client's Point, in one run
 Needs influxd (Debian's influxdb package; ./run-tests installs it). "direct" posts
 pre-built batches of 5000 lines from this process, one request at a time; "numbatd"
 is events sent over TCP as newline-delimited JSON, decoded, encoded and batched by
-numbatd, timed until InfluxDB answered its sink's last request. The encoder table
+numbatd, timed until InfluxDB answered its sink's last request. Both write the same
+points, each into a database of its own; each path first writes a warm-up batch
+(another measurement) and starts its clock once InfluxDB is idle; the path that goes
+first alternates by round. Each round's line says where its time went: each process's
+CPU and its run-queue wait (ready to run while other work held its CPU). The encoder table
 times, per point, Point, numbatd's LineEncoder on decoded events, and the path the sink
 takes for events of known series: their JSON lines to line protocol, compiled.
 
@@ -71,6 +75,7 @@ class Run:
     seconds: float
     influxd_cpu: float  #: seconds of CPU InfluxDB spent
     influxd_wait: float  #: seconds InfluxDB's threads were ready to run but waited for a CPU
+    client_cpu: float  #: seconds of CPU this process, the client, spent: sending, on CPU 0
     numbatd_cpu: float = 0.0
     numbatd_wait: float = 0.0
     numbatd_rss: float = 0.0  #: numbatd's peak resident memory, MB
@@ -91,6 +96,7 @@ def direct(influxd: Influxd, encoder: LineEncoder, points: list[dict], warm_poin
     bodies = ["\n".join(lines[i : i + BATCH]).encode() for i in range(0, len(lines), BATCH)]
     settle(influxd.process.pid, 60.0)
     influxd_before = cpu_seconds(influxd.process.pid), cpu_wait_seconds(influxd.process.pid)
+    client_before = time.process_time()
     started = time.perf_counter()
     for body in bodies:
         post(body)
@@ -99,6 +105,7 @@ def direct(influxd: Influxd, encoder: LineEncoder, points: list[dict], warm_poin
         seconds,
         cpu_seconds(influxd.process.pid) - influxd_before[0],
         cpu_wait_seconds(influxd.process.pid) - influxd_before[1],
+        time.process_time() - client_before,
     )
 
 
@@ -131,13 +138,16 @@ def through_numbatd(influxd: Influxd, workdir: Path, points: list[dict], warm_po
             influxd_pid, numbatd_pid = influxd.process.pid, daemon.process.pid
             influxd_before = cpu_seconds(influxd_pid), cpu_wait_seconds(influxd_pid)
             numbatd_before = cpu_seconds(numbatd_pid), cpu_wait_seconds(numbatd_pid)
+            client_before = time.process_time()
             started = time.time()
             sock.sendall(payload)
+            client_cpu = time.process_time() - client_before  # the scrapes after it are not the client's
             assert wait_for(lambda: delivered() >= warm + count, 300, interval=0.5), "not all delivered"
         run = Run(
             daemon.metric("numbat_sink_last_delivery_timestamp_seconds") - started,
             cpu_seconds(influxd_pid) - influxd_before[0],
             cpu_wait_seconds(influxd_pid) - influxd_before[1],
+            client_cpu,
             cpu_seconds(numbatd_pid) - numbatd_before[0],
             cpu_wait_seconds(numbatd_pid) - numbatd_before[1],
             peak_rss_mb(numbatd_pid),
@@ -191,17 +201,17 @@ def print_runs(n: int, directs: list[Run], sinks: list[Run], placement: str) -> 
     print(f"{'(ratio of each round)':44} {'':>10} {' '.join(f'{r:.2f}' for r in ratios):>10}")
     print()
     print("each round, seconds: the run's wall time; each process's CPU; how long its threads waited for a CPU")
-    print("(the run-queue delay: other work on the machine), InfluxDB's for each path, numbatd's")
+    print("(the run-queue delay: other work on the machine): InfluxDB's and the client's by path (d/n), numbatd's")
     print(
         f"{'round':>5} {'first':>7} {'ratio':>6} {'direct s':>9} {'numbatd s':>10} {'influxd CPU d/n':>16}"
-        f" {'influxd wait d/n':>17} {'numbatd CPU':>12} {'numbatd wait':>13}"
+        f" {'influxd wait d/n':>17} {'client CPU d/n':>15} {'numbatd CPU':>12} {'numbatd wait':>13}"
     )
     for index, (d, s) in enumerate(zip(directs, sinks, strict=True)):
         first = "direct" if index % 2 == 0 else "numbatd"
         print(
             f"{index:>5} {first:>7} {d.seconds / s.seconds:6.2f} {d.seconds:9.2f} {s.seconds:10.2f}"
             f" {f'{d.influxd_cpu:.2f} / {s.influxd_cpu:.2f}':>16} {f'{d.influxd_wait:.2f} / {s.influxd_wait:.2f}':>17}"
-            f" {s.numbatd_cpu:12.2f} {s.numbatd_wait:13.2f}"
+            f" {f'{d.client_cpu:.2f} / {s.client_cpu:.2f}':>15} {s.numbatd_cpu:12.2f} {s.numbatd_wait:13.2f}"
         )
 
 
