@@ -52,3 +52,16 @@ def settle(pid: int, timeout: float) -> None:
         if now - before < 0.02:
             return
         before = now
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """How long the threads of ``pid`` were ready to run but waited for a CPU taken by
+    others (``/proc/PID/task/*/schedstat``, the run-queue delay), in all: what a busy
+    machine costs a process, beside its own CPU time. Threads that ended are not counted."""
+    total = 0
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(Path(f"/proc/{pid}/task/{thread}/schedstat").read_text().split()[1])
+        except (OSError, IndexError):  # the thread ended meanwhile
+            continue
+    return total / 1e9

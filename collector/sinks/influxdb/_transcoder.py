@@ -14,6 +14,16 @@ most 15 significant digits, 1e-4 or more, no exponent) and one ``"time"`` that i
 plain non-negative integer. A series is learnt from the LineEncoder's verdict on an
 event of it (skip, cardinality guard, a line to write), so the output is the
 LineEncoder's, line for line, which the property tests check.
+
+Most lines are of a series already learnt, and for those the pass does not read the JSON
+through: it finds the first ``"value":`` and the first ``"time":``, reads the number after
+each as the full read would (and as plainly written), and looks the line up by the key
+around those two. In a line of the usual shape (no backslash: every quote is JSON's)
+``"value":`` can only be its value key and ``"time":`` its time key, and a number's token
+holds no quote, colon or letter but ``e``, which a plain number has none of, so cutting two
+such numbers out cannot make or move either. A line whose key so cut is a learnt one is
+therefore that learnt line with other numbers (at most moved across the blanks beside
+them), of the usual shape, of that series. Lines not found take the full read.
 """
 
 from __future__ import annotations
@@ -103,6 +113,10 @@ class JsonLineTranscoder:
         self._learnt = 0
         self._key_bytes = 0
         self._prefix_bytes = 0
+        # the compiled helpers _learn calls from Python load from numba's cache at their
+        # first call: here, once, rather than in the first batch of a running daemon
+        scratch = np.zeros((4, 2), dtype=np.int64)
+        insert(with_room(scratch, 0), 1, 1)
 
     def __len__(self) -> int:
         """Series learnt."""
@@ -126,7 +140,7 @@ class JsonLineTranscoder:
             return Lines(b"", np.empty(0, dtype=np.int64)), left_out
         joined = joined_lines(raw)
         data = np.frombuffer(joined, dtype=np.uint8)
-        ids, cuts, spans = _classify(data, self._slots, self._keys, self._key_spans)
+        ids, cuts, spans, hashes = _classify(data, self._slots, self._keys, self._key_spans)
         if len(ids) != len(raw):  # a newline inside a line: no line of this batch is trusted
             lines, left_out = self.encoder.encode_all(every())
             return Lines.of(lines), left_out
@@ -141,8 +155,7 @@ class JsonLineTranscoder:
             if encoded is None:
                 ids[index] = LEFT_OUT
             elif key is not None and self._learnt < self.limit:
-                hashed = key_hash(data, int(spans[index, 0]), int(spans[index, 1]), _around(cuts[index]))
-                ids[index] = learnt_here[key] = self._learn(key, hashed, encoded[0])
+                ids[index] = learnt_here[key] = self._learn(key, int(hashes[index]), encoded[0])
             else:
                 ids[index] = GIVEN
                 extras.append(encoded[1].encode())
@@ -324,6 +337,78 @@ def _read_value(data: Any, at: int, end: int, kind: int, cut: Any) -> int:
 
 
 @compiled
+def _is_number_byte(byte: int) -> bool:
+    """A byte _read_value takes into a number's token."""
+    return _is_digit(byte) or byte in (_DOT, _MINUS, _PLUS, _E, _LOW_E)
+
+
+@compiled
+def _keys_found(data: Any, start: int, end: int) -> tuple[int, int]:
+    """Just past the first ``"value":`` and the first ``"time":`` of the line; -1 where
+    there is none."""
+    value_at = time_at = -1
+    at = start
+    while at + 7 <= end:
+        if data[at] == _QUOTE:
+            following = data[at + 1]
+            if (
+                following == 118  # "value":
+                and value_at < 0
+                and at + 8 <= end
+                and data[at + 2] == 97
+                and data[at + 3] == 108
+                and data[at + 4] == 117
+                and data[at + 5] == 101
+                and data[at + 6] == _QUOTE
+                and data[at + 7] == _COLON
+            ):
+                value_at = at + 8
+            elif (
+                following == 116  # "time":
+                and time_at < 0
+                and data[at + 2] == 105
+                and data[at + 3] == 109
+                and data[at + 4] == 101
+                and data[at + 5] == _QUOTE
+                and data[at + 6] == _COLON
+            ):
+                time_at = at + 7
+            if value_at >= 0 and time_at >= 0:
+                break
+        at += 1
+    return value_at, time_at
+
+
+@compiled
+def _quick_read(data: Any, start: int, end: int, cut: Any) -> bool:
+    """The value and time tokens after the first ``"value":`` and ``"time":``, read and
+    checked as _read_value reads and checks them, into ``cut``; False where either is
+    missing or not one the compiled path writes. Nothing else of the line is read: only
+    its key, found learnt, makes it a line of the usual shape (see the module's top)."""
+    value_at, time_at = _keys_found(data, start, end)
+    if value_at < 0 or time_at < 0:
+        return False
+    at = _blanks(data, value_at, end)
+    if at >= end or (data[at] != _MINUS and not _is_digit(data[at])):
+        return False
+    token_end = at + 1
+    while token_end < end and _is_number_byte(data[token_end]):
+        token_end += 1
+    text_end = _plain_decimal(data, at, token_end)
+    if text_end < 0:
+        return False
+    cut[_VALUE_START], cut[_VALUE_TEXT_END], cut[_VALUE_END] = at, text_end, token_end
+    at = _blanks(data, time_at, end)
+    token_end = at
+    while token_end < end and _is_number_byte(data[token_end]):
+        token_end += 1
+    if not _plain_integer(data, at, token_end):
+        return False
+    cut[_TIME_START], cut[_TIME_END] = at, token_end
+    return True
+
+
+@compiled
 def _read_object(data: Any, start: int, end: int, cut: Any) -> bool:
     """True for a line of the usual shape, with its value and time tokens in ``cut``
     (zeros until found). The line is one the decoder took, so it holds a name."""
@@ -369,8 +454,11 @@ _ROWS = types.Array(types.int64, 2, "C")
 # The two passes are compiled for their one signature when the module is imported: a
 # first batch that takes seconds would look like a hang.
 @njit((_READONLY_BYTES, _ROWS, _BYTES, _ROWS), cache=True, nogil=True)
-def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """For each line of ``data``: its series id (or UNKNOWN, UNUSUAL), its cuts, its span."""
+def _classify(
+    data: Any, slots: Any, keys: Any, key_spans: Any
+) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
+    """For each line of ``data``: its series id (or UNKNOWN, UNUSUAL), its cuts, its
+    span, and, for a line of the usual shape, its key's hash."""
     count = 1
     for byte in data:
         if byte == _NEWLINE:
@@ -378,6 +466,7 @@ def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Int64Ar
     ids = np.empty(count, dtype=np.int64)
     cuts = np.zeros((count, 5), dtype=np.int64)
     spans = np.empty((count, 2), dtype=np.int64)
+    hashes = np.zeros(count, dtype=np.int64)
     start = 0
     for line in range(count):
         end = start
@@ -385,13 +474,20 @@ def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Int64Ar
             end += 1
         spans[line, 0], spans[line, 1] = start, end
         cut = cuts[line]
-        if _read_object(data, start, end, cut):
+        ids[line] = UNUSUAL
+        if _quick_read(data, start, end, cut):  # a known series, most often
             around = _around(cut)
-            ids[line] = find_key(data, start, end, around, key_hash(data, start, end, around), slots, keys, key_spans)
-        else:
-            ids[line] = UNUSUAL
+            found = find_key(data, start, end, around, key_hash(data, start, end, around), slots, keys, key_spans)
+            if found >= 0:
+                ids[line] = found
+            else:
+                cut[:] = 0
+        if ids[line] == UNUSUAL and _read_object(data, start, end, cut):
+            around = _around(cut)
+            hashes[line] = key_hash(data, start, end, around)
+            ids[line] = find_key(data, start, end, around, hashes[line], slots, keys, key_spans)
         start = end + 1
-    return ids, cuts, spans
+    return ids, cuts, spans, hashes
 
 
 @njit((_READONLY_BYTES, _INTS, _ROWS, _ROWS, _BYTES, _ROWS, _READONLY_BYTES, _INTS), cache=True, nogil=True)
