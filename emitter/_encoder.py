@@ -16,6 +16,11 @@ pieces made once and reused:
   single field whose value is a ``str`` or an ``int`` is looked up by its key and value
   themselves, which skips encoding it to look.
 
+Consecutive records of a burst mostly come from one call site: the same name object and
+the same field objects. So the loop keeps the last name and the last one field it found,
+and a record holding the very same objects (``is``, not ``==``: exact, and no caller
+code runs) reuses their pieces without a lookup, as it reuses the last millisecond's.
+
 Anything else (an event given as a dict, a value of another type, a field that would
 replace a default or the name, a name or fields orjson cannot encode, a full cache) goes
 the general way, line for line in order, with the same counting of invalid and
@@ -37,6 +42,9 @@ from .event import Event, EventBuilder, Scalar
 #: ``fields`` is None (none), the one field's key (its value is ``given``), or a dict of
 #: two or more (``Emitter.metric`` says why not always the dict); ``given`` is otherwise None.
 Record = tuple[Any, Scalar, str | Mapping[str, Any] | None, Any, float]
+
+#: Stands for "no last name or field yet" in the encoder's loop: no record gives it.
+_NOTHING = object()
 
 #: The range of integers orjson encodes; outside it an event is unencodable.
 _SMALLEST_INT = -(2**63)
@@ -100,14 +108,27 @@ class LineEncoder:
         default_value_text = self._default_value_text
         dumps = orjson.dumps
         invalid = unencodable = 0
+        # The last name, and its piece.
+        last_name: object = _NOTHING
+        last_piece: str | None = None
+        # The last one field found by key and value, the same objects (a str or an int:
+        # the same text) most records of a burst from one call site give.
+        last_key: object = _NOTHING
+        last_given: object = _NOTHING
+        last_tail = ""
         # The current millisecond, as [low, high) in ms, and its piece of the line.
         low = high = 0.0
         time_text = ""
         for record in records:
             name, value, fields, given, called_at = record
-            piece = names.get(name) if name.__class__ is str else None
-            if piece is None:
-                piece = self._name_piece(name)
+            if name is last_name:
+                piece = last_piece
+            else:
+                piece = names.get(name) if name.__class__ is str else None
+                if piece is None:
+                    piece = self._name_piece(name)
+                if piece is not None:
+                    last_name, last_piece = name, piece
             if piece is not None:
                 kind = value.__class__
                 if value is None:
@@ -122,14 +143,19 @@ class LineEncoder:
                 if fields is None:
                     tail = tail_alone
                 elif fields.__class__ is str:  # one field: `fields` is its key (maybe ""), `given` its value
-                    tail = None
-                    kind = given.__class__
-                    if kind is str or kind is int:
-                        by_value = pairs.get(fields)
-                        if by_value is not None:
-                            tail = by_value.get(given)
-                    if tail is None:
-                        tail = self._pair_tail(fields, given)
+                    if fields is last_key and given is last_given:
+                        tail = last_tail
+                    else:
+                        tail = None
+                        kind = given.__class__
+                        if kind is str or kind is int:
+                            by_value = pairs.get(fields)
+                            if by_value is not None:
+                                tail = by_value.get(given)
+                                if tail is not None:
+                                    last_key, last_given, last_tail = fields, given, tail
+                        if tail is None:
+                            tail = self._pair_tail(fields, given)
                 elif not fields:
                     tail = tail_alone
                 else:
