@@ -90,8 +90,8 @@ class Emitter:
             else LineEncoder(self._builder, self.settings.name_cache_size)
         )
         self._max_backlog = self.settings.max_backlog
-        # Past this many queued events metric() takes its slow path: it drops the oldest
-        # when the backlog is full, and cuts a lingering sender's wait short.
+        # Past this many queued events the backlog is crowded: metric() cuts a lingering
+        # sender's wait short, and drops the oldest when the backlog is full.
         self._crowded_at = max(1, self._max_backlog // 2)
         # metric() takes its slow path from this many queued events: crowded, or 0 once
         # closed (one test on the hot path for both).
