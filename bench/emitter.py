@@ -7,7 +7,9 @@ Part 1, per call. "caller CPU" is the CPU time of the calling thread alone
 (time.thread_time); "wall" adds waits for the GIL while our sender thread works;
 "process CPU" charges everything, our sender thread's encoding and sending included,
 until the emitter has sent every event: the emitter's whole cost. Every client is
-called through the same kind of lambda, so the loop costs each the same.
+called through the same kind of lambda, so the loop costs each the same. "gc1+2/100k":
+collections of the garbage collector's older generations per 100k calls (mean of the
+samples), which records that stay tracked while queued would drive up.
 
 Part 2, a service. A CPU-bound loop of small pure-Python work units emits 100k events
 per second of its own CPU time (after each unit, the events due by then), for --seconds
@@ -20,6 +22,7 @@ and "cost per event" is the process's CPU time not spent on work units, per even
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import statistics
@@ -28,29 +31,42 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# This script shares its name with the package it measures: keep its folder off the path.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# This script shares its name with the package it measures: keep its folder off the path,
+# and put its checkout first, so that a worktree measures its own emitter, not the one the
+# virtualenv's editable install points at.
+HERE = Path(__file__).resolve().parent
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
 
 import prometheus_client  # noqa: E402
 import statsd  # noqa: E402
 
+import emitter  # noqa: E402
 from emitter import Emitter  # noqa: E402
 
 RATE = 100_000  #: events/s the service of part 2 sends
 
 
-def sample(call: Callable[[], object], calls: int, flush: Callable[[], object]) -> tuple[float, float, float]:
-    """One sample: (caller CPU, wall, process CPU) in ns per call. The process CPU
-    runs until the emitter has sent everything, so it includes the sender's work."""
+def sample(
+    call: Callable[[], object], calls: int, flush: Callable[[], object]
+) -> tuple[float, float, float, float, float]:
+    """One sample: (caller CPU, wall, process CPU) in ns per call, and the garbage
+    collections of generations 1 and 2 it caused, per 100k calls. The process CPU runs
+    until the emitter has sent everything, so it includes the sender's work."""
     loop = range(calls)
     flush()
+    gc0 = gc.get_stats()
     p0, t0, w0 = time.process_time_ns(), time.thread_time_ns(), time.perf_counter_ns()
     for _ in loop:
         call()
     t1, w1 = time.thread_time_ns(), time.perf_counter_ns()
     flush()
     p1 = time.process_time_ns()
-    return (t1 - t0) / calls, (w1 - w0) / calls, (p1 - p0) / calls
+    gc1 = gc.get_stats()
+    older = [
+        (after["collections"] - before["collections"]) * 100_000 / calls for before, after in zip(gc0, gc1, strict=True)
+    ]
+    return (t1 - t0) / calls, (w1 - w0) / calls, (p1 - p0) / calls, older[1], older[2]
 
 
 def work_unit() -> int:
@@ -80,7 +96,9 @@ def service(emit: Callable[[], object] | None, seconds: float) -> tuple[int, int
     return units, sent, clock() - start
 
 
-def per_call(args: argparse.Namespace, port: int) -> tuple[list[tuple[str, float, float, float]], Emitter]:
+def per_call(
+    args: argparse.Namespace, port: int
+) -> tuple[list[tuple[str, float, float, float, float, float]], Emitter]:
     numbat = Emitter(f"udp://127.0.0.1:{port}", app="bench", max_backlog=10_000_000)
     remote = Emitter(f"udp://127.0.0.1:{port}", app="bench", max_backlog=10_000_000, datagram_size=1432)
     statsd_client = statsd.StatsClient("127.0.0.1", port, prefix="bench")
@@ -101,16 +119,24 @@ def per_call(args: argparse.Namespace, port: int) -> tuple[list[tuple[str, float
         ("prometheus labels(status=).inc()", lambda: labelled.labels(status="ok").inc(), lambda: None),
     ]
     # Round-robin: every client sees the same machine noise in each round.
-    samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in rows}
+    samples: dict[str, list[tuple[float, float, float, float, float]]] = {label: [] for label, _, _ in rows}
     for round_number in range(args.samples + 1):
         for label, call, flush in rows:
             measured = sample(call, args.calls, flush)
             if round_number:  # round 0 warms caches and the name cache
                 samples[label].append(measured)
     remote.close()
-    results = [
-        (label, *(statistics.median(column) for column in zip(*samples[label], strict=True))) for label, _, _ in rows
-    ]
+    results = []
+    for label, _, _ in rows:
+        caller, wall, process, gen1, gen2 = zip(*samples[label], strict=True)
+        results.append(
+            (
+                label,
+                *(statistics.median(column) for column in (caller, wall, process)),
+                statistics.fmean(gen1),  # rare events: a median would say 0
+                statistics.fmean(gen2),
+            )
+        )
     return results, numbat
 
 
@@ -130,17 +156,18 @@ def main() -> None:
     results, numbat = per_call(args, port)
     statsd_caller, statsd_process = results[3][1], results[3][3]
     print(f"median of {args.samples} samples x {args.calls} calls, ns per call (Python {sys.version.split()[0]})")
+    print(f"emitter measured: {Path(emitter.__file__).parent}")
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     header = (
         f"{'client / call':37} {'caller CPU':>11} {'wall':>7} {'process CPU':>12}"
-        f" {'statsd/this caller':>19} {'process':>8}"
+        f" {'statsd/this caller':>19} {'process':>8} {'gc1+2/100k':>11}"
     )
     print(header)
     print("-" * len(header))
-    for label, caller, wall, process in results:
+    for label, caller, wall, process, gen1, gen2 in results:
         print(
             f"{label:37} {caller:11.0f} {wall:7.0f} {process:12.0f}"
-            f" {statsd_caller / caller:18.1f}x {statsd_process / process:7.1f}x"
+            f" {statsd_caller / caller:18.1f}x {statsd_process / process:7.1f}x {gen1:6.1f}+{gen2:<4.1f}"
         )
     stats = numbat.stats()
     print(f"numbat emitter: sent {stats.sent}, dropped {stats.dropped}, batches {stats.batches}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import select
 import socket
+import time
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -143,8 +144,10 @@ class DatagramTransport(Transport):
         host, port = self.destination.inet_address
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        # Blocking with a timeout: a full send buffer paces us instead of losing datagrams.
-        sock.settimeout(self.send_timeout)
+        # Non-blocking, and send() waits for room itself: a socket with a timeout would
+        # poll() before every sendto(), a system call and a GIL hand-over per datagram
+        # for a buffer that is almost never full.
+        sock.setblocking(False)
         self._sock, self._address = sock, address
         if self.configured_size is None:
             self.datagram_size = LOOPBACK_DATAGRAM_SIZE if _is_loopback(family, address) else DEFAULT_DATAGRAM_SIZE
@@ -161,10 +164,29 @@ class DatagramTransport(Transport):
             else:
                 try:
                     sock.sendto(datagram[: len(datagram) - trim], address)
+                except BlockingIOError:
+                    self._send_when_room(sock, datagram[: len(datagram) - trim], sent)
                 except OSError as exc:
                     raise SendFailed(sent, f"sendto failed: {exc}") from None
             sent += len(datagram)
         return oversize
+
+    def _send_when_room(self, sock: socket.socket, datagram: memoryview, sent: int) -> None:
+        """A full send buffer paces us instead of losing datagrams: wait for room, for
+        ``send_timeout`` seconds at most (then :class:`SendFailed`, from ``sent``)."""
+        deadline = time.monotonic() + self.send_timeout
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        while (left := deadline - time.monotonic()) > 0:
+            poller.poll(left * 1000)
+            try:
+                sock.sendto(datagram, self._address)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise SendFailed(sent, f"sendto failed: {exc}") from None
+            return
+        raise SendFailed(sent, f"sendto failed: no room in the send buffer for {self.send_timeout:g} s")
 
     def close(self) -> None:
         if self._sock is not None:

@@ -4,8 +4,10 @@ network can neither block nor crash the caller."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
@@ -13,6 +15,8 @@ import trio
 
 import emitter
 from emitter import Emitter
+from emitter._transports import DatagramTransport, SendFailed
+from emitter._uri import parse_uri
 
 from ..waiting import wait_for
 from .receivers import DatagramReceiver, StreamReceiver
@@ -375,3 +379,58 @@ def test_a_mapping_is_copied_so_its_own_methods_never_run_on_the_sender(tcp_rece
     assert wait_for(lambda: len(tcp_receiver.lines) == 2)
     assert names(tcp_receiver.events) == ["testapp.x", "testapp.after"]
     assert e.stats().internal_errors == 0
+
+
+def _full_datagram_transport(tmp_path, send_timeout: float) -> tuple[DatagramTransport, socket.socket]:
+    """A datagram transport to a unix datagram socket nobody reads: its queue fills, and
+    the transport's non-blocking sendto() finds no room (a UDP socket on loopback never does)."""
+    path = str(tmp_path / "full.sock")
+    reader = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.bind(path)
+    transport = DatagramTransport(parse_uri("udp://127.0.0.1:9"), 64, send_timeout)
+    transport._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    transport._sock.setblocking(False)
+    transport._address = path  # type: ignore[assignment]
+    return transport, reader
+
+
+def test_a_full_send_buffer_paces_the_datagrams_instead_of_losing_them(tmp_path) -> None:
+    transport, reader = _full_datagram_transport(tmp_path, send_timeout=5.0)
+    data = b"".join(b"%05d\n" % i for i in range(2000))  # 190 datagrams of 64 bytes: more than the queue holds
+    received: list[bytes] = []
+
+    def read_later() -> None:
+        time.sleep(0.3)  # the sender is waiting for room by now
+        reader.settimeout(1.0)
+        while sum(map(len, received)) < len(data):
+            received.append(reader.recv(64))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read_later)
+        assert transport.send(data) == 0
+        reading.result(timeout=10)
+    assert time.monotonic() - started >= 0.3  # it waited for the reader
+    assert b"".join(received) == data  # every datagram, in order
+    assert all(datagram.endswith(b"\n") for datagram in received)
+    transport.close()
+    reader.close()
+
+
+def test_a_send_buffer_full_for_send_timeout_fails_from_the_first_undelivered_line(tmp_path) -> None:
+    transport, reader = _full_datagram_transport(tmp_path, send_timeout=0.3)
+    data = b"".join(b"%05d\n" % i for i in range(2000))
+    started = time.monotonic()
+    with pytest.raises(SendFailed) as failure:
+        transport.send(data)
+    assert 0.3 <= time.monotonic() - started < 3
+    reader.setblocking(False)
+    delivered = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            delivered.append(reader.recv(64))
+    # Whole datagrams were delivered, and the retry resumes at the first line that was not.
+    assert 0 < failure.value.resume_at == len(b"".join(delivered)) < len(data)
+    assert data[: failure.value.resume_at] == b"".join(delivered)
+    transport.close()
+    reader.close()
