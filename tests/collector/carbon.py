@@ -48,9 +48,10 @@ json.dump(found, sys.stdout)
 
 class Carbon:
     """carbon-cache with its plaintext (``line_port``) and pickle (``pickle_port``)
-    receivers; ``start`` and ``stop`` may alternate, keeping the storage."""
+    receivers; ``start`` and ``stop`` may alternate, keeping the storage. ``settings``:
+    more of carbon.conf's ``[cache]`` keys (``PICKLE_RECEIVER_MAX_LENGTH``...)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, settings: dict[str, object] | None = None) -> None:
         binary = shutil.which("carbon-cache")
         if binary is None:
             raise RuntimeError("carbon-cache is not installed; ./run-tests installs Debian's graphite-carbon")
@@ -95,6 +96,7 @@ TAG_HASH_FILENAMES = False
 # carbon's own metrics off: the storage holds what the tests sent, nothing else
 CARBON_METRIC_INTERVAL = 0
 """
+            + "".join(f"{key} = {value}\n" for key, value in (settings or {}).items())
         )
         (conf / "storage-schemas.conf").write_text(f"[everything]\npattern = .*\nretentions = 1s:{RETENTION}s\n")
         self.pidfile = workdir / "carbon-cache.pid"

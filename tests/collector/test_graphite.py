@@ -312,3 +312,67 @@ def test_an_aggregation_lands_under_statsd_paths(numbatd, carbon, tmp_path) -> N
             if ".gauges." not in path:  # idle series are deleted (statsd's deleteIdleStats); gauges stay
                 assert list(points) == [flushed], path
     assert daemon.stop() == 0
+
+
+@pytest.mark.slow
+def test_a_body_carbon_refuses_is_split_until_its_bad_points_are_dropped_and_the_rest_lands_once(
+    numbatd, tmp_path
+) -> None:
+    """A carbon whose pickle receiver takes messages of at most 8 KiB (the sink writes up
+    to 64 KiB) drops the connection on reading a larger one: it reads what came before,
+    then closes. A body holding two points of 9,000-byte paths is refused however often it
+    is written. It is split, halves of halves, until each long point is alone and dropped,
+    counted; every other point, before it, beside it and after it, lands once, and the
+    sink goes on in bounded time."""
+    (tmp_path / "carbon").mkdir()
+    carbon = Carbon(tmp_path / "carbon", {"PICKLE_RECEIVER_MAX_LENGTH": 8192}).start()
+    try:
+        port = free_port()
+        daemon = numbatd(
+            f'state_dir = "{tmp_path}/state"\n'
+            + tcp_listener(port)
+            + graphite_sink(
+                "g",
+                carbon,
+                "pickle",
+                extra='prefix = "poison"\nmax_message_bytes = 65536\nmax_path_bytes = 16000\nresend_window = 0.2\n'
+                "tags = false",
+            )
+        )
+        base = int(time.time()) - 3600
+        good: dict[str, dict[int, float]] = {}
+        long_names = ["x" * 9000, "y" * 9000]
+
+        def send(first: int, count: int, poison: bool) -> None:
+            events = []
+            for i in range(first, first + count):
+                events.append({"name": f"good{i % 4}", "value": i, "time": (base + i) * 1000})
+                good.setdefault(f"poison.good{i % 4}", {})[base + i] = i
+                if poison and i - first in (7, 20):
+                    events.append({"name": long_names.pop(), "value": 1, "time": (base + i) * 1000})
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(b"".join(orjson.dumps(event) + b"\n" for event in events))
+
+        send(0, 30, poison=True)  # one batch: 30 points and the two carbon refuses
+        assert wait_for(lambda: daemon.metric("numbat_sink_written_events_total") == 32, 10)
+        send(30, 30, poison=False)  # behind it
+        started = time.monotonic()
+        assert wait_for(
+            lambda: (
+                daemon.metric("numbat_sink_skipped_events_total", reason="refused by carbon") == 2
+                and daemon.metric("numbat_sink_delivered_events_total") == 60
+            ),
+            60,
+        )
+        assert time.monotonic() - started < 60
+        assert stored_points(carbon, "poison", 60) == good  # every good point at its second, nothing else
+        assert wait_for(lambda: daemon.metric("numbat_sink_spool_events") == 0, 10)
+        logs = daemon.logs()
+        dropped = [entry for entry in logs if entry["message"] == "a point carbon refuses is dropped"]
+        assert sorted(len(entry["path"]) for entry in dropped) == [200, 200]  # the path, cut short
+        assert {entry["path"][-1] for entry in dropped} == {"x", "y"}
+        assert all("times it was written alone" in entry["why"] for entry in dropped)
+        assert any(entry["message"].startswith("a body carbon refuses is split") for entry in logs)
+        assert daemon.stop() == 0
+    finally:
+        carbon.stop()

@@ -43,6 +43,7 @@ connect_timeout = 1
 send_timeout = 2
 resend_window = 0
 resend_max_bytes = 1000
+max_body_attempts = 5
 retry_base = 0.2
 retry_cap = 2
 spool = { max_bytes = 100000000 }
@@ -59,6 +60,7 @@ input = "10s"
         "hosts.{host}.{name}",
         ("status",),
     )
+    assert (options.max_body_attempts, GraphiteOptions().max_body_attempts) == (5, 3)
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,7 @@ input = "10s"
         ("max_paths = 0", "sinks[0].max_paths: must be positive"),
         ("max_message_points = 0", "sinks[0].max_message_points: must be positive"),
         ("resend_window = -1", "sinks[0].resend_window: must not be negative"),
+        ("max_body_attempts = 0", "sinks[0].max_body_attempts: must be positive"),
         ("retry_cap = 0.01", "sinks[0].retry_cap: must be at least retry_base"),
         ('input = "1m"', "sinks[0].input: '1m' names no aggregation"),
     ],

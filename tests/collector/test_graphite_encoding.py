@@ -26,6 +26,7 @@ from collector.sinks.graphite._encoding import (
     pickled,
     plaintext,
     protocol_of,
+    split,
 )
 from collector.sinks.graphite._paths import PathMaker, Template, clean_path
 from collector.sinks.graphite._window import Unconfirmed
@@ -265,6 +266,24 @@ def test_plaintext_and_pickle_carry_the_same_points_and_convert_into_each_other(
         assert isinstance(message, list)
         assert 0 < len(message) <= max_message_points
         offset += 4 + length
+
+
+@given(points=point_lists, protocol=st.sampled_from(["plaintext", "pickle"]))
+def test_a_body_splits_into_two_halves_of_its_points_in_its_protocol(points: list, protocol: str) -> None:
+    body = plaintext(points) if protocol == "plaintext" else pickled(points, MIN_MESSAGE_BYTES, 50)
+    halves = split(body, MIN_MESSAGE_BYTES, 50)
+    if len(points) < 2:
+        assert halves == []  # nothing to split: a body of one point is dropped whole
+        return
+    (first, first_points), (second, second_points) = halves
+    assert decode(first) + decode(second) == points
+    assert (first_points, second_points) == (len(points) // 2, len(points) - len(points) // 2)
+    assert protocol_of(first) == protocol_of(second) == protocol
+
+
+@pytest.mark.parametrize("body", [b"no spaces here\n", b"\x00\x00\x00\x09cut short", b"\x00\x00\x00\x01\x80"])
+def test_a_body_that_is_none_of_ours_has_nothing_to_split(body: bytes) -> None:
+    assert split(body) == []
 
 
 def test_pickle_messages_stay_under_the_bound() -> None:

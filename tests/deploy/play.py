@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,13 @@ def outside_env(**more: str) -> dict[str, str]:
     return env
 
 
-def build_wheel(folder: Path) -> Path:
+def build_wheel(folder: Path, edit: Callable[[Path], None] | None = None) -> Path:
+    """The checkout as a wheel in ``folder``; ``edit`` changes the copy it is built from
+    first (a rebuild under the same version)."""
     source = folder / "numbat"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    if edit is not None:
+        edit(source)
     subprocess.run(
         [*PIP_WHEEL, "-w", str(folder / "dist"), str(source)],
         cwd=folder,

@@ -3,12 +3,13 @@ temporary root (tests/deploy/play.py): it installs numbat from the checkout's wh
 a virtual environment, writes numbatd's configuration and the four kinds of units, and
 checks each before it is put in place. Then the installed numbatd, started from there,
 receives an event; a second run changes nothing; a bad configuration variable fails the
-play before anything is reloaded.
+play before anything is reloaded; a wheel rebuilt under the same version is installed
+again; a service taken off numbat_run_services has its unit removed.
 
 Where systemd is not running (a container: the case on the machines the suite runs on), the
 units are written and checked with systemd-analyze verify (the template's validate), and
 the tasks that enable, start, restart or reload them are skipped: the last test says so.
-The three runs take about a minute together: the module is marked slow.
+The six runs take about two minutes together: the module is marked slow.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 from ..collector.numbatd import free_port, wait_for_lines
 from ..processes import terminate
 from ..waiting import wait_for
-from .play import PLAYBOOK, Fleet, PlayRun, fleet_on_this_machine, outside_env, systemd_running
+from .play import PLAYBOOK, Fleet, PlayRun, build_wheel, fleet_on_this_machine, outside_env, systemd_running
 
 pytestmark = [
     pytest.mark.slow,
@@ -156,3 +157,55 @@ def test_without_systemd_the_units_are_verified_and_their_tasks_skipped(fleet: F
             "that enable, start, restart and reload them"
         )
     pytest.skip("systemd runs here, but the play's temporary root is no place for it: the tasks were turned off")
+
+
+def test_a_wheel_rebuilt_under_the_same_version_is_installed_again(fleet: Fleet, first: PlayRun) -> None:
+    """pip skips a wheel of the version installed; the role tells a rebuilt one by its checksum."""
+    mark = "\n# rebuilt under the same version\n"
+
+    def edit(source: Path) -> None:
+        with (source / "collector" / "__init__.py").open("a") as module:
+            module.write(mark)
+
+    (fleet.folder / "rebuilt-wheel").mkdir()
+    rebuilt = build_wheel(fleet.folder / "rebuilt-wheel", edit)
+    assert rebuilt.name == Path(fleet.variables["numbat_wheel"]).name  # the same version
+    run = fleet.apply("rebuilt", numbat_wheel=str(rebuilt))
+    assert run.returncode == 0, run.output[-4000:]
+    [site_packages] = (fleet.root / "opt" / "numbat").glob("lib/python3*/site-packages")
+    assert (site_packages / "collector" / "__init__.py").read_text().endswith(mark)
+    again = run.named("Install numbat again from a wheel rebuilt under the version installed")
+    # once, in numbatd's role (the first); the other roles find it done
+    assert [result["changed"] for result in again] == [True] + [False] * (len(again) - 1)
+    assert [result["status"] for result in again[1:]] == ["skipped"] * (len(again) - 1)
+    upgraded = [result for result in run.results if result["task"].startswith("Restart numbatd when numbat was")]
+    assert [result["changed"] for result in upgraded] == [True]  # numbatd restarts on the new code
+    assert "Restart every numbat-run service" in {result["task"] for result in run.handlers()}
+
+
+def test_a_service_taken_off_the_list_has_its_unit_removed(fleet: Fleet, first: PlayRun) -> None:
+    units = fleet.root / "etc" / "systemd" / "system"
+    handmade = units / "numbat-run-handmade.service"  # named alike, not written by the role: left alone
+    handmade.write_text("[Service]\nExecStart=/bin/true\n")
+    services = fleet.variables["numbat_run_services"]
+    try:
+        added = fleet.apply("added", numbat_run_services=[*services, {"name": "batch", "command": ["/bin/true"]}])
+        assert added.returncode == 0, added.output[-4000:]
+        assert (units / "numbat-run-batch.service").exists()
+        removed = fleet.apply("removed", numbat_run_services=services)
+        assert removed.returncode == 0, removed.output[-4000:]
+        assert not (units / "numbat-run-batch.service").exists()
+        assert (units / "numbat-run-registry.service").exists()
+        assert handmade.exists()
+        gone = removed.named("Remove the units of the services no longer listed")
+        assert [(result["item"], result["changed"]) for result in gone if result["item"]] == [
+            ("numbat-run-batch.service", True)
+        ]
+        # stopped, disabled and systemd reloaded where it runs; not here
+        for task in (
+            "Stop and disable the services no longer listed",
+            "Reload systemd's units after units were removed",
+        ):
+            assert {result["status"] for result in removed.named(task)} == {"skipped"}, task
+    finally:
+        handmade.unlink()

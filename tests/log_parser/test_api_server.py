@@ -38,9 +38,12 @@ def answers(port: int) -> bool:
         return False
 
 
-def start_server(db: Path, *options: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(db: Path, *options: str, today: dt.date | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """``numbat-logs serve`` on a free port; with ``today``, its today is that day
+    (serve_on_day.py), not the wall clock's."""
     port = free_port()
-    command = [sys.executable, "-m", "log_parser", "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}", *options]
+    program = ["-m", "log_parser"] if today is None else [str(Path(__file__).with_name("serve_on_day.py")), str(today)]
+    command = [sys.executable, *program, "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}", *options]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_for(lambda: answers(port) or server.poll() is not None, 30) or server.poll() is not None:
         terminate(server)

@@ -238,3 +238,25 @@ def convert(body: bytes, protocol: Protocol, max_message_bytes: int = 1 << 20, m
     if protocol_of(body) == protocol:
         return body
     return encode(decode(body), protocol, max_message_bytes, max_message_points)
+
+
+def readable(body: bytes) -> list[Point] | None:
+    """The points of ``body``, or None if it is no body of ours (a damaged spool's)."""
+    try:
+        return decode(body)
+    except (ValueError, TypeError, UnicodeDecodeError, pickle.UnpicklingError, EOFError, struct.error):
+        return None
+
+
+def split(body: bytes, max_message_bytes: int = 1 << 20, max_message_points: int = 500) -> list[tuple[bytes, int]]:
+    """``body`` in two bodies of half its points each, in its protocol, each with its
+    number of points; ``[]`` when it holds one point or none, or is no body of ours
+    (then there is nothing to split: it is dropped)."""
+    points = readable(body)
+    if points is None or len(points) < 2:
+        return []
+    protocol, middle = protocol_of(body), len(points) // 2
+    return [
+        (encode(half, protocol, max_message_bytes, max_message_points), len(half))
+        for half in (points[:middle], points[middle:])
+    ]

@@ -11,6 +11,15 @@ written again, first, on the next connection: a point written twice is stored on
 While carbon is away, batches go to the spool and are replayed in order, behind what
 must be written again; new ones queue behind them. Events count as delivered when
 confirmed.
+
+A body carbon itself refuses (it drops the connection on reading it: a pickle message
+past its ``PICKLE_RECEIVER_MAX_LENGTH``) would be written again forever, and everything
+behind it would pile up in the spool. A break makes the bodies it caught suspects
+(_suspects.py), written then a few at a time, one alone at last: after
+``max_body_attempts`` breaks in a row with one body alone on the connection, that body is
+split in two (its points halved, to find those carbon refuses) or, one point left,
+dropped, counted (``skipped``, reason ``refused by carbon``) and logged; the points around
+it land.
 """
 
 from __future__ import annotations
@@ -27,9 +36,10 @@ from ...config import SinkConfig, SinkOptions, parse_listen_url, require, requir
 from ...observe import SinkStats, log
 from ...wire import Batch
 from ..remote import RemoteSink, SpoolOptions, Unavailable
-from ._encoding import MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, PointEncoder, Protocol, convert, encode
+from ._encoding import MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, PointEncoder, Protocol, convert, encode, readable, split
 from ._link import Connection
 from ._paths import PathMaker, Template, clean_path
+from ._suspects import Suspects
 from ._window import Unconfirmed
 
 #: carbon's line receiver drops the connection past 16,384 bytes a line: a path, a
@@ -63,6 +73,8 @@ class GraphiteOptions(SinkOptions):
     #: seconds a body written stays ready to be written again, should the connection break
     resend_window: float = 2.0
     resend_max_bytes: int = 64 << 20  #: past it the connection is ended and begun again, to confirm what it holds
+    #: breaks in a row with one body alone on the connection before it is split (or, one point, dropped)
+    max_body_attempts: int = 3
     retry_base: float = 0.1  #: first reconnect delay, seconds, doubling and jittered
     retry_cap: float = 30.0
     spool: SpoolOptions = field(default_factory=SpoolOptions)
@@ -78,7 +90,14 @@ class GraphiteOptions(SinkOptions):
             Template.parse(self.template)
         except ValueError as exc:
             raise ValueError(f"template: {exc}") from None
-        for key in ("batch_size", "max_message_points", "max_path_bytes", "max_paths", "resend_max_bytes"):
+        for key in (
+            "batch_size",
+            "max_message_points",
+            "max_path_bytes",
+            "max_paths",
+            "resend_max_bytes",
+            "max_body_attempts",
+        ):
             require(getattr(self, key) > 0, key, "must be positive")
         for key in ("flush_interval", "connect_timeout", "send_timeout", "retry_base"):
             require(getattr(self, key) > 0, key, "must be positive")
@@ -123,10 +142,16 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
         )
         self._per_batch = options.connection == "per_batch"
         self._connection: Connection | None = None
-        self._window = Unconfirmed(options.resend_window)
+        #: bodies a break caught, until confirmed: written a few at a time, then alone
+        self._suspects = Suspects(options.max_body_attempts)
+        self._window = Unconfirmed(options.resend_window, self._suspects.forget)
         #: bodies written on a connection that broke before they were confirmed: written
         #: again, first, on the next one
         self._resend: deque[tuple[bytes, int]] = deque()
+        self._sending: tuple[bytes, int] | None = None  # the body being written, until its write returned
+        #: transmit()'s own body, given up while it was being written, and what replaces it
+        self._replaced: tuple[bytes, list[tuple[bytes, int]]] | None = None
+        self._probe_tick = max(0.01, min(0.1, options.resend_window / 8))
         self._writing = trio.Lock()  # one write at a time: requests and the spool's replay
         self._background: trio.Nursery | None = None
 
@@ -236,6 +261,11 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
                 if connection is not None:
                     self._broke(connection, self._describe(exc))
+                replaced, self._replaced = self._replaced, None
+                if replaced is not None and replaced[0] is body:  # given up: its halves, if any, go instead
+                    self._resend.extend(replaced[1])
+                    await self._park()
+                    return
                 await self._park()  # before the caller spools body: the older first
                 raise Unavailable(self._describe(exc)) from None
             if self._per_batch or self._window.bytes > self.options.resend_max_bytes:
@@ -245,17 +275,33 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
     async def _connected(self) -> Connection:
         if self._connection is None:
             connection = await Connection.open(self._host, self._port, self.options.connect_timeout)
+            self._sending = None  # a write a stop cut short
             self._connection = connection
             assert self._background is not None, "maintain() runs beside the writes"
             self._background.start_soon(self._watch, connection)
         return self._connection
 
     async def _write(self, connection: Connection, body: bytes, count: int) -> None:
+        await self._make_room(connection, body)
         started = trio.current_time()
+        self._sending = (body, count)
         await connection.send(body, self.options.send_timeout)
+        if connection is not self._connection:  # the watcher saw it break meanwhile (and took it as caught)
+            raise trio.BrokenResourceError("the connection broke")
+        self._sending = None
         self.stats.request_seconds.observe(trio.current_time() - started)
         # on a connection of its own a body is known read at the end of its batch: no need to count its bytes
         self._window.written(body, count, trio.current_time(), 0 if self._per_batch else connection.sent)
+
+    async def _make_room(self, connection: Connection, body: bytes) -> None:
+        """While suspects are about, wait for what is written to be confirmed until
+        ``body`` may go (_suspects.py). Raises trio.BrokenResourceError if the connection
+        breaks meanwhile."""
+        while self._suspects.must_wait(body, self._window.bodies()):
+            await trio.sleep(self._probe_tick)
+            if connection is not self._connection:
+                raise trio.BrokenResourceError("the connection broke")
+            self._confirm()
 
     async def _end(self, connection: Connection) -> None:
         """End the connection and wait for carbon's end of stream: then everything written
@@ -280,16 +326,68 @@ class GraphiteSink(RemoteSink[GraphiteOptions]):
     def _broke(self, connection: Connection, reason: str) -> None:
         """The connection is over before carbon showed it read what it holds: every body
         not confirmed is to be written again, before anything newer."""
+        sending, self._sending = self._sending, None
         if connection is not self._connection:
             return  # seen already
         self._drop(connection)
         again = self._window.take()
+        caught = [body for body, _ in again] + ([sending[0]] if sending is not None else [])
+        given_up = self._suspects.broke(caught)
+        if given_up is not None:
+            again = self._give_up(given_up, again, sending)
         self._resend.extendleft(reversed(again))
         if again:
             log.warning(
                 "carbon connection lost; what it may not have read is written again",
                 extra={"sink": self.name, "error": reason, "events": sum(count for _, count in again)},
             )
+
+    def _give_up(
+        self, body: bytes, again: list[tuple[bytes, int]], sending: tuple[bytes, int] | None
+    ) -> list[tuple[bytes, int]]:
+        """Carbon dropped the connection each time ``body`` was alone on it: it goes,
+        split in two or dropped, wherever it waits (``again``, the resend queue's head
+        or transmit's own body)."""
+        for index, (one, count) in enumerate(again):
+            if one is body:
+                return [*again[:index], *self._split_or_drop(one, count), *again[index + 1 :]]
+        assert sending is not None, "a body given up was caught by the break"
+        assert sending[0] is body
+        replacement = self._split_or_drop(*sending)
+        if self._resend and self._resend[0][0] is body:
+            self._resend.popleft()
+            self._resend.extendleft(reversed(replacement))
+        else:
+            self._replaced = (body, replacement)
+        return again
+
+    def _split_or_drop(self, body: bytes, count: int) -> list[tuple[bytes, int]]:
+        """``body``'s two halves, its events shared by their points; or nothing, counted
+        and logged, when it holds one point."""
+        options = self.options
+        halves = split(body, options.max_message_bytes, options.max_message_points)
+        why = f"carbon ended the connection each of the {options.max_body_attempts} times it was written alone"
+        if halves:
+            (first, first_points), (second, second_points) = halves
+            first_count = count * first_points // (first_points + second_points)
+            log.warning(
+                "a body carbon refuses is split in two, to find the points it refuses",
+                extra={"sink": self.name, "why": why, "points": first_points + second_points, "events": count},
+            )
+            self._suspects.add(first)
+            self._suspects.add(second)
+            return [(first, first_count), (second, count - first_count)]
+        self.stats.skipped("refused by carbon", count)
+        log.warning(
+            "a point carbon refuses is dropped",
+            extra={"sink": self.name, "why": why, "path": self._path_of(body), "bytes": len(body), "events": count},
+        )
+        return []
+
+    @staticmethod
+    def _path_of(body: bytes) -> str:
+        points = readable(body)
+        return "(not a body of points)" if points is None else ",".join(path for path, _ in points)[:200]
 
     async def _park(self) -> None:
         """What is to be written again goes to the spool, in order, whose replay writes

@@ -15,6 +15,7 @@ least once and storage exactly once.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 
@@ -29,14 +30,19 @@ class Written:
 class Unconfirmed:
     """Bodies written and not yet confirmed, oldest first."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, confirmed: Callable[[bytes], None] | None = None) -> None:
         self.seconds = seconds
+        self._confirmed = confirmed  #: told of each body confirmed
         self._entries: deque[Written] = deque()
         self.bytes = 0
         self.events = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def bodies(self) -> Iterator[bytes]:
+        """The bodies not confirmed, oldest first."""
+        return (entry.body for entry in self._entries)
 
     def written(self, body: bytes, count: int, at: float, end: int) -> None:
         self._entries.append(Written(body, count, at, end))
@@ -71,4 +77,6 @@ class Unconfirmed:
         entry = self._entries.popleft()
         self.bytes -= len(entry.body)
         self.events -= entry.count
+        if self._confirmed is not None:
+            self._confirmed(entry.body)
         return entry
