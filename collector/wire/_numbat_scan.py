@@ -34,7 +34,7 @@ from numba import njit, types
 
 from jit.tables import compiled
 
-from ._batch import TIME_RANGE_MS, Batch
+from ._batch import TIME_RANGE_MS, Batch, ScannedLines
 from ._decoding import Decoder
 
 #: Columns of a line's cuts: where its name's text, value token and time token start and end.
@@ -246,11 +246,18 @@ def scan_numbat(lines: list[bytes]) -> Any:
 
 def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Batch) -> None:
     """``decoder.decode(lines, now_ms, batch)``, but the lines of the usual shape are added
-    undecoded: the events and rejections are the decoder's, in order (the events of those
-    lines made from them when asked for)."""
-    usual = scan_numbat(lines)
+    undecoded, with what the scan found of them (:class:`~._batch.ScannedLines`): the
+    events and rejections are the decoder's, in order (the events of those lines made
+    from them when asked for)."""
+    if not lines:
+        return
+    joined = b"\n".join(lines)
+    usual, cuts, spans = scan_lines(np.frombuffer(joined, dtype=np.uint8))
+    if len(usual) != len(lines):  # a newline inside a line (not from a framer): the decoder's
+        decoder.decode(lines, now_ms, batch)
+        return
     if usual.all():
-        batch.add_lines(lines)
+        batch.add_lines(lines, ScannedLines(joined, spans, cuts))
         return
     if not usual.any():
         decoder.decode(lines, now_ms, batch)
@@ -258,7 +265,7 @@ def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Bat
     start = 0
     for stop in [*(np.flatnonzero(usual[1:] != usual[:-1]) + 1).tolist(), len(lines)]:
         if usual[start]:
-            batch.add_lines(lines[start:stop])
+            batch.add_lines(lines[start:stop], ScannedLines(joined, spans[start:stop], cuts[start:stop]))
         else:
             others = Batch()
             decoder.decode(lines[start:stop], now_ms, others)
