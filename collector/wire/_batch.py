@@ -21,6 +21,13 @@ compiled scan found in the usual shape, which the numbat decoder would pass on a
 asks (:attr:`Batch.events`, :meth:`Batch.event`), by that same ``loads``, so they are
 exactly what the decoder gives; a sink that writes from the lines (``jsonl``,
 ``forward``, the compiled transcoders) never pays for them.
+
+Such lines may come with what the scan learnt of them (:class:`ScannedLines`: the buffer
+it scanned, each line's span in it and where its name, value and time tokens lie), so a
+compiled transcoder reads them where they lie instead of joining and scanning them again.
+The batch keeps each run of them beside the events it covers (:attr:`Batch.scanned`),
+through :meth:`~Batch.slice` and :meth:`~Batch.extend`; events it covers are still lines
+in ``raw`` as well, for every consumer that reads those.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 import orjson
 
@@ -45,6 +53,38 @@ def joined_lines(raw: Sequence[bytes | None]) -> bytes:
         return b"\n".join(raw)  # type: ignore[arg-type]
     except TypeError:
         return b"\n".join([line or b"" for line in raw])
+
+
+class ScannedLines:
+    """Consecutive lines of the usual shape as the numbat scan found them in ``data``: for
+    each, its [start, end) in ``data`` (``spans``, rows of 2) and its name's, value's and
+    time's tokens (``cuts``, rows of collector.wire._numbat_scan's CUTS columns). The rows
+    are numpy arrays (sliced as views: this module imports no numpy); ``data`` may hold
+    other lines too, which no row points at."""
+
+    __slots__ = ("cuts", "data", "spans")
+
+    def __init__(self, data: bytes, spans: Any, cuts: Any) -> None:
+        if len(spans) != len(cuts):
+            raise ValueError("a span and cuts for each line")
+        self.data = data
+        self.spans = spans
+        self.cuts = cuts
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __repr__(self) -> str:
+        return f"ScannedLines({len(self)} lines in {len(self.data)} bytes)"
+
+    def slice(self, start: int, stop: int) -> ScannedLines:
+        """Lines ``start`` to ``stop`` (in the same buffer)."""
+        return ScannedLines(self.data, self.spans[start:stop], self.cuts[start:stop])
+
+    def lines(self) -> list[bytes]:
+        """Each line's bytes (what the scan's caller holds already: for checks)."""
+        data = self.data
+        return [data[int(start) : int(end)] for start, end in self.spans.tolist()]
 
 
 @dataclass(slots=True)
@@ -66,7 +106,7 @@ class Batch:
     """Events decoded together, with their JSON lines where those are known; some events
     perhaps still lines (None in ``_events`` until asked for)."""
 
-    __slots__ = ("_events", "_unread", "origins", "raw", "rejections")
+    __slots__ = ("_events", "_scanned", "_unread", "origins", "raw", "rejections")
 
     def __init__(
         self,
@@ -83,6 +123,8 @@ class Batch:
         self.origins: list[tuple[int, str]] = origins if origins is not None else []
         #: Events not decoded yet (None in ``_events``).
         self._unread = 0
+        #: (index of an event, ScannedLines): the events from there on are those lines. Sorted.
+        self._scanned: list[tuple[int, ScannedLines]] = []
 
     def __len__(self) -> int:
         return len(self._events)
@@ -118,12 +160,23 @@ class Batch:
         self._events.append(event)
         self.raw.append(raw)
 
-    def add_lines(self, lines: list[bytes]) -> None:
+    def add_lines(self, lines: list[bytes], scanned: ScannedLines | None = None) -> None:
         """Lines the numbat decoder would pass on as they are (``orjson.loads(line)``, the
-        line itself as its raw line): held as lines until an event is asked for."""
+        line itself as its raw line): held as lines until an event is asked for; with what
+        the scan found of them, when given (the same lines, in order)."""
+        if scanned is not None and len(lines):
+            if len(scanned) != len(lines):
+                raise ValueError("the scan of other lines")
+            self._scanned.append((len(self._events), scanned))
         self._events += [None] * len(lines)
         self.raw += lines
         self._unread += len(lines)
+
+    @property
+    def scanned(self) -> list[tuple[int, ScannedLines]]:
+        """(index of an event, ScannedLines) of each run of events whose lines come with
+        their scan, in order: the events ``index`` to ``index + len(lines)``."""
+        return self._scanned
 
     def reject(self, reason: str, line: bytes) -> None:
         self.rejections.append(Rejection(reason, line))
@@ -162,6 +215,10 @@ class Batch:
         part = Batch(self._events[start:stop], self.raw[start:stop], origins=origins)  # type: ignore[arg-type]
         if self._unread:
             part._unread = part._events.count(None)
+        for at, lines in self._scanned:
+            first, last = max(at, start), min(at + len(lines), stop)
+            if first < last:
+                part._scanned.append((first - start, lines.slice(first - at, last - at)))
         return part
 
     def extend(self, other: Batch) -> None:
@@ -171,6 +228,7 @@ class Batch:
         self.raw += other.raw
         self._unread += other._unread
         self.origins += [(at + offset, name) for at, name in other.origins]
+        self._scanned += [(at + offset, lines) for at, lines in other._scanned]
 
     def select(self, keep: Callable[[str], bool]) -> Batch:
         """The events whose name ``keep`` accepts (no rejections: those were counted)."""

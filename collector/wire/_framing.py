@@ -39,8 +39,9 @@ class LineFramer:
                 return [], 0
             chunk = chunk[end + 1 :]
             self._discarding = False
-        data = self._partial + chunk if self._partial else chunk
-        lines = data.split(b"\n")
+        lines = chunk.split(b"\n")
+        if self._partial:  # the line cut at the last read's end: joined to its rest alone
+            lines[0] = self._partial + lines[0]
         self._partial = lines.pop()
         lines, long_lines = drop_long_lines(lines, self.max_line)
         refused = len(long_lines)

@@ -34,7 +34,7 @@ from numba import njit, types
 
 from jit.tables import compiled
 
-from ._batch import TIME_RANGE_MS, Batch
+from ._batch import TIME_RANGE_MS, Batch, ScannedLines
 from ._decoding import Decoder
 
 #: Columns of a line's cuts: where its name's text, value token and time token start and end.
@@ -177,38 +177,47 @@ def _member_end(data: Any, at: int, end: int, kind: int, cut: Any) -> int:
 
 
 @compiled
-def usual_line(data: Any, start: int, end: int, cut: Any) -> bool:
-    """True for a line at [start, end) of the usual shape (the module's docstring), its
-    name's text and its value and time tokens noted in ``cut`` (zeros, given)."""
+def _object_end(data: Any, start: int, end: int, cut: Any) -> int:
+    """Where the blanks after an object of the usual shape at ``start`` end, reading no
+    further than ``end``; -1 when it is not one. Its name's text and its value and time
+    tokens are noted in ``cut`` (zeros, given). A newline is neither a blank nor a byte of
+    a string, so a usual object never reaches past the newline that ends its line."""
     at = _blanks(data, start, end)
     if at >= end or data[at] != _OPEN:
-        return False
+        return -1
     at = _blanks(data, at + 1, end)
     while True:
         if at >= end or data[at] != _QUOTE:
-            return False  # "}" at once is an object without a name
+            return -1  # "}" at once is an object without a name
         key_end = _string_end(data, at + 1, end)
         if key_end < 0:
-            return False
+            return -1
         kind = _key_kind(data, at + 1, key_end)
         at = _blanks(data, key_end + 1, end)
         if at >= end or data[at] != _COLON:
-            return False
+            return -1
         at = _blanks(data, at + 1, end)
         if at >= end:
-            return False
+            return -1
         token_end = _member_end(data, at, end, kind, cut)
         if token_end < 0:
-            return False
+            return -1
         at = _blanks(data, token_end, end)
         if at >= end:
-            return False
+            return -1
         if data[at] == _CLOSE:
             found = cut[NAME_END] > 0 and cut[VALUE_END] > 0 and cut[TIME_END] > 0
-            return found and _blanks(data, at + 1, end) == end
+            return _blanks(data, at + 1, end) if found else -1
         if data[at] != _COMMA:
-            return False
+            return -1
         at = _blanks(data, at + 1, end)
+
+
+@compiled
+def usual_line(data: Any, start: int, end: int, cut: Any) -> bool:
+    """True for a line at [start, end) of the usual shape (the module's docstring), its
+    name's text and its value and time tokens noted in ``cut`` (zeros, given)."""
+    return _object_end(data, start, end, cut) == end
 
 
 _READONLY_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
@@ -225,13 +234,19 @@ def scan_lines(data: Any) -> tuple[Any, Any, Any]:
     usual = np.zeros(count, dtype=np.bool_)
     cuts = np.zeros((count, CUTS), dtype=np.int64)
     spans = np.empty((count, 2), dtype=np.int64)
+    size = data.size
     start = 0
     for line in range(count):
-        end = start
-        while end < data.size and data[end] != _NEWLINE:
-            end += 1
+        # the object read up to the buffer's end: a usual line ends where its object does
+        end = _object_end(data, start, size, cuts[line])
+        if end >= 0 and (end == size or data[end] == _NEWLINE):
+            usual[line] = True
+        else:
+            cuts[line] = 0
+            end = start
+            while end < size and data[end] != _NEWLINE:
+                end += 1
         spans[line, 0], spans[line, 1] = start, end
-        usual[line] = usual_line(data, start, end, cuts[line])
         start = end + 1
     return usual, cuts, spans
 
@@ -246,11 +261,18 @@ def scan_numbat(lines: list[bytes]) -> Any:
 
 def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Batch) -> None:
     """``decoder.decode(lines, now_ms, batch)``, but the lines of the usual shape are added
-    undecoded: the events and rejections are the decoder's, in order (the events of those
-    lines made from them when asked for)."""
-    usual = scan_numbat(lines)
+    undecoded, with what the scan found of them (:class:`~._batch.ScannedLines`): the
+    events and rejections are the decoder's, in order (the events of those lines made
+    from them when asked for)."""
+    if not lines:
+        return
+    joined = b"\n".join(lines)
+    usual, cuts, spans = scan_lines(np.frombuffer(joined, dtype=np.uint8))
+    if len(usual) != len(lines):  # a newline inside a line (not from a framer): the decoder's
+        decoder.decode(lines, now_ms, batch)
+        return
     if usual.all():
-        batch.add_lines(lines)
+        batch.add_lines(lines, ScannedLines(joined, spans, cuts))
         return
     if not usual.any():
         decoder.decode(lines, now_ms, batch)
@@ -258,7 +280,7 @@ def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Bat
     start = 0
     for stop in [*(np.flatnonzero(usual[1:] != usual[:-1]) + 1).tolist(), len(lines)]:
         if usual[start]:
-            batch.add_lines(lines[start:stop])
+            batch.add_lines(lines[start:stop], ScannedLines(joined, spans[start:stop], cuts[start:stop]))
         else:
             others = Batch()
             decoder.decode(lines[start:stop], now_ms, others)

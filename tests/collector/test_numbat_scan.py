@@ -3,13 +3,14 @@ and a read decoded behind the scan is the decoder's read, event for event, line 
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.wire import Batch
 from collector.wire._numbat import NumbatDecoder
-from collector.wire._numbat_scan import decode_scanned, scan_numbat
+from collector.wire._numbat_scan import decode_scanned, scan_lines, scan_numbat
 from emitter.event import EventBuilder
 
 NOW = 1_700_000_000_000
@@ -136,3 +137,58 @@ def test_lines_of_other_shapes_go_to_the_decoder() -> None:
     ]
     assert not scan_numbat(others).any()
     assert scan_numbat([b' {"time":-5, "value":-0.5e-10,"name":"x y","h":null,"t":true,"f":false,"n":12.5E+3}\r']).all()
+
+
+def held_scans_are_right(batch: Batch) -> None:
+    """Each run of lines the batch holds with their scan: in order, apart, and the scan of
+    exactly the lines ``raw`` holds there (spans on them, cuts as a scan of each alone)."""
+    end = 0
+    for at, scanned in batch.scanned:
+        assert at >= end
+        end = at + len(scanned)
+        assert end <= len(batch)
+        assert scanned.lines() == batch.raw[at:end]
+        for line, (start, _), cut in zip(scanned.lines(), scanned.spans.tolist(), scanned.cuts.tolist(), strict=True):
+            usual, alone, _ = scan_lines(np.frombuffer(line, dtype=np.uint8))
+            assert usual.tolist() == [True]
+            assert [position - start for position in cut] == alone[0].tolist()
+
+
+#: lines of the usual shape, most of a read's: runs of them long enough to be cut inside
+usual_lines = st.builds(
+    lambda value, time, host: (
+        b'{"name":"a.b","value":%s,"time":%d,"host":"%s"}' % (value.encode(), time, host.encode())
+    ),
+    good_numbers,
+    st.integers(0, 2 * 10**12),
+    st.sampled_from(["web-1", "x y", ""]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(st.one_of(usual_lines, usual_lines, lines()), max_size=12), st.booleans()), max_size=5),
+    st.data(),
+)
+def test_a_batch_keeps_its_lines_scans_through_merges_and_slices(reads, data) -> None:
+    """As the queue merges reads and the runner halves batches: the scans held stay the
+    scans of the lines held, and every usual line of a scanned read keeps one."""
+    batches = [decoded(read, scanned) for read, scanned in reads]
+    for batch, (read, scanned) in zip(batches, reads, strict=True):
+        held_scans_are_right(batch)
+        covered = sum(len(lines_) for _, lines_ in batch.scanned)
+        assert covered == (int(scan_numbat(read).sum()) if scanned else 0)
+    merged = batches[0].slice(0) if batches else Batch()
+    for batch in batches[1:]:
+        merged.extend(batch)
+    held_scans_are_right(merged)
+    assert sum(map(len, (lines_ for _, lines_ in merged.scanned))) == sum(
+        sum(map(len, (lines_ for _, lines_ in batch.scanned))) for batch in batches
+    )
+    start = data.draw(st.integers(0, len(merged)))
+    stop = data.draw(st.integers(start, len(merged)))
+    part = merged.slice(start, stop)
+    held_scans_are_right(part)
+    assert part.raw == merged.raw[start:stop]
+    inside = sum(max(0, min(at + len(s), stop) - max(at, start)) for at, s in merged.scanned)
+    assert sum(len(s) for _, s in part.scanned) == inside

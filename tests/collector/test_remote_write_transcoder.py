@@ -5,6 +5,7 @@ compiled path actually taken for known series."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import orjson
 from hypothesis import given, settings
@@ -96,7 +97,7 @@ serializers = st.sampled_from([
 ])  # fmt: skip
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.lists(st.tuples(events, serializers), max_size=25), max_size=5),
     st.integers(1, 6),
@@ -106,7 +107,7 @@ def test_any_events_give_the_encoders_requests(reads, max_series, batch_size) ->
     assert_same_requests([[dump(event) for event, dump in lines] for lines in reads], max_series, batch_size)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(NOW, NOW + 6), numbers), min_size=1, max_size=60))
 def test_known_series_out_of_order_and_at_one_time(rows) -> None:
     """Few series, times that repeat and go back: sorting, ``same timestamp`` and ``out of
@@ -118,14 +119,14 @@ def test_known_series_out_of_order_and_at_one_time(rows) -> None:
 value_texts = st.from_regex(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,19})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(value_texts, st.integers(0, 20)), min_size=1, max_size=40))
 def test_values_are_read_as_python_reads_them(rows) -> None:
     lines = [b'{"name":"m","value":%s,"time":%d,"host":"h"}' % (v.encode(), NOW + t) for v, t in rows]
     assert_same_requests([lines])
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutated_lines_beside_good_ones(data) -> None:
     line = bytearray(b'{"name":"web.latency","value":12.25,"time":1700000000001,"host":"web-1","ok":true}')
@@ -166,3 +167,42 @@ def test_forgets_its_keys_past_its_limit_and_with_the_encoders_series() -> None:
     assert len(compiled) <= 5
     compiled = assert_same_requests([lines[:5], lines[5:], lines], max_series=3)
     assert len(compiled) <= 10
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(st.tuples(events, serializers), max_size=15), st.booleans()), min_size=1, max_size=5),
+    st.data(),
+)
+def test_merged_and_sliced_batches_give_the_encoders_requests(reads, data) -> None:
+    """Reads merged as the queue merges them (scanned ones and decoded ones side by side),
+    then cut where the runner may cut: each piece gives the encoder's requests."""
+    batches = [read([dump(event) for event, dump in lines], scanned) for lines, scanned in reads]
+    merged = batches[0].slice(0)
+    for batch in batches[1:]:
+        merged.extend(batch)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(merged)), max_size=3)))
+    bounds = [0, *cuts, len(merged)]
+    reference, compiled = encoder(100_000, 5), LineSamples(encoder(100_000, 5), 100_000)
+    for start, stop in pairwise(bounds):
+        piece = merged.slice(start, stop)
+        expected = reference.encode([dict(event) for event in piece.slice(0).events])
+        assert compiled.encode(piece) == expected
+
+
+def test_lines_with_their_scan_are_read_where_they_lie() -> None:
+    """A batch of two scanned reads: its lines are not joined again (the scan's buffers
+    are read), and the samples are those of each read's own lines."""
+    first = [b'{"name":"m","value":%d,"time":%d,"host":"h%d"}' % (i, NOW + i, i % 2) for i in range(4)]
+    second = [b'{"name":"m","value":%d,"time":%d,"host":"h%d"}' % (10 + i, NOW + 10 + i, i % 2) for i in range(4)]
+    batch = read(first, scanned=True)
+    batch.extend(read(second, scanned=True))
+    assert [len(lines) for _, lines in batch.scanned] == [4, 4]
+    assert_same_requests([first + second])
+    compiled = LineSamples(encoder(100, 5000), 100)
+    compiled.encode(read(first[:2], scanned=True))  # both series learnt
+    requests, _ = compiled.encode(batch)
+    reference = encoder(100, 5000)
+    reference.encode(read(first[:2], scanned=False).events)
+    assert requests == reference.encode(read(first + second, scanned=False).events)[0]
+    assert batch.undecoded == 8

@@ -32,7 +32,7 @@ from jit.tables import compiled, insert, with_room
 from jit.tables import with_row as _with_row
 
 from ...wire import Batch
-from ...wire._batch import joined_lines
+from ...wire._batch import ScannedLines, joined_lines
 from ...wire._line_keys import NOT_FOUND, find_key, key_hash
 from ...wire._numbat_scan import CUTS, TIME_END, TIME_START, VALUE_END, VALUE_START, usual_line
 from ._requests import REASONS, RequestEncoder, Samples
@@ -89,6 +89,22 @@ _BYTES = types.Array(types.uint8, 1, "C")
 _ROWS = types.Array(types.int64, 2, "C")
 
 
+@compiled
+def _look_up(
+    data: Any, start: int, end: int, cut: tuple[int, int, int, int], tables: tuple[Any, Any, Any]
+) -> tuple[int, float, int, int]:
+    """A usual line's key's id (UNKNOWN if not learnt; UNUSUAL when its value is not read
+    exactly here), value, time and key's hash; ``cut`` the spans of its value and time."""
+    value_start, value_end, time_start, time_end = cut
+    exact, value = _read_value(data, value_start, value_end)
+    if not exact:
+        return UNUSUAL, 0.0, 0, 0
+    when = _read_time(data, time_start, time_end)
+    hashed = key_hash(data, start, end, cut)
+    slots, keys, key_spans = tables
+    return find_key(data, start, end, cut, hashed, slots, keys, key_spans), value, when, hashed
+
+
 @njit((_READONLY_BYTES, _ROWS, _BYTES, _ROWS), cache=True, nogil=True)
 def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
     """For each line of ``data``: the id of its key (or UNKNOWN, UNUSUAL), its value, its
@@ -97,30 +113,43 @@ def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Any, An
     for byte in data:
         if byte == _NEWLINE:
             count += 1
-    ids = np.empty(count, dtype=np.int64)
+    ids = np.full(count, UNUSUAL, dtype=np.int64)
     values = np.zeros(count, dtype=np.float64)
     times = np.zeros(count, dtype=np.int64)
+    hashes = np.zeros(count, dtype=np.int64)
+    tables = (slots, keys, key_spans)
     cuts = np.zeros((count, CUTS), dtype=np.int64)
     spans = np.empty((count, 2), dtype=np.int64)
-    hashes = np.zeros(count, dtype=np.int64)
     start = 0
     for line in range(count):
         end = start
         while end < data.size and data[end] != _NEWLINE:
             end += 1
-        cut = cuts[line]
-        ids[line] = UNUSUAL
-        if usual_line(data, start, end, cut):
-            exact, value = _read_value(data, cut[VALUE_START], cut[VALUE_END])
-            if exact:
-                values[line] = value
-                times[line] = _read_time(data, cut[TIME_START], cut[TIME_END])
-                around = (cut[VALUE_START], cut[VALUE_END], cut[TIME_START], cut[TIME_END])
-                hashes[line] = key_hash(data, start, end, around)
-                ids[line] = find_key(data, start, end, around, hashes[line], slots, keys, key_spans)
         spans[line, 0], spans[line, 1] = start, end
+        if usual_line(data, start, end, cuts[line]):
+            cut = (cuts[line, VALUE_START], cuts[line, VALUE_END], cuts[line, TIME_START], cuts[line, TIME_END])
+            ids[line], values[line], times[line], hashes[line] = _look_up(data, start, end, cut, tables)
         start = end + 1
     return ids, values, times, cuts, spans, hashes
+
+
+@njit((_READONLY_BYTES, _ROWS, _ROWS, _ROWS, _BYTES, _ROWS), cache=True, nogil=True)
+def _classify_scanned(  # noqa: PLR0917
+    data: Any, spans: Any, cuts: Any, slots: Any, keys: Any, key_spans: Any
+) -> tuple[Any, Any, Any, Any]:
+    """:func:`_classify` of lines the numbat scan found usual already (``spans`` and
+    ``cuts`` its own): the id of each one's key (or UNKNOWN, UNUSUAL), its value, its time
+    and its key's hash."""
+    count = spans.shape[0]
+    ids = np.empty(count, dtype=np.int64)
+    values = np.empty(count, dtype=np.float64)
+    times = np.empty(count, dtype=np.int64)
+    hashes = np.empty(count, dtype=np.int64)
+    tables = (slots, keys, key_spans)
+    for line in range(count):
+        cut = (cuts[line, VALUE_START], cuts[line, VALUE_END], cuts[line, TIME_START], cuts[line, TIME_END])
+        ids[line], values[line], times[line], hashes[line] = _look_up(data, spans[line, 0], spans[line, 1], cut, tables)
+    return ids, values, times, hashes
 
 
 @njit((types.int64[:], types.int64[:]), cache=True, nogil=True)
@@ -173,26 +202,42 @@ class LineSamples:
         return encoder.requests(samples, left_out), left_out
 
     def _samples(self, batch: Batch, left_out: dict[str, int]) -> Samples:
-        raw = batch.raw
-        joined = joined_lines(raw)
-        data = np.frombuffer(joined, dtype=np.uint8)
-        ids, values, times, cuts, spans, hashes = _classify(data, self._slots, self._keys, self._key_spans)
-        if len(ids) != len(batch):  # a newline inside a line: no line of this batch is trusted
-            return self.encoder.samples_of(batch.events, left_out)
+        """The batch's samples, run by run of its events: lines that come with the
+        listener's scan are read where they lie, the others joined and scanned here."""
+        parts = [self._part_samples(batch, start, stop, scanned, left_out) for start, stop, scanned in _runs(batch)]
+        if len(parts) == 1:
+            return parts[0]
+        numbers, values, times = zip(*parts, strict=True)
+        return np.concatenate(numbers), np.concatenate(values), np.concatenate(times)
+
+    def _part_samples(
+        self, batch: Batch, start: int, stop: int, scanned: ScannedLines | None, left_out: dict[str, int]
+    ) -> Samples:
+        """The samples of events ``start`` to ``stop``, in order."""
+        tables = self._slots, self._keys, self._key_spans
+        if scanned is not None:
+            data = scanned.data
+            spans, cuts = scanned.spans, scanned.cuts
+            ids, values, times, hashes = _classify_scanned(np.frombuffer(data, dtype=np.uint8), spans, cuts, *tables)
+        else:
+            data = joined_lines(batch.raw[start:stop])
+            ids, values, times, cuts, spans, hashes = _classify(np.frombuffer(data, dtype=np.uint8), *tables)
+            if len(ids) != stop - start:  # a newline inside a line: no line of this run is trusted
+                return self.encoder.samples_of([batch.event(index) for index in range(start, stop)], left_out)
         numbers = _numbers_of(ids, self._numbers)
         keep = np.ones(len(ids), dtype=bool)
         learnt_here: dict[bytes, int] = {}
         encoder = self.encoder
         for index in np.flatnonzero(ids < 0).tolist():
             if ids[index] == UNKNOWN:
-                key = _key(joined, spans[index], cuts[index])
+                key = _key(data, spans[index], cuts[index])
                 number = learnt_here.get(key)
                 if number is None:
-                    number = learnt_here[key] = encoder.number_of(batch.event(index))
+                    number = learnt_here[key] = encoder.number_of(batch.event(start + index))
                     self._learn(key, int(hashes[index]), number)
                 numbers[index] = number
                 continue
-            sample = encoder.sample_of(batch.event(index), left_out)
+            sample = encoder.sample_of(batch.event(start + index), left_out)
             if sample is None:
                 keep[index] = False
             else:
@@ -224,6 +269,21 @@ class LineSamples:
         insert(self._slots, key_hash, index + 1)
         self._key_bytes = end
         self._learnt += 1
+
+
+def _runs(batch: Batch) -> list[tuple[int, int, ScannedLines | None]]:
+    """(start, stop, its scan or None) of each run of the batch's events, in order: the
+    runs whose lines come with the listener's scan, and those between them."""
+    runs: list[tuple[int, int, ScannedLines | None]] = []
+    at = 0
+    for start, scanned in batch.scanned:
+        if start > at:
+            runs.append((at, start, None))
+        at = start + len(scanned)
+        runs.append((start, at, scanned))
+    if at < len(batch) or not runs:
+        runs.append((at, len(batch), None))
+    return runs
 
 
 def _key(joined: bytes, span: npt.NDArray[np.int64], cut: npt.NDArray[np.int64]) -> bytes:
