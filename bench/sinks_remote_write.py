@@ -3,23 +3,27 @@ directly, in one run.
 
     python bench/sinks_remote_write.py [--seconds 5] [--rounds 3] [--no-pin]
 
-Needs prometheus (Debian's package, 2.42; ./run-tests installs it). Three paths, each
-writing the same points (events of 16 series, as bench/influx.py sends) under names of
-its own, in batches of 5000, one request at a time over one keep-alive connection:
+Needs prometheus (Debian's package, 2.42; ./run-tests installs it) and the bench extra's
+protobuf. Four paths, each writing the same points (events of 16 series, as
+bench/influx.py sends) under names of its own, in batches of 5000, one request at a time
+over one keep-alive connection:
 
-- "direct, pre-built": WriteRequests encoded and compressed before the clock starts,
-  then POSTed: what Prometheus alone can take, the reference of the ratios;
-- "direct, plain client": a Python service's own straightforward encoder (protobuf by
-  struct, snappy by cramjam) run on each batch in the loop, then POSTed;
+- "direct, plain client": what the issue calls writing directly, and the reference of
+  the "vs direct" ratio: a Python service's own client, which groups its events by label
+  set, builds each batch's WriteRequest with Google's protobuf runtime (upb, in C) and
+  compresses it with cramjam's snappy, in the loop, then POSTs it;
+- "Prometheus alone, pre-built": the same bodies encoded before the clock starts, then
+  POSTed: what Prometheus alone can take, which no client reaches (the "vs ceiling"
+  ratio);
 - "numbatd": the events as newline-delimited JSON over TCP, decoded, mapped, encoded
   and batched by numbatd, timed until Prometheus answered its sink's last request;
 - "(forward)", for reference: the same through numbatd to its forward sink and a socket
   that discards them: numbatd's ceiling here, decoding and batching without a sink's
   encoding, whatever the store.
 
-CPU is per point: numbatd's process, Prometheus's process. As in bench/influx.py,
-Prometheus is pinned to CPU 1 and the clients (this process, numbatd) to CPU 0 unless
-``--no-pin``. ``measure(seconds)`` returns the rows (dicts) for bench/sinks.py: each
+CPU is per point: the client's (numbatd's process, or this one on the direct paths) and
+Prometheus's. As in bench/influx.py, Prometheus is pinned to CPU 1 and the clients (this
+process, numbatd) to CPU 0 unless ``--no-pin``. ``measure(seconds)`` returns the rows (dicts) for bench/sinks.py: each
 path writes about ``seconds`` worth of numbatd's rate.
 """
 
@@ -31,7 +35,6 @@ import http.client
 import os
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +48,7 @@ sys.path.insert(0, str(HERE.parent))  # the test helpers that start prometheus a
 
 import cramjam  # noqa: E402
 import orjson  # noqa: E402
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory  # noqa: E402
 
 from bench._procs import cpu_seconds, peak_rss_mb, pin, settle  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
@@ -80,46 +84,59 @@ def events(count: int, name: str, base_ms: int) -> list[dict]:
 # -- a plain client: what a Python service would write for itself -------------------------
 
 
-def _varint(number: int) -> bytes:
-    number &= (1 << 64) - 1
-    out = bytearray()
-    while number > 0x7F:
-        out.append(number & 0x7F | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
+def _write_request_class() -> type:
+    """prompb's WriteRequest as a protobuf message class, described here (no protoc, no
+    .proto file): TimeSeries of Labels and Samples, with remote write 1.0's field numbers."""
+    file = descriptor_pb2.FileDescriptorProto(name="bench_remote.proto", package="bench_prompb", syntax="proto3")
+    field = descriptor_pb2.FieldDescriptorProto
+    shapes = {
+        "Label": [("name", field.TYPE_STRING, ""), ("value", field.TYPE_STRING, "")],
+        "Sample": [("value", field.TYPE_DOUBLE, ""), ("timestamp", field.TYPE_INT64, "")],
+        "TimeSeries": [("labels", field.TYPE_MESSAGE, "Label"), ("samples", field.TYPE_MESSAGE, "Sample")],
+        "WriteRequest": [("timeseries", field.TYPE_MESSAGE, "TimeSeries")],
+    }
+    for name, fields in shapes.items():
+        message = file.message_type.add(name=name)
+        for number, (field_name, kind, of) in enumerate(fields, start=1):
+            label = field.LABEL_REPEATED if of else field.LABEL_OPTIONAL
+            member = message.field.add(name=field_name, number=number, type=kind, label=label)
+            if of:
+                member.type_name = f".bench_prompb.{of}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("bench_prompb.WriteRequest"))
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    return bytes([number << 3 | 2]) + _varint(len(payload)) + payload
+WriteRequest = _write_request_class()
 
 
 def plain_body(batch: list[dict]) -> bytes:
-    """One WriteRequest for ``batch``, written plainly: group by label set, a struct.pack
-    per sample, snappy's block format."""
+    """One WriteRequest for ``batch``, written plainly: group by label set, samples in time
+    order, Google's protobuf runtime, snappy's block format."""
     series: dict[tuple, list[tuple[int, float]]] = {}
     for event in batch:
         labels = [("__name__", event["name"].replace(".", "_"))]
         labels += [(key, str(value)) for key, value in event.items() if key not in ("name", "value", "time")]
         series.setdefault(tuple(sorted(labels)), []).append((event["time"], event["value"]))
-    request = bytearray()
+    request = WriteRequest()
     for labels, points in series.items():
-        body = bytearray()
+        timeseries = request.timeseries.add()
         for name, value in labels:
-            body += _field(1, _field(1, name.encode()) + _field(2, value.encode()))
+            timeseries.labels.add(name=name, value=value)
         for stamp, value in sorted(points):
-            body += _field(2, b"\x09" + struct.pack("<d", value) + b"\x10" + _varint(stamp))
-        request += _field(1, bytes(body))
-    return bytes(cramjam.snappy.compress_raw(bytes(request)))
+            timeseries.samples.add(value=value, timestamp=stamp)
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
 
 
 # -- measuring -------------------------------------------------------------------------------
 
 
-def post_all(prometheus: Prometheus, bodies, pid: int) -> tuple[float, float]:
-    """POST each body (made on demand when ``bodies`` is lazy); seconds and server CPU."""
+def post_all(prometheus: Prometheus, bodies, pid: int) -> tuple[float, float, float]:
+    """POST each body (made on demand when ``bodies`` is lazy); seconds, server CPU and
+    this process's CPU (the client's)."""
     connection = http.client.HTTPConnection("127.0.0.1", prometheus.port, timeout=60)
     server_before = cpu_seconds(pid)
+    client_before = time.process_time()
     started = time.perf_counter()
     for body in bodies:
         connection.request("POST", "/api/v1/write", body=body, headers=HEADERS)
@@ -127,8 +144,9 @@ def post_all(prometheus: Prometheus, bodies, pid: int) -> tuple[float, float]:
         answer = response.read()
         assert response.status == 204, (response.status, answer)
     elapsed = time.perf_counter() - started
+    client = time.process_time() - client_before
     connection.close()
-    return elapsed, cpu_seconds(pid) - server_before
+    return elapsed, cpu_seconds(pid) - server_before, client
 
 
 class Discard:
@@ -196,11 +214,14 @@ def through_numbatd(
 
 
 PATHS = (
-    ("direct", "direct, pre-built: protobuf+snappy POSTs"),
-    ("plain", "direct, plain client: encodes each batch"),
+    ("plain", "direct, plain client: protobuf (upb) + snappy"),
+    ("direct", "Prometheus alone: pre-built bodies POSTed"),
     ("numbatd", "numbatd: NDJSON over TCP -> remote write"),
     ("forward", "(numbatd -> forward to a discarding socket)"),
 )
+
+
+NUMBATD_PATHS = ("numbatd", "forward")
 
 
 def _rounds(seconds: float, rounds: int, pinned_wanted: bool) -> tuple[dict[str, list[dict]], int, bool]:
@@ -226,21 +247,21 @@ def _rounds(seconds: float, rounds: int, pinned_wanted: bool) -> tuple[dict[str,
                     settle(pid, 30.0)
                     if key == "direct":
                         bodies = [plain_body(batch[i : i + BATCH]) for i in range(0, count, BATCH)]
-                        elapsed, server = post_all(prometheus, bodies, pid)
-                        numbatd = rss = 0.0
+                        elapsed, server, client = post_all(prometheus, bodies, pid)
+                        rss = 0.0
                     elif key == "plain":
                         lazy = (plain_body(batch[i : i + BATCH]) for i in range(0, count, BATCH))
-                        elapsed, server = post_all(prometheus, lazy, pid)
-                        numbatd = rss = 0.0
+                        elapsed, server, client = post_all(prometheus, lazy, pid)
+                        rss = 0.0
                     else:
                         payload = b"".join(orjson.dumps(event) + b"\n" for event in batch)
                         run_dir = workdir / f"{key}{round_}"
                         table = sink_table(key, prometheus, discard)
-                        elapsed, server, numbatd, rss = through_numbatd(prometheus, run_dir, payload, count, table)
+                        elapsed, server, client, rss = through_numbatd(prometheus, run_dir, payload, count, table)
                     if key != "forward":
                         landed = prometheus.count(f"bench_{key}{round_}", "2h")
                         assert landed == count, (key, landed, count)
-                    runs[key].append({"seconds": elapsed, "server_cpu": server, "numbatd_cpu": numbatd, "rss": rss})
+                    runs[key].append({"seconds": elapsed, "server_cpu": server, "client_cpu": client, "rss": rss})
         finally:
             prometheus.stop()
             discard.close()
@@ -248,13 +269,14 @@ def _rounds(seconds: float, rounds: int, pinned_wanted: bool) -> tuple[dict[str,
 
 
 def measure(seconds: float = 5.0, rounds: int = 1, pin_cpus: bool = True) -> list[dict]:
-    """One row per path: points/s (median of ``rounds``), the ratio to the pre-built
-    direct path, CPU microseconds per point of numbatd and of Prometheus."""
+    """One row per path: points/s (median of ``rounds``), the ratio to the plain client
+    (direct) and to Prometheus alone (its ceiling), CPU microseconds per point of numbatd
+    and of Prometheus."""
     runs, count, pinned = _rounds(seconds, rounds, pin_cpus)
-    direct = runs["direct"]
     rows = []
     for key, label in PATHS:
-        ratios = [d["seconds"] / r["seconds"] for d, r in zip(direct, runs[key], strict=True)]
+        ratios = [d["seconds"] / r["seconds"] for d, r in zip(runs["plain"], runs[key], strict=True)]
+        to_ceiling = [c["seconds"] / r["seconds"] for c, r in zip(runs["direct"], runs[key], strict=True)]
         rows.append(
             {
                 "sink": "prometheus_remote_write",
@@ -263,7 +285,12 @@ def measure(seconds: float = 5.0, rounds: int = 1, pin_cpus: bool = True) -> lis
                 "points_per_s": statistics.median(count / r["seconds"] for r in runs[key]),
                 "vs_direct": statistics.median(ratios),
                 "ratios": ratios,
-                "numbatd_us_per_point": statistics.median(r["numbatd_cpu"] for r in runs[key]) / count * 1e6,
+                "vs_ceiling": statistics.median(to_ceiling),
+                # the client's CPU: numbatd's process, or this one for the direct paths
+                "client_us_per_point": statistics.median(r["client_cpu"] for r in runs[key]) / count * 1e6,
+                "numbatd_us_per_point": (
+                    statistics.median(r["client_cpu"] for r in runs[key]) / count * 1e6 if key in NUMBATD_PATHS else 0.0
+                ),
                 "server_us_per_point": statistics.median(r["server_cpu"] for r in runs[key]) / count * 1e6,
                 "numbatd_peak_rss_mb": max(r["rss"] for r in runs[key]),
                 "pinned": pinned,
@@ -278,17 +305,19 @@ def print_rows(rows: list[dict], rounds: int) -> None:
     print(f"{first['points']} points a run, batches of {BATCH}, {version.stdout.split(chr(10))[0]}")
     placement = "Prometheus on CPU 1, clients on CPU 0" if first["pinned"] else "not pinned"
     print(f"{rounds} rounds, paths in turn, each after Prometheus went idle; medians; all landed; {placement}")
-    header = f"{'path':44} {'points/s':>10} {'vs direct':>10} {'numbatd us/pt':>14} {'prometheus us/pt':>17}"
+    header = f"{'path':46} {'points/s':>10} {'vs direct':>10} {'vs ceiling':>11} {'client us/pt':>13}"
+    header += f" {'prometheus us/pt':>17}"
     print(header + f" {'numbatd peak RSS MB':>20}")
     for row in rows:
-        numbatd = f"{row['numbatd_us_per_point']:14.2f}" if row["numbatd_us_per_point"] else f"{'-':>14}"
+        client = f"{row['client_us_per_point']:13.2f}"
         rss = f"{row['numbatd_peak_rss_mb']:20.0f}" if row["numbatd_peak_rss_mb"] else f"{'-':>20}"
         print(
-            f"{row['path']:44} {row['points_per_s']:10,.0f} {row['vs_direct']:9.2f}x {numbatd} "
+            f"{row['path']:46} {row['points_per_s']:10,.0f} {row['vs_direct']:9.2f}x {row['vs_ceiling']:10.2f}x "
+            f"{client} "
             f"{row['server_us_per_point']:17.2f} {rss}"
         )
     sink = next(row for row in rows if row["path"].startswith("numbatd"))
-    print(f"{'(numbatd: ratio of each round)':44} {'':>10} {' '.join(f'{r:.2f}' for r in sink['ratios']):>10}")
+    print(f"{'(numbatd: ratio of each round)':46} {'':>10} {' '.join(f'{r:.2f}' for r in sink['ratios']):>10}")
 
 
 def main() -> None:
