@@ -20,7 +20,7 @@ import numpy as np
 from . import _scanner as scanner
 from ._counting import MINUTE, Tally, tally_lines
 from ._memory import CounterMemory
-from ._tarball import parse_tarball_path
+from ._tarball_bytes import NOT_A_TARBALL, judge_paths
 from .formats import CombinedParser
 
 
@@ -38,10 +38,25 @@ class PathMemory:
 
     def judge_new(self, buffer: bytes, scanned: scanner.Scanned) -> None:
         """Give the buffer's paths their ids, judging those met for the first time by the
-        tarball rule."""
+        tarball rule (compiled: :mod:`._tarball_bytes`); only a package and version met
+        for the first time make Python objects."""
         paths = self.paths
-        for path_id in paths.resolve(buffer, scanned):
-            paths.judge(path_id, self._package_id(paths.path(path_id)))
+        new = paths.resolve(buffer, scanned)
+        if not new:
+            return
+        text, parts = judge_paths(paths.arena, paths.spans[new.start : new.stop])
+        package_ids, packages = self.package_ids, self.packages
+        judged = []
+        for package_start, package_end, version_start, version_end in parts:
+            if package_start == NOT_A_TARBALL:
+                judged.append(-1)
+                continue
+            package = (text[package_start:package_end], text[version_start:version_end])
+            found = package_ids.setdefault(package, len(package_ids))
+            if found == len(packages):
+                packages.append(package)
+            judged.append(found)
+        paths.package_of[new.start : new.stop] = judged
 
     def keys(self, packages: scanner.Int64Array, periods: scanner.Int64Array) -> Iterator[tuple[str, str, int]]:
         """(package, version, period) of each package id and period."""
@@ -50,15 +65,6 @@ class PathMemory:
             self._names = np.concatenate((self._names, np.array([package for package, _ in added], dtype=object)))
             self._versions = np.concatenate((self._versions, np.array([version for _, version in added], dtype=object)))
         return zip(self._names[packages].tolist(), self._versions[packages].tolist(), periods.tolist(), strict=True)
-
-    def _package_id(self, path: bytes) -> int:
-        package = parse_tarball_path(path.decode("ascii"))
-        if package is None:
-            return -1
-        found = self.package_ids.setdefault(package, len(self.package_ids))
-        if found == len(self.packages):
-            self.packages.append(package)
-        return found
 
 
 class BulkCounter:

@@ -104,7 +104,8 @@ class KnownPaths:
 
     def resolve(self, buffer: bytes, scanned: Scanned) -> range:
         """Give each of the buffer's paths its id (in ``self.ids``); the ids of the paths met
-        for the first time, for the caller to judge with :meth:`path` and :meth:`judge`."""
+        for the first time, for the caller to judge (their bytes are ``arena[start:end]``
+        of their ``spans`` row) and to set in ``package_of``."""
         before = len(self)
         self.ids, self.arena, self.table, self.spans = _resolve(
             np.frombuffer(buffer, dtype=np.uint8), scanned.paths, self.arena, self.table, self.spans, self.used
@@ -114,13 +115,6 @@ class KnownPaths:
             grown[: len(self.package_of)] = self.package_of
             self.package_of = grown
         return range(before, len(self))
-
-    def path(self, path_id: int) -> bytes:
-        start, end = self.spans[path_id].tolist()
-        return self.arena[start:end].tobytes()
-
-    def judge(self, path_id: int, package: int) -> None:
-        self.package_of[path_id] = package
 
 
 class Downloads:

@@ -123,3 +123,26 @@ print("numba" in sys.modules, "log_parser.core._scanner" in sys.modules)
 """
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.split("\n") == ["2 False False", "True True", ""]
+
+
+def test_loading_the_scanner_freezes_what_it_imported_and_leaves_the_collector_as_it_was() -> None:
+    """In a fresh interpreter: the objects the load made are out of later collections
+    (frozen), the collector runs again after the load (or stays off, when it was), and a
+    cycle made after the load is still collected."""
+    program = """
+import gc, weakref
+from log_parser.core import warm_for
+gc.disable()
+warm_for("combined")
+print(gc.isenabled(), gc.get_freeze_count() > 10_000)
+gc.unfreeze()
+gc.enable()
+from log_parser.core import _counter
+_counter._CompiledScanner().load()
+class Node: pass
+node = Node(); node.self = node; alive = weakref.ref(node); del node
+gc.collect()
+print(gc.isenabled(), gc.get_freeze_count() > 10_000, alive() is None)
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.split("\n") == ["False True", "True True True", ""]
