@@ -186,6 +186,16 @@ INSERT_JSON_ROWS = (
     "FROM jsonb_array_elements(%(rows)s::jsonb) AS e RETURNING package, day, count"
 )
 
+#: A package's (or all packages') downloads a day: a row a day from the daily totals,
+#: the backfilled days' found one day at a time by (day, package).
+DAILY = (
+    "SELECT day, count FROM provisional_daily AS p WHERE package = %(package)s "
+    "AND day BETWEEN %(start)s AND %(end)s "
+    "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
+    "UNION ALL "
+    "SELECT b.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
+    "ON p.day = b.day AND p.package = %(package)s WHERE b.day BETWEEN %(start)s AND %(end)s"
+)
 #: A package's downloads by version over the days: the view ``counts`` by hand, so that
 #: the backfill's rows are found a backfilled day at a time by (day, package).
 BY_VERSION = (
@@ -500,15 +510,7 @@ class PostgreSQLStore(Store):
         return bool(self._read("SELECT 1 FROM packages WHERE package = %s", (package,)))
 
     def daily(self, package: str | None, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        rows = self._read(
-            "SELECT day, count FROM provisional_daily AS p WHERE package = %(package)s "
-            "AND day BETWEEN %(start)s AND %(end)s "
-            "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
-            "UNION ALL "
-            "SELECT b.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
-            "ON p.day = b.day AND p.package = %(package)s WHERE b.day BETWEEN %(start)s AND %(end)s",
-            {"package": ALL_PACKAGES if package is None else package, "start": start, "end": end},
-        )
+        rows = self._read(DAILY, {"package": ALL_PACKAGES if package is None else package, "start": start, "end": end})
         return {day: int(total) for day, total in sorted(rows) if total}
 
     def by_version(self, package: str, start: dt.date, end: dt.date) -> dict[str, int]:
