@@ -11,6 +11,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from log_parser.store import open_store
 
 from ..processes import terminate
@@ -35,6 +37,7 @@ def get(port: int, path: str) -> int:
         connection.close()
 
 
+@pytest.mark.slow  # a server of its own, restarted, and a serve process: about 10 s
 def test_a_restart_of_postgresql_under_a_running_api_fails_no_request(tmp_path) -> None:
     server = PostgreSQL(tmp_path).start()  # its own: restarting the session's would cut every test's connections
     api = None
