@@ -124,24 +124,20 @@ INSERT INTO backfill_daily
     SELECT '', day, sum(count) FROM backfill GROUP BY day;
 """
 
-#: Version 3: the backfill's rows and daily totals indexed by (day, package) instead of
-#: (package, day). A backfill writes a day's rows (or an hour's) at once: by day, they go
-#: into one place of the index, the last one when days come in order (PostgreSQL then
-#: skips the descent: its B-tree's rightmost-page fast path), and the pages a load
-#: changes stay few and in the cache however large the table; by package, each day's
-#: rows went into every part of the index, which outgrew the cache (bench/store.py:
-#: loading fell from 130k to 75k rows/s over a year at a quarter of the size). Reading
-#: a package's days is then one lookup per backfilled day (a nested loop over
-#: ``backfilled_days``): 365 for a year, about a millisecond. The count is in the daily
-#: totals' index too (INCLUDE), so that a range reads the index alone, not a page of the
-#: table a day as well (once VACUUM has marked the pages all-visible): at the full size
-#: (73M rows, 18M daily totals) a year's range read 1,460 pages, 1,092 of them from
-#: outside the shared buffers; one page a day less with the count in the index.
+#: Version 3: the backfill's rows indexed by (day, package) instead of (package, day). A
+#: backfill writes a day's rows (or an hour's) at once: by day, they go into one place of
+#: the index, the last one when days come in order (PostgreSQL then skips the descent:
+#: its B-tree's rightmost-page fast path), and the pages a load changes stay few and in
+#: the cache however large the table; by package, each day's rows went into every part
+#: of the index, which outgrew the cache (bench/store.py: loading fell from 130k to 75k
+#: rows/s over a year at a quarter of the size). ``/versions`` then finds a package's
+#: rows one backfilled day at a time (a nested loop over ``backfilled_days``, 365 index
+#: lookups for a year). ``backfill_daily`` keeps its key by (package, day): by day, a
+#: range was 30 lookups for a month where by package it is one range of the index, and
+#: the 128-package bulk lookup took 2.5 times as long (bench/store.py, 30 days).
 SCHEMA_3 = """
 DROP INDEX backfill_by_package;
 CREATE INDEX backfill_by_day ON backfill (day, package);
-ALTER TABLE backfill_daily DROP CONSTRAINT backfill_daily_pkey;
-ALTER TABLE backfill_daily ADD PRIMARY KEY (day, package) INCLUDE (count);
 """
 
 #: MIGRATIONS[n] brings a store of version n to n + 1.
@@ -170,14 +166,14 @@ BULK_WRITER_SETTINGS = "SET synchronous_commit = off; SET work_mem = '64MB'"
 BACKFILL_DELTA = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS backfill_delta (package text, day date, count bigint) ON COMMIT DELETE ROWS"
 )
-#: The commit's one statement on ``backfill_daily``: the delta summed by (day, package)
+#: The commit's one statement on ``backfill_daily``: the delta summed by (package, day)
 #: and by day, in the order of its key, which is the order every backfill locks them in.
 ADD_BACKFILL_DELTA = (
-    "WITH summed AS (SELECT day, package, sum(count)::bigint AS count FROM backfill_delta GROUP BY 1, 2) "
-    "INSERT INTO backfill_daily AS d (day, package, count) "
-    "SELECT day, package, count FROM summed WHERE count <> 0 "
-    "UNION ALL SELECT day, '', sum(count)::bigint FROM summed GROUP BY 1 HAVING sum(count) <> 0 "
-    "ORDER BY 1, 2 ON CONFLICT (day, package) DO UPDATE SET count = d.count + excluded.count"
+    "WITH summed AS (SELECT package, day, sum(count)::bigint AS count FROM backfill_delta GROUP BY 1, 2) "
+    "INSERT INTO backfill_daily AS d (package, day, count) "
+    "SELECT package, day, count FROM summed WHERE count <> 0 "
+    "UNION ALL SELECT '', day, sum(count)::bigint FROM summed GROUP BY 2 HAVING sum(count) <> 0 "
+    "ORDER BY 1, 2 ON CONFLICT (package, day) DO UPDATE SET count = d.count + excluded.count"
 )
 #: What one source's rows add to the daily totals by (package, day) and by day.
 SOURCE_DAILY = (
@@ -190,15 +186,14 @@ INSERT_JSON_ROWS = (
     "FROM jsonb_array_elements(%(rows)s::jsonb) AS e RETURNING package, day, count"
 )
 
-#: A package's (or all packages') downloads a day: a row a day from the daily totals,
-#: the backfilled days' found one day at a time by (day, package).
+#: A package's (or all packages') downloads a day: a row a day from the daily totals.
 DAILY = (
     "SELECT day, count FROM provisional_daily AS p WHERE package = %(package)s "
     "AND day BETWEEN %(start)s AND %(end)s "
     "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
     "UNION ALL "
-    "SELECT b.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
-    "ON p.day = b.day AND p.package = %(package)s WHERE b.day BETWEEN %(start)s AND %(end)s"
+    "SELECT day, count FROM backfill_daily AS p WHERE package = %(package)s "
+    "AND day BETWEEN %(start)s AND %(end)s AND EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day)"
 )
 #: A package's downloads by version over the days: the view ``counts`` by hand, so that
 #: the backfill's rows are found a backfilled day at a time by (day, package).
@@ -527,8 +522,8 @@ class PostgreSQLStore(Store):
             "SELECT day FROM provisional_daily AS p WHERE package = %(package)s AND count <> 0 "
             "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
             "UNION ALL "
-            "(SELECT b.day FROM backfilled_days AS b JOIN backfill_daily AS p "
-            "ON p.day = b.day AND p.package = %(package)s AND p.count <> 0 ORDER BY b.day LIMIT 1)) AS days",
+            "SELECT day FROM backfill_daily AS p WHERE package = %(package)s AND count <> 0 "
+            "AND EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day)) AS days",
             {"package": ALL_PACKAGES if package is None else package},
         )
         return row[0]  # type: ignore[no-any-return]
