@@ -22,9 +22,9 @@ queries for the most popular package. The PostgreSQL server is Debian's, started
 a temporary folder on 127.0.0.1 with its durable defaults (fsync on) and 512 MB of shared
 buffers, and stopped by its PID. Goals: p99 < 20 ms for the one-package range and
 < 100 ms for the bulk, on both; load >= 500k rows/s into PostgreSQL. The full size is
-73M rows: PostgreSQL's run took about 30 minutes on 2 cores shared with other jobs
-(load average 10); SQLite's did not finish in an hour (it loaded 30M rows in 41
-minutes, slower as its index by package outgrew the cache). A smaller ``--days``,
+73M rows: PostgreSQL's run took about 6 minutes on 2 cores shared with other jobs
+(load average 2); SQLite's did not finish in the time there was (it loaded 30M rows in
+41 minutes, slower as its index by package outgrew the cache). A smaller ``--days``,
 ``--rows-per-day`` and ``--packages`` keep the same shape.
 """
 
