@@ -21,7 +21,9 @@ writers at once (strategy):
   written again (``MAX_RETRIES``).
 
 Rows are written by one statement per batch: arrays (``unnest``) for live flushes, the
-worker's JSON array (``jsonb_array_elements``) for objects and files.
+worker's JSON array (``jsonb_array_elements``) for files, and for a backfill's objects
+``COPY`` of text made from the worker's JSON arrays (the rows, and their sums by package
+and day), which this process never reads (bench/store.py: 73M rows at 269k rows/s).
 """
 
 from __future__ import annotations
