@@ -31,8 +31,9 @@ from typing import ClassVar
 from ._model import BackfilledObject, DayCounts, FileRecord, ObjectRecord, object_rows
 
 #: The schema this program writes. 1: the tables of rows and records (SQLite stores
-#: made before versions were recorded are at 1); 2: the daily totals tables.
-SCHEMA_VERSION = 2
+#: made before versions were recorded are at 1); 2: the daily totals tables; 3:
+#: PostgreSQL's backfill rows and totals indexed by day first (nothing in SQLite).
+SCHEMA_VERSION = 3
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 

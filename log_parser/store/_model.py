@@ -58,15 +58,24 @@ class FileRecord:
 class ObjectRows:
     """An object's backfill rows, (package, day as YYYY-MM-DD, version, count), made in a
     backfill worker and written by the parent: one JSON array, with the days and packages
-    it names."""
+    it names, and ``totals``, what the rows add to each (package, day), a JSON array of
+    (package, day, count) in that order (None when the rows are not of that shape, and
+    the writer sums them itself). Summed here, in the workers, which run side by side,
+    so that the one writer does not read the rows back to sum them (bench/store.py)."""
 
     json: bytes
     days: frozenset[str]
     packages: frozenset[str]
+    totals: bytes | None = None
 
     @classmethod
     def of(cls, rows: list[tuple[str, str, str, int]]) -> ObjectRows:
-        return cls(orjson.dumps(rows), frozenset(row[1] for row in rows), frozenset(row[0] for row in rows))
+        return cls(
+            orjson.dumps(rows),
+            frozenset(row[1] for row in rows),
+            frozenset(row[0] for row in rows),
+            package_day_totals(rows),
+        )
 
     def tuples(self) -> list[tuple[str, str, str, int]]:
         return [tuple(row) for row in orjson.loads(self.json)]
@@ -86,6 +95,21 @@ class BackfilledObject:
 
     def vouched_days(self) -> Iterable[str]:
         return self.rows.days if self.days is None else self.days
+
+
+def package_day_totals(rows: list[tuple[str, str, str, int]]) -> bytes | None:
+    """The JSON array of (package, day, count) summed over ``rows``' versions, sorted;
+    None for rows not of the form (text, text, text, integer)."""
+    totals: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if len(row) != 4 or type(row[3]) is not int or not isinstance(row[0], str) or not isinstance(row[1], str):
+            return None
+        key = (row[0], row[1])
+        totals[key] = totals.get(key, 0) + row[3]
+    try:
+        return orjson.dumps([(package, day, n) for (package, day), n in sorted(totals.items())])
+    except orjson.JSONEncodeError:  # a total past 64 bits: the writer's own sum refuses it
+        return None
 
 
 def object_rows(counts: DayCounts) -> ObjectRows:

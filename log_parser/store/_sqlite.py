@@ -113,8 +113,9 @@ INSERT INTO backfill_daily
     SELECT '', day, SUM(count) FROM backfill GROUP BY day;
 """
 
-#: MIGRATIONS[n] brings a store of version n to n + 1.
-MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2}
+#: MIGRATIONS[n] brings a store of version n to n + 1. Version 3 changed PostgreSQL's
+#: indexes only (_postgresql.py): nothing to do here.
+MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2, 2: ""}
 
 #: The page cache of a bulk writer, MiB: the indexes by package take each day's rows in
 #: every part of them, and keep more of their pages between commits in a larger cache.

@@ -66,7 +66,6 @@ class PostgreSQL:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> PostgreSQL:
-        log = self.workdir / "postgres.log"
         subprocess.run(
             [
                 self.bin / "initdb",
@@ -84,6 +83,16 @@ class PostgreSQL:
             capture_output=True,
             **self._as_user,  # type: ignore[arg-type]
         )
+        return self._launch()
+
+    def restart(self) -> PostgreSQL:
+        """Stop the server (a fast shutdown: its clients' connections are cut) and start
+        it again on the same data and port."""
+        self._shut_down()
+        return self._launch()
+
+    def _launch(self) -> PostgreSQL:
+        log = self.workdir / "postgres.log"
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
@@ -114,6 +123,11 @@ class PostgreSQL:
     def stop(self) -> None:
         """SIGINT, PostgreSQL's fast shutdown (SIGTERM would wait for every client to
         leave); SIGTERM then SIGKILL if it has not stopped in 20 s."""
+        self._shut_down()
+        if self._own_folder:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _shut_down(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGINT)
             try:
@@ -121,8 +135,6 @@ class PostgreSQL:
             except subprocess.TimeoutExpired:
                 terminate(self.process, 5)
         self.process = None
-        if self._own_folder:
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def execute(self, statement: str, url: str | None = None) -> None:
         """One statement, in the database of ``url`` (by default the server's own)."""

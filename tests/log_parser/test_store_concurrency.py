@@ -138,17 +138,20 @@ def test_a_writer_killed_mid_write_leaves_whole_batches(tmp_path, store_location
     open_store(store_location).close()
     rng = random.Random(11)
     first, last = dt.date(2026, 11, 18), dt.date(2026, 11, 22)
+    before = 0
     for _ in range(5):
         writer = subprocess.Popen(
             [sys.executable, "-c", WRITER, store_location, str(BATCH)], stdout=subprocess.PIPE, text=True
         )
         assert writer.stdout is not None
         assert writer.stdout.readline() == "ready\n"
-        time.sleep(0.3 + rng.random() * 0.7)  # somewhere inside a batch, most likely
+        # a batch of this writer's committed first (on a loaded machine the first can take
+        # longer than the sleep), then somewhere inside a later batch, most likely
+        assert wait_for(lambda: live_total(store_location) > before, 60)  # noqa: B023 - called here
+        time.sleep(0.3 + rng.random() * 0.7)
         writer.send_signal(signal.SIGKILL)
         writer.wait(10)
-        total = live_total(store_location)
-        assert total > 0
+        total = before = live_total(store_location)
         assert total % BATCH == 0, f"{total} is not a whole number of batches of {BATCH}"
         # and the daily totals hold exactly the whole batches too
         store = open_store(store_location, read_only=True)

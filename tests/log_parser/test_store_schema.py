@@ -102,3 +102,35 @@ def test_the_store_is_named_by_db_or_by_the_environment(monkeypatch) -> None:
     for command in (["serve"], ["count", "a.log"], ["live", "--stdin"], ["backfill", "/logs"]):
         assert build_parser().parse_args(command).db == "postgresql://numbat@db.example/downloads"
     assert build_parser().parse_args(["serve", "--db", "other.sqlite"]).db == "other.sqlite"
+
+
+def test_a_postgresql_store_of_version_2_has_its_backfill_rows_reindexed_by_day_in_place(postgresql) -> None:
+    location = postgresql.create_database()
+    with psycopg.connect(location) as db:  # a store as version 2 made it, with backfilled rows
+        db.execute(POSTGRESQL_MIGRATIONS[0].encode())
+        db.execute("INSERT INTO backfill_objects (id, object) VALUES (1, 'cdn/2024-05-01.gz')")
+        db.execute("INSERT INTO backfill VALUES (1, '2024-05-01', 'lodash', '1.0.0', 4), "
+                   "(1, '2024-05-01', 'lodash', '2.0.0', 1), (1, '2024-05-02', 'lodash', '2.0.0', 6)")  # fmt: skip
+        db.execute("INSERT INTO backfilled_days VALUES ('2024-05-01'), ('2024-05-02')")
+        db.execute("INSERT INTO packages VALUES ('lodash')")
+        db.execute(POSTGRESQL_MIGRATIONS[1].encode())
+        db.execute("UPDATE schema_version SET version = 2")
+
+    store = open_store(location)
+    assert schema_version(location) == SCHEMA_VERSION == 3
+    with psycopg.connect(location) as db:
+        indexes = dict(
+            db.execute(  # type: ignore[arg-type]
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('backfill', 'backfill_daily')"
+            ).fetchall()
+        )
+    assert indexes["backfill_by_day"].endswith("(day, package)")
+    assert indexes["backfill_daily_pkey"].endswith("(package, day)")
+    assert "backfill_by_package" not in indexes
+    assert store.daily("lodash", MAY1, MAY2) == {MAY1: 5, MAY2: 6}
+    assert store.by_version("lodash", MAY1, MAY2) == {"1.0.0": 4, "2.0.0": 7}
+    assert store.first_day("lodash") == MAY1
+    store.replace_object("cdn/2024-05-01.gz", {("lodash", "1.0.0", MAY1): 7})  # its old rows off the totals
+    assert store.daily("lodash", MAY1, MAY2) == {MAY1: 7}
+    assert store.daily(None, MAY1, MAY2) == {MAY1: 7}
+    store.close()
