@@ -24,6 +24,14 @@ holds no quote, colon or letter but ``e``, which a plain number has none of, so 
 such numbers out cannot make or move either. A line whose key so cut is a learnt one is
 therefore that learnt line with other numbers (at most moved across the blanks beside
 them), of the usual shape, of that series. Lines not found take the full read.
+
+Lines that come with the numbat listener's scan (``Batch.scanned``) are not joined or read
+again: the scan found them of its usual shape, a strict subset of this one, and where
+their value and time tokens lie, so the pass over such a run checks those two numbers
+(as above) and looks the key up where the line lies in the scan's buffer. A batch is
+walked run by run (``wire._batch.scanned_runs``, as the remote write transcoder walks
+it), each run's lines in order, so the LineEncoder meets the same events in the same
+order either way.
 """
 
 from __future__ import annotations
