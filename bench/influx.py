@@ -12,7 +12,8 @@ points, each into a database of its own; each path first writes a warm-up batch
 first alternates by round. Each round's line says where its time went: each process's
 CPU and its run-queue wait (ready to run while other work held its CPU). The encoder table
 times, per point, Point, numbatd's LineEncoder on decoded events, and the path the sink
-takes for events of known series: their JSON lines to line protocol, compiled.
+takes for events of known series: their JSON lines to line protocol, compiled, from lines
+read again and from lines with the numbat listener's scan (what the sink meets).
 
 On a small machine the kernel tends to run InfluxDB and whoever writes to it over
 loopback on the same CPU, taking turns, which costs the two-process path (numbatd and
@@ -47,6 +48,7 @@ from bench._procs import cpu_seconds, cpu_wait_seconds, peak_rss_mb, pin, settle
 from collector.sinks.influxdb import LineEncoder  # noqa: E402
 from collector.sinks.influxdb._transcoder import JsonLineTranscoder  # noqa: E402
 from collector.wire import Batch, decoder_for  # noqa: E402
+from collector.wire._numbat_scan import decode_scanned  # noqa: E402
 from tests.collector.influxd import Influxd  # noqa: E402
 from tests.collector.numbatd import Numbatd, free_port  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
@@ -215,6 +217,30 @@ def print_runs(n: int, directs: list[Run], sinks: list[Run], placement: str) -> 
         )
 
 
+def print_encoders(encoder: LineEncoder) -> None:
+    """CPU per point of Point, the LineEncoder and the transcoder, on the same events."""
+    sample = events(20_000, "bench.encoder")
+    ours = cpu_per_point(encoder.encode_all, [sample]) / len(sample)
+    theirs = cpu_per_point(point_line, sample)
+    assert encoder.encode_all(sample)[0] == [point_line(e).encode() for e in sample]
+    batch = Batch()
+    decoder_for("numbat").decode([orjson.dumps(event) for event in sample], 0, batch)
+    transcoder = JsonLineTranscoder(LineEncoder())
+    assert transcoder.encode_all(batch.events, batch.raw)[0].body == b"\n".join(encoder.encode_all(sample)[0])
+    transcoded = cpu_per_point(transcoder.encode_batch, [batch]) / len(sample)
+    scanned = Batch()  # as numbatd's numbat listener hands them on: undecoded, with its scan
+    decode_scanned(decoder_for("numbat"), [orjson.dumps(event) for event in sample], 0, scanned)
+    assert transcoder.encode_batch(scanned)[0].body == b"\n".join(encoder.encode_all(sample)[0])
+    transcoded_scanned = cpu_per_point(transcoder.encode_batch, [scanned]) / len(sample)
+
+    print(f"{'encoder, CPU per point':44} {'us':>10} {'vs Point':>10}")
+    print(f"{'influxdb-client Point.to_line_protocol()':44} {theirs:10.2f} {'1.0x':>10}")
+    print(f"{'numbat LineEncoder.encode_all()':44} {ours:10.2f} {theirs / ours:9.1f}x")
+    print(f"{'numbat JsonLineTranscoder, lines read again':44} {transcoded:10.2f} {theirs / transcoded:9.1f}x")
+    sink_path = "numbat JsonLineTranscoder, scanned (sink)"
+    print(f"{sink_path:44} {transcoded_scanned:10.2f} {theirs / transcoded_scanned:9.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=500_000)
@@ -254,22 +280,9 @@ def main() -> None:
                     assert landed == (n, BATCH), (db, landed)
         finally:
             influxd.stop()
-    sample = events(20_000, "bench.encoder")
-    ours = cpu_per_point(encoder.encode_all, [sample]) / len(sample)
-    theirs = cpu_per_point(point_line, sample)
-    assert encoder.encode_all(sample)[0] == [point_line(e).encode() for e in sample]
-    batch = Batch()
-    decoder_for("numbat").decode([orjson.dumps(event) for event in sample], 0, batch)
-    transcoder = JsonLineTranscoder(LineEncoder())
-    assert transcoder.encode_all(batch.events, batch.raw)[0].body == b"\n".join(encoder.encode_all(sample)[0])
-    transcoded = cpu_per_point(transcoder.encode_batch, [batch]) / len(sample)
-
     print_runs(n, directs, sinks, "InfluxDB on CPU 1, clients on CPU 0" if pinned else "not pinned")
     print()
-    print(f"{'encoder, CPU per point':44} {'us':>10} {'vs Point':>10}")
-    print(f"{'influxdb-client Point.to_line_protocol()':44} {theirs:10.2f} {'1.0x':>10}")
-    print(f"{'numbat LineEncoder.encode_all()':44} {ours:10.2f} {theirs / ours:9.1f}x")
-    print(f"{'numbat JsonLineTranscoder (sink path)':44} {transcoded:10.2f} {theirs / transcoded:9.1f}x")
+    print_encoders(encoder)
     print("(peak RSS: the most the numbatd process held resident in any round, VmHWM)")
 
 

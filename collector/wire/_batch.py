@@ -87,6 +87,22 @@ class ScannedLines:
         return [data[int(start) : int(end)] for start, end in self.spans.tolist()]
 
 
+def scanned_runs(batch: Batch) -> list[tuple[int, int, ScannedLines | None]]:
+    """(start, stop, its scan or None) of each run of the batch's events, in order: the
+    runs whose lines come with the listener's scan, and those between them (at least one
+    run, perhaps empty): how a compiled transcoder walks a batch."""
+    runs: list[tuple[int, int, ScannedLines | None]] = []
+    at = 0
+    for start, scanned in batch.scanned:
+        if start > at:
+            runs.append((at, start, None))
+        at = start + len(scanned)
+        runs.append((start, at, scanned))
+    if at < len(batch) or not runs:
+        runs.append((at, len(batch), None))
+    return runs
+
+
 @dataclass(slots=True)
 class Rejection:
     """One input line that could not be decoded, and why."""

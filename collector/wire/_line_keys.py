@@ -100,3 +100,21 @@ def find_key(  # noqa: PLR0917
             return int(index)
         slot = (slot + 1) & mask
     return NOT_FOUND
+
+
+@compiled
+def look_up(  # noqa: PLR0917
+    data: Any, start: int, end: int, around: tuple[int, int, int, int], slots: Any, keys: Any, key_spans: Any
+) -> tuple[int, int]:
+    """The id of the learnt key the line holds (or NOT_FOUND), and its hash: what a
+    transcoder keeps to learn the key when it is not found."""
+    hashed = key_hash(data, start, end, around)
+    return find_key(data, start, end, around, hashed, slots, keys, key_spans), hashed
+
+
+def key_bytes(data: bytes, start: int, end: int, around: tuple[int, int, int, int]) -> bytes:
+    """The key of the line [start, end) of ``data``, copied out: to be learnt."""
+    first, first_end, second, second_end = around
+    if second < first:
+        first, first_end, second, second_end = second, second_end, first, first_end
+    return data[start:first] + data[first_end:second] + data[second_end:end]

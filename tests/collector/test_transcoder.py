@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.sinks.influxdb import LineEncoder
+from collector.sinks.influxdb import LineEncoder, _transcoder
 from collector.sinks.influxdb._transcoder import JsonLineTranscoder, Lines
 from collector.wire import Batch
 from collector.wire._numbat import NumbatDecoder
@@ -234,3 +235,75 @@ def test_known_series_spelt_otherwise_give_the_line_encoders_lines(rows) -> None
     # every spelling's series learnt first, then each line again as a known series
     learn = [spelling % {b"v": b"1", b"t": b"5"} for spelling, _, _ in rows]
     assert_same_lines([decoded(learn), decoded(lines), decoded(lines[::-1])])
+
+
+def read(lines: list[bytes], scanned: bool) -> Batch:
+    """A listener's batch: behind the scan (lines of the usual shape undecoded, with what
+    the scan found of them), or decoded."""
+    batch = Batch()
+    if scanned:
+        decode_scanned(NumbatDecoder(), lines, 1_700_000_000_000, batch)
+    else:
+        NumbatDecoder().decode(lines, 1_700_000_000_000, batch)
+    return batch
+
+
+# Lines of a few series, with every value and time text (so that most are of a series
+# learnt already), beside any events at all.
+known_series_lines = st.builds(
+    lambda value, time, host: b'{"name":"m","value":%s,"time":%s,"host":"%s"}' % (value.encode(), time.encode(), host),
+    number_texts,
+    time_texts,
+    st.sampled_from([b"h1", b"h2", b"h3"]),
+)
+read_lines = st.one_of(known_series_lines, st.tuples(events, serializers).map(lambda pair: pair[1](pair[0])))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(read_lines, max_size=15), st.booleans()), min_size=1, max_size=5),
+    st.data(),
+    st.integers(1, 3),
+    st.sampled_from([2, 100_000]),
+)
+def test_merged_and_sliced_batches_give_the_line_encoders_lines(reads, data, limit, learn) -> None:
+    """Reads merged as the queue merges them (scanned ones and decoded ones side by side),
+    then cut where the runner may cut: each piece gives the LineEncoder's lines, line for
+    line, and its counts of what was left out."""
+    batches = [read(lines, scanned) for lines, scanned in reads]
+    merged = batches[0].slice(0)
+    for batch in batches[1:]:
+        merged.extend(batch)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(merged)), max_size=3)))
+    reference = LineEncoder(skip=skip_heartbeats, admit=admit_at_most(limit))
+    transcoder = JsonLineTranscoder(LineEncoder(skip=skip_heartbeats, admit=admit_at_most(limit)), learn)
+    for start, stop in pairwise([0, *cuts, len(merged)]):
+        piece = merged.slice(start, stop)
+        expected, expected_left_out = reference.encode_all([dict(event) for event in piece.slice(0).events])
+        lines, left_out = transcoder.encode_batch(piece)
+        assert lines.body == b"\n".join(expected)
+        assert [lines.body[:end].rpartition(b"\n")[2] for end in lines.ends] == expected
+        assert left_out == expected_left_out
+
+
+def test_lines_with_their_scan_are_read_where_they_lie(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of two scanned reads: its lines are not joined and read again (the scan's
+    buffers are read), its known series never decoded, and the lines are each read's own."""
+    first = [b'{"name":"m","value":%d.5,"time":%d,"host":"h%d"}' % (i, 100 + i, i % 2) for i in range(4)]
+    second = [b'{"name":"m","value":%d,"time":%d,"host":"h%d"}' % (10 + i, 200 + i, i % 2) for i in range(4)]
+    batch = read(first, scanned=True)
+    batch.extend(read(second, scanned=True))
+    assert [len(lines) for _, lines in batch.scanned] == [4, 4]
+    transcoder = JsonLineTranscoder(LineEncoder())
+    transcoder.encode_batch(read(first[:2], scanned=True))  # both series learnt
+
+    def no_second_read(*args: object) -> None:
+        raise AssertionError("scanned lines read again")
+
+    monkeypatch.setattr(_transcoder, "_classify", no_second_read)
+    lines, _ = transcoder.encode_batch(batch)
+    expected = [b"m,host=h%d value=%d.5 %d" % (i % 2, i, 100 + i) for i in range(4)]
+    expected += [b"m,host=h%d value=%d %d" % (i % 2, 10 + i, 200 + i) for i in range(4)]
+    assert lines.body == b"\n".join(expected)
+    assert [lines.body[:end].rpartition(b"\n")[2] for end in lines.ends] == expected
+    assert batch.undecoded == 8

@@ -24,12 +24,21 @@ holds no quote, colon or letter but ``e``, which a plain number has none of, so 
 such numbers out cannot make or move either. A line whose key so cut is a learnt one is
 therefore that learnt line with other numbers (at most moved across the blanks beside
 them), of the usual shape, of that series. Lines not found take the full read.
+
+Lines that come with the numbat listener's scan (``Batch.scanned``) are not joined or read
+again: the scan found them of its usual shape, a strict subset of this one, and where
+their value and time tokens lie, so the pass over such a run checks those two numbers
+(as above) and looks the key up where the line lies in the scan's buffer. A batch is
+walked run by run (``wire._batch.scanned_runs``, as the remote write transcoder walks
+it), each run's lines in order, so the LineEncoder meets the same events in the same
+order either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,8 +47,12 @@ from numba import njit, types
 from jit.tables import compiled, insert, with_room
 
 from ...wire import Batch, Event
-from ...wire._batch import joined_lines
-from ...wire._line_keys import NOT_FOUND, find_key, key_hash
+from ...wire._batch import ScannedLines, joined_lines, scanned_runs
+from ...wire._line_keys import NOT_FOUND, key_bytes, look_up
+from ...wire._numbat_scan import TIME_END as SCANNED_TIME_END
+from ...wire._numbat_scan import TIME_START as SCANNED_TIME_START
+from ...wire._numbat_scan import VALUE_END as SCANNED_VALUE_END
+from ...wire._numbat_scan import VALUE_START as SCANNED_VALUE_START
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -91,6 +104,18 @@ class Lines:
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         return cls(b"\n".join(lines), np.cumsum(lengths + 1) - 1)
 
+    @classmethod
+    def joined(cls, parts: Sequence[Lines]) -> Lines:
+        """The lines of ``parts``, one after the other."""
+        parts = [part for part in parts if len(part)]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls(b"", np.empty(0, dtype=np.int64))
+        offsets = np.cumsum([0] + [len(part.body) + 1 for part in parts[:-1]])
+        ends = np.concatenate([part.ends + offset for part, offset in zip(parts, offsets.tolist(), strict=True)])
+        return cls(b"\n".join(part.body for part in parts), ends)
+
 
 class JsonLineTranscoder:
     """Lines for a batch's events, from their JSON lines where the series is known.
@@ -125,25 +150,53 @@ class JsonLineTranscoder:
     def encode_all(self, events: Sequence[Event], raw: Sequence[bytes | None]) -> tuple[Lines, dict[str, int]]:
         """What ``LineEncoder.encode_all(events)`` gives, as :class:`Lines`; ``raw`` holds
         each event's JSON line, or None where the event is not its line as sent."""
-        return self._encode(events.__getitem__, lambda: events, raw)
+        left_out = {"skipped": 0, "no line": 0}
+        return self._encode_run(events.__getitem__, raw, None, left_out), left_out
 
     def encode_batch(self, batch: Batch) -> tuple[Lines, dict[str, int]]:
         """:meth:`encode_all` of a batch's events, decoding only those of lines it cannot
-        write from the lines (events of new series, lines of unusual shape)."""
-        return self._encode(batch.event, lambda: batch.events, batch.raw)
-
-    def _encode(
-        self, event_at: Callable[[int], Event], every: Callable[[], Sequence[Event]], raw: Sequence[bytes | None]
-    ) -> tuple[Lines, dict[str, int]]:
+        write from the lines (events of new series, lines of unusual shape). It goes run
+        by run of the batch's events: lines that come with the listener's scan are read
+        where they lie, the others joined and read here."""
         left_out = {"skipped": 0, "no line": 0}
+        raw = batch.raw
+        parts = [
+            self._encode_run(
+                partial(_event_after, batch, start),
+                raw if stop - start == len(raw) else raw[start:stop],
+                scanned,
+                left_out,
+            )
+            for start, stop, scanned in scanned_runs(batch)
+        ]
+        return Lines.joined(parts), left_out
+
+    def _encode_run(
+        self,
+        event_at: Callable[[int], Event],
+        raw: Sequence[bytes | None],
+        scanned: ScannedLines | None,
+        left_out: dict[str, int],
+    ) -> Lines:
+        """The lines of one run of events (``event_at(index)``, ``raw[index]`` each one's
+        line), their scan when they come with one; what is left out counted in ``left_out``."""
         if not raw:
-            return Lines(b"", np.empty(0, dtype=np.int64)), left_out
-        joined = joined_lines(raw)
-        data = np.frombuffer(joined, dtype=np.uint8)
-        ids, cuts, spans, hashes = _classify(data, self._slots, self._keys, self._key_spans)
-        if len(ids) != len(raw):  # a newline inside a line: no line of this batch is trusted
-            lines, left_out = self.encoder.encode_all(every())
-            return Lines.of(lines), left_out
+            return Lines(b"", np.empty(0, dtype=np.int64))
+        tables = self._slots, self._keys, self._key_spans
+        if scanned is not None:
+            joined = scanned.data
+            data = np.frombuffer(joined, dtype=np.uint8)
+            spans = scanned.spans
+            ids, cuts, hashes = _classify_scanned(data, spans, scanned.cuts, *tables)
+        else:
+            joined = joined_lines(raw)
+            data = np.frombuffer(joined, dtype=np.uint8)
+            ids, cuts, spans, hashes = _classify(data, *tables)
+            if len(ids) != len(raw):  # a newline inside a line: no line of this run is trusted
+                lines, counts = self.encoder.encode_all([event_at(index) for index in range(len(raw))])
+                for reason, count in counts.items():
+                    left_out[reason] = left_out.get(reason, 0) + count
+                return Lines.of(lines)
         extras: list[bytes] = []
         learnt_here: dict[bytes, int] = {}
         for index in np.flatnonzero(ids < 0).tolist():
@@ -161,9 +214,9 @@ class JsonLineTranscoder:
                 extras.append(encoded[1].encode())
         given = Lines.of(extras)
         body, ends = _emit(
-            data, ids, cuts, spans, self._prefixes, self._prefix_spans, np.frombuffer(given.body, np.uint8), given.ends
+            data, ids, cuts, self._prefixes, self._prefix_spans, np.frombuffer(given.body, np.uint8), given.ends
         )
-        return Lines(body.tobytes(), ends), left_out
+        return Lines(body.tobytes(), ends)
 
     def _learn(self, key: bytes, key_hash: int, series: str) -> int:
         prefix = series.encode() + _SUFFIX
@@ -181,12 +234,15 @@ class JsonLineTranscoder:
         return index
 
 
+def _event_after(batch: Batch, start: int, index: int) -> Event:
+    """The batch's event ``index`` places after ``start``."""
+    return batch.event(start + index)
+
+
 def _key(joined: bytes, span: Int64Array, cut: Int64Array) -> bytes:
     """The line at ``span`` without its value and time tokens: what names its series."""
-    (first, first_end), (second, second_end) = sorted(
-        ((int(cut[_VALUE_START]), int(cut[_VALUE_END])), (int(cut[_TIME_START]), int(cut[_TIME_END])))
-    )
-    return joined[int(span[0]) : first] + joined[first_end:second] + joined[second_end : int(span[1])]
+    around = (int(cut[_VALUE_START]), int(cut[_VALUE_END]), int(cut[_TIME_START]), int(cut[_TIME_END]))
+    return key_bytes(joined, int(span[0]), int(span[1]), around)
 
 
 def _append(arena: ByteArray, used: int, data: bytes, span: Int64Array) -> tuple[ByteArray, int]:
@@ -477,22 +533,49 @@ def _classify(
         ids[line] = UNUSUAL
         if _quick_read(data, start, end, cut):  # a known series, most often
             around = _around(cut)
-            found = find_key(data, start, end, around, key_hash(data, start, end, around), slots, keys, key_spans)
+            found, _ = look_up(data, start, end, around, slots, keys, key_spans)
             if found >= 0:
                 ids[line] = found
             else:
                 cut[:] = 0
         if ids[line] == UNUSUAL and _read_object(data, start, end, cut):
             around = _around(cut)
-            hashes[line] = key_hash(data, start, end, around)
-            ids[line] = find_key(data, start, end, around, hashes[line], slots, keys, key_spans)
+            ids[line], hashes[line] = look_up(data, start, end, around, slots, keys, key_spans)
         start = end + 1
     return ids, cuts, spans, hashes
 
 
-@njit((_READONLY_BYTES, _INTS, _ROWS, _ROWS, _BYTES, _ROWS, _READONLY_BYTES, _INTS), cache=True, nogil=True)
+@njit((_READONLY_BYTES, _ROWS, _ROWS, _ROWS, _BYTES, _ROWS), cache=True, nogil=True)
+def _classify_scanned(  # noqa: PLR0917
+    data: Any, spans: Any, scanned_cuts: Any, slots: Any, keys: Any, key_spans: Any
+) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """:func:`_classify` of lines the numbat scan found usual already (``spans`` and
+    ``scanned_cuts`` its own: such a line is of the usual shape here too): each one's
+    series id (or UNKNOWN; UNUSUAL for a value or time Point writes otherwise), its cuts
+    and its key's hash."""
+    count = spans.shape[0]
+    ids = np.full(count, UNUSUAL, dtype=np.int64)
+    cuts = np.zeros((count, 5), dtype=np.int64)
+    hashes = np.zeros(count, dtype=np.int64)
+    for line in range(count):
+        scanned = scanned_cuts[line]
+        value_start, value_end = scanned[SCANNED_VALUE_START], scanned[SCANNED_VALUE_END]
+        time_start, time_end = scanned[SCANNED_TIME_START], scanned[SCANNED_TIME_END]
+        text_end = _plain_decimal(data, value_start, value_end)
+        if text_end < 0 or not _plain_integer(data, time_start, time_end):
+            continue
+        cut = cuts[line]
+        cut[_VALUE_START], cut[_VALUE_TEXT_END], cut[_VALUE_END] = value_start, text_end, value_end
+        cut[_TIME_START], cut[_TIME_END] = time_start, time_end
+        ids[line], hashes[line] = look_up(
+            data, spans[line, 0], spans[line, 1], (value_start, value_end, time_start, time_end), slots, keys, key_spans
+        )
+    return ids, cuts, hashes
+
+
+@njit((_READONLY_BYTES, _INTS, _ROWS, _BYTES, _ROWS, _READONLY_BYTES, _INTS), cache=True, nogil=True)
 def _emit(  # noqa: PLR0917
-    data: Any, ids: Any, cuts: Any, spans: Any, prefixes: Any, prefix_spans: Any, given: Any, given_ends: Any
+    data: Any, ids: Any, cuts: Any, prefixes: Any, prefix_spans: Any, given: Any, given_ends: Any
 ) -> tuple[ByteArray, Int64Array]:
     """The body: each line of a known series as prefix, value and time, each GIVEN line
     from ``given`` in turn, joined by newlines; and where each line ends."""

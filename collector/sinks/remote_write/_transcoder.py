@@ -25,15 +25,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from numba import njit, types
 
 from jit.tables import compiled, insert, with_room
 from jit.tables import with_row as _with_row
 
 from ...wire import Batch
-from ...wire._batch import ScannedLines, joined_lines
-from ...wire._line_keys import NOT_FOUND, find_key, key_hash
+from ...wire._batch import ScannedLines, joined_lines, scanned_runs
+from ...wire._line_keys import NOT_FOUND, key_bytes, look_up
 from ...wire._numbat_scan import CUTS, TIME_END, TIME_START, VALUE_END, VALUE_START, usual_line
 from ._requests import REASONS, RequestEncoder, Samples
 
@@ -100,9 +99,9 @@ def _look_up(
     if not exact:
         return UNUSUAL, 0.0, 0, 0
     when = _read_time(data, time_start, time_end)
-    hashed = key_hash(data, start, end, cut)
     slots, keys, key_spans = tables
-    return find_key(data, start, end, cut, hashed, slots, keys, key_spans), value, when, hashed
+    found, hashed = look_up(data, start, end, cut, slots, keys, key_spans)
+    return found, value, when, hashed
 
 
 @njit((_READONLY_BYTES, _ROWS, _BYTES, _ROWS), cache=True, nogil=True)
@@ -204,7 +203,9 @@ class LineSamples:
     def _samples(self, batch: Batch, left_out: dict[str, int]) -> Samples:
         """The batch's samples, run by run of its events: lines that come with the
         listener's scan are read where they lie, the others joined and scanned here."""
-        parts = [self._part_samples(batch, start, stop, scanned, left_out) for start, stop, scanned in _runs(batch)]
+        parts = [
+            self._part_samples(batch, start, stop, scanned, left_out) for start, stop, scanned in scanned_runs(batch)
+        ]
         if len(parts) == 1:
             return parts[0]
         numbers, values, times = zip(*parts, strict=True)
@@ -230,7 +231,9 @@ class LineSamples:
         encoder = self.encoder
         for index in np.flatnonzero(ids < 0).tolist():
             if ids[index] == UNKNOWN:
-                key = _key(data, spans[index], cuts[index])
+                cut = cuts[index]
+                around = (int(cut[VALUE_START]), int(cut[VALUE_END]), int(cut[TIME_START]), int(cut[TIME_END]))
+                key = key_bytes(data, int(spans[index, 0]), int(spans[index, 1]), around)
                 number = learnt_here.get(key)
                 if number is None:
                     number = learnt_here[key] = encoder.number_of(batch.event(start + index))
@@ -269,26 +272,3 @@ class LineSamples:
         insert(self._slots, key_hash, index + 1)
         self._key_bytes = end
         self._learnt += 1
-
-
-def _runs(batch: Batch) -> list[tuple[int, int, ScannedLines | None]]:
-    """(start, stop, its scan or None) of each run of the batch's events, in order: the
-    runs whose lines come with the listener's scan, and those between them."""
-    runs: list[tuple[int, int, ScannedLines | None]] = []
-    at = 0
-    for start, scanned in batch.scanned:
-        if start > at:
-            runs.append((at, start, None))
-        at = start + len(scanned)
-        runs.append((start, at, scanned))
-    if at < len(batch) or not runs:
-        runs.append((at, len(batch), None))
-    return runs
-
-
-def _key(joined: bytes, span: npt.NDArray[np.int64], cut: npt.NDArray[np.int64]) -> bytes:
-    """The line at ``span`` without its value and time tokens: what names its series."""
-    (first, first_end), (second, second_end) = sorted(
-        ((int(cut[VALUE_START]), int(cut[VALUE_END])), (int(cut[TIME_START]), int(cut[TIME_END])))
-    )
-    return joined[int(span[0]) : first] + joined[first_end:second] + joined[second_end : int(span[1])]
