@@ -40,6 +40,9 @@ class Router(Protocol):
     def takes_lines(self) -> bool:
         """Does every consumer of the raw events write from their lines?"""
 
+    def takes_scans(self) -> bool:
+        """Does a sink read the scan of those lines too?"""
+
     async def publish_scanned(self, scan: StatsdScan, batch: Batch, everything: Callable[[], list[Event]]) -> None:
         """The lines a statsd scan took, the batch of the payload's other lines, and (for an
         aggregation that must take the payload in order) a way to decode all of it."""
@@ -53,8 +56,8 @@ def scan_statsd() -> Callable[[bytes, int], StatsdScan]:
     return scan
 
 
-#: collector.wire's decode_scanned: (decoder, lines, now_ms, batch).
-ScannedDecode = Callable[[Decoder, list[bytes], int, Batch], None]
+#: collector.wire's decode_scanned: (decoder, lines, now_ms, batch, keep_scans).
+ScannedDecode = Callable[[Decoder, list[bytes], int, Batch, bool], None]
 
 
 def scan_numbat() -> ScannedDecode:
@@ -144,7 +147,8 @@ class Intake:
             if decoder.format == "numbat" and lines and self.router.takes_lines():
                 if self._numbat_scanner is None:
                     self._numbat_scanner = scan_numbat()
-                self._numbat_scanner(decoder, lines, time.time_ns() // 1_000_000, batch)
+                now_ms = time.time_ns() // 1_000_000
+                self._numbat_scanner(decoder, lines, now_ms, batch, self.router.takes_scans())
             else:
                 decoder.decode(lines, time.time_ns() // 1_000_000, batch)
         except Exception:  # a decoder bug must cost this read, not the daemon

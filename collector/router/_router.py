@@ -42,6 +42,8 @@ class Route:
     queue: SinkQueue
     #: The sink writes from the events' lines (Sink.takes_lines): events may reach it undecoded.
     lines: bool = False
+    #: It reads the listener's scan of those lines too (Sink.takes_scans).
+    scans: bool = False
 
 
 class Router:
@@ -93,6 +95,11 @@ class Router:
         collector.listeners' Intake); any other consumer would decode them all anyway."""
         return bool(self.routes) and not self.stage.aggregations and all(route.lines for route in self.routes)
 
+    def takes_scans(self) -> bool:
+        """True when a sink of the raw events reads the listener's scan of their lines:
+        only then does a numbat listener keep the scan with the batch."""
+        return any(route.scans for route in self.routes)
+
     async def publish_scanned(self, scan: StatsdScan, batch: Batch, everything: Callable[[], list[Event]]) -> None:
         """A payload of statsd lines a listener scanned (see :meth:`aggregates_alone`): the
         lines its scan took, and ``batch``, the events of the others, to the aggregations
@@ -118,7 +125,12 @@ class Router:
         """Route to every running sink (``replacing`` some by the routes given), each by its input."""
         routes = {
             # a sink's include/exclude reads every event's name: its events are decoded anyway
-            name: Route(runner.config, runner.queue, runner.sink.takes_lines and not runner.config.filters)
+            name: Route(
+                runner.config,
+                runner.queue,
+                lines=runner.sink.takes_lines and not runner.config.filters,
+                scans=runner.sink.takes_scans and not runner.config.filters,
+            )
             for name, runner in self.runners.items()
         }
         every = (routes | dict(replacing or {})).values()

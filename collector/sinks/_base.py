@@ -43,6 +43,10 @@ class Sink(ABC, Generic[OptionsT]):
     #: lines of the usual shape undecoded (collector.wire's Batch.add_lines). Whatever it
     #: says, ``batch.events`` is always right; this is only about what it costs.
     takes_lines: bool = False
+    #: Reads the listener's scan of those lines too (``batch.scanned``, collector.wire's
+    #: ScannedLines): a numbat listener then keeps it with the batch, which costs memory
+    #: while the batch waits in a queue, so only when some sink reads it.
+    takes_scans: bool = False
 
     def __init__(self, config: SinkConfig, stats: SinkStats | None = None, state_dir: Path | None = None) -> None:
         options = config.options

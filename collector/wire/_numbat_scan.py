@@ -259,11 +259,12 @@ def scan_numbat(lines: list[bytes]) -> Any:
     return scan_lines(np.frombuffer(b"\n".join(lines), dtype=np.uint8))[0]
 
 
-def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Batch) -> None:
+def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Batch, keep_scans: bool = True) -> None:
     """``decoder.decode(lines, now_ms, batch)``, but the lines of the usual shape are added
-    undecoded, with what the scan found of them (:class:`~._batch.ScannedLines`): the
-    events and rejections are the decoder's, in order (the events of those lines made
-    from them when asked for)."""
+    undecoded, with what the scan found of them (:class:`~._batch.ScannedLines`) when
+    ``keep_scans`` (a sink reads it: else it would only hold memory while the batch
+    waits): the events and rejections are the decoder's, in order (the events of those
+    lines made from them when asked for)."""
     if not lines:
         return
     joined = b"\n".join(lines)
@@ -272,7 +273,7 @@ def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Bat
         decoder.decode(lines, now_ms, batch)
         return
     if usual.all():
-        batch.add_lines(lines, ScannedLines(joined, spans, cuts))
+        batch.add_lines(lines, ScannedLines(joined, spans, cuts) if keep_scans else None)
         return
     if not usual.any():
         decoder.decode(lines, now_ms, batch)
@@ -280,7 +281,8 @@ def decode_scanned(decoder: Decoder, lines: list[bytes], now_ms: int, batch: Bat
     start = 0
     for stop in [*(np.flatnonzero(usual[1:] != usual[:-1]) + 1).tolist(), len(lines)]:
         if usual[start]:
-            batch.add_lines(lines[start:stop], ScannedLines(joined, spans[start:stop], cuts[start:stop]))
+            scanned = ScannedLines(joined, spans[start:stop], cuts[start:stop]) if keep_scans else None
+            batch.add_lines(lines[start:stop], scanned)
         else:
             others = Batch()
             decoder.decode(lines[start:stop], now_ms, others)

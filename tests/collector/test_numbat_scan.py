@@ -109,6 +109,19 @@ def test_a_read_behind_the_scan_is_the_decoders_read(read: list[bytes]) -> None:
     assert [type(v) for e in got.events for v in e.values()] == [type(v) for e in expected.events for v in e.values()]
 
 
+@settings(max_examples=100)
+@given(st.lists(lines(), max_size=30))
+def test_without_a_reader_of_scans_the_read_is_the_same_and_holds_no_scan(read: list[bytes]) -> None:
+    """keep_scans=False (no sink reads the scan): the same lines and events, and no scan
+    left waiting in the batch."""
+    kept, dropped = Batch(), Batch()
+    decode_scanned(NumbatDecoder(), read, NOW, kept)
+    decode_scanned(NumbatDecoder(), read, NOW, dropped, keep_scans=False)
+    assert dropped.raw == kept.raw
+    assert dropped.events == kept.events
+    assert dropped.scanned == []
+
+
 def test_what_the_emitter_sends_is_the_usual_shape() -> None:
     """The scan is worth its cost only if the usual events are usual: the emitter's own."""
     builder = EventBuilder("app", {"host": "web-1", "node": "n1"})

@@ -195,3 +195,33 @@ def test_lines_travel_undecoded_only_when_every_consumer_writes_from_them(
         return answer
 
     assert trio.run(scenario) is expected
+
+
+@pytest.mark.parametrize(
+    ("sinks", "expected"),
+    [
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\n', False),
+        ('[[sinks]]\ntype = "forward"\nurl = "tcp://127.0.0.1:1"\n', False),
+        ('[[sinks]]\ntype = "jsonl"\npath = "{tmp}/a.jsonl"\n[[sinks]]\ntype = "prometheus_remote_write"\n', True),
+        ('[[sinks]]\ntype = "influxdb"\napi = "v1"\ndatabase = "d"\n', True),
+        ('[[sinks]]\ntype = "influxdb"\napi = "v1"\ndatabase = "d"\ninclude = ["app."]\n', False),
+    ],
+)
+def test_the_scan_of_lines_is_kept_only_for_a_sink_that_reads_it(sinks: str, expected: bool, tmp_path: Path) -> None:
+    """The listener's scan waits in the queues with its batch, so it is kept only when a
+    sink's transcoder reads it (jsonl and forward write the lines alone)."""
+    listener = '[[listeners]]\nurl = "tcp://127.0.0.1:1"\n'
+    text = f'state_dir = "{tmp_path}/state"\n' + listener + sinks.replace("{tmp}", str(tmp_path))
+    config = parse_config(tomllib.loads(text), SINK_TYPES)
+
+    async def scenario() -> bool:
+        router = Router(SelfMetrics())
+        async with trio.open_nursery() as nursery:
+            await nursery.start(router.run)
+            await router.start(config)
+            answer = router.takes_scans()
+            await router.stop(5)
+            nursery.cancel_scope.cancel()
+        return answer
+
+    assert trio.run(scenario) is expected

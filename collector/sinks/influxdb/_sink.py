@@ -108,7 +108,7 @@ class InfluxSink(RemoteSink[InfluxOptions]):
         self._lines_of = Lines.of
         self._transcoder: JsonLineTranscoder | None = JsonLineTranscoder(self._encoder) if self._encoder.plain else None
         #: Lines of known series are written from the lines, without their events (_transcoder.py).
-        self.takes_lines = self._transcoder is not None
+        self.takes_lines = self.takes_scans = self._transcoder is not None
         #: Opens its connections when it first writes; close() closes them.
         self._writer = self._make_writer(options)
 

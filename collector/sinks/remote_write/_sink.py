@@ -144,7 +144,7 @@ class RemoteWriteSink(RemoteSink[RemoteWriteOptions]):
 
             self._lines = LineSamples(self._encoder, options.max_series)
         #: Events' lines of known series become samples without their events (_transcoder.py).
-        self.takes_lines = self._lines is not None
+        self.takes_lines = self.takes_scans = self._lines is not None
         parts = urlsplit(options.url)
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._headers = [
