@@ -293,6 +293,7 @@ def measure(seconds: float = 5.0, rounds: int = 1, pin_cpus: bool = True) -> lis
                 ),
                 "server_us_per_point": statistics.median(r["server_cpu"] for r in runs[key]) / count * 1e6,
                 "numbatd_peak_rss_mb": max(r["rss"] for r in runs[key]),
+                "numbatd_peak_mb": max(r["rss"] for r in runs[key]),  # bench/sinks.py's name for it
                 "pinned": pinned,
             }
         )
