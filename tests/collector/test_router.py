@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -180,8 +181,13 @@ def test_lines_travel_undecoded_only_when_every_consumer_writes_from_them(
 ) -> None:
     """A sink that needs events (console), reads their names (include) or an aggregation
     (dicts in) makes the listeners decode every line."""
+    assert answer_of_started_router(aggregation + sinks, tmp_path, Router.takes_lines) is expected
+
+
+def answer_of_started_router(tables: str, tmp_path: Path, question: Callable[[Router], bool]) -> bool:
+    """``question`` asked of a router started with a TCP listener and ``tables``."""
     listener = '[[listeners]]\nurl = "tcp://127.0.0.1:1"\n'
-    text = f'state_dir = "{tmp_path}/state"\n' + listener + aggregation + sinks.replace("{tmp}", str(tmp_path))
+    text = f'state_dir = "{tmp_path}/state"\n' + listener + tables.replace("{tmp}", str(tmp_path))
     config = parse_config(tomllib.loads(text), SINK_TYPES)
 
     async def scenario() -> bool:
@@ -189,12 +195,12 @@ def test_lines_travel_undecoded_only_when_every_consumer_writes_from_them(
         async with trio.open_nursery() as nursery:
             await nursery.start(router.run)
             await router.start(config)
-            answer = router.takes_lines()
+            answer = question(router)
             await router.stop(5)
             nursery.cancel_scope.cancel()
         return answer
 
-    assert trio.run(scenario) is expected
+    return trio.run(scenario)
 
 
 @pytest.mark.parametrize(
@@ -210,18 +216,4 @@ def test_lines_travel_undecoded_only_when_every_consumer_writes_from_them(
 def test_the_scan_of_lines_is_kept_only_for_a_sink_that_reads_it(sinks: str, expected: bool, tmp_path: Path) -> None:
     """The listener's scan waits in the queues with its batch, so it is kept only when a
     sink's transcoder reads it (jsonl and forward write the lines alone)."""
-    listener = '[[listeners]]\nurl = "tcp://127.0.0.1:1"\n'
-    text = f'state_dir = "{tmp_path}/state"\n' + listener + sinks.replace("{tmp}", str(tmp_path))
-    config = parse_config(tomllib.loads(text), SINK_TYPES)
-
-    async def scenario() -> bool:
-        router = Router(SelfMetrics())
-        async with trio.open_nursery() as nursery:
-            await nursery.start(router.run)
-            await router.start(config)
-            answer = router.takes_scans()
-            await router.stop(5)
-            nursery.cancel_scope.cancel()
-        return answer
-
-    assert trio.run(scenario) is expected
+    assert answer_of_started_router(sinks, tmp_path, Router.takes_scans) is expected
