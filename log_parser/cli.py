@@ -19,7 +19,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ._cors import parse_origin
@@ -265,22 +265,23 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def _syslog_url(text: str) -> str:
+def _checked(text: str, check: Callable[[str], object], refusal: type[Exception]) -> str:
+    """``text`` when ``check`` takes it; its refusal as argparse's, which names the option."""
     try:
-        parse_syslog_url(text)
-    except ValueError as exc:
+        check(text)
+    except refusal as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _syslog_url(text: str) -> str:
+    return _checked(text, parse_syslog_url, ValueError)
 
 
 def _emit_uri(text: str) -> str:
     from emitter import InvalidURI, parse_uri  # noqa: PLC0415 - count and serve never load the emitter
 
-    try:
-        parse_uri(text)
-    except InvalidURI as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return _checked(text, parse_uri, InvalidURI)
 
 
 def _listen_address(text: str) -> str:

@@ -53,6 +53,7 @@ from ...wire._numbat_scan import TIME_END as SCANNED_TIME_END
 from ...wire._numbat_scan import TIME_START as SCANNED_TIME_START
 from ...wire._numbat_scan import VALUE_END as SCANNED_VALUE_END
 from ...wire._numbat_scan import VALUE_START as SCANNED_VALUE_START
+from ...wire._numbat_scan import _blanks  # JSON whitespace, as the listener's scan skips it
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -72,7 +73,7 @@ _MAX_DIGITS = 15  #: significant digits every double carries exactly
 _MAX_TIME_DIGITS = 18  #: times in int64 without a second thought
 
 _QUOTE, _BACKSLASH, _COLON, _COMMA, _OPEN, _CLOSE, _MINUS, _DOT, _ZERO, _NINE = b'"\\:,{}-.09'
-_SPACE, _TAB, _RETURN, _NEWLINE, _LOW_T, _LOW_F, _LOW_N, _PLUS, _E, _LOW_E = b" \t\r\ntfn+Ee"
+_SPACE, _NEWLINE, _LOW_T, _LOW_F, _LOW_N, _PLUS, _E, _LOW_E = b" \ntfn+Ee"
 _SUFFIX = b" value="
 
 _FIRST_SLOTS = 1 << 12
@@ -273,14 +274,6 @@ def _longer(rows: Int64Array, count: int) -> Int64Array:
 def _around(cut: Any) -> tuple[int, int, int, int]:
     """Where a line's value and time tokens lie, from its row of cuts: what its key is cut around."""
     return cut[_VALUE_START], cut[_VALUE_END], cut[_TIME_START], cut[_TIME_END]
-
-
-@compiled
-def _blanks(data: Any, at: int, end: int) -> int:
-    """The first byte from ``at`` that is not JSON whitespace."""
-    while at < end and (data[at] == _SPACE or data[at] == _TAB or data[at] == _RETURN):
-        at += 1
-    return at
 
 
 @compiled
