@@ -223,6 +223,25 @@ def usual_line(data: Any, start: int, end: int, cut: Any) -> bool:
 _READONLY_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
 
 
+@compiled
+def line_spans(data: Any) -> Any:
+    """Each newline-separated line's [start, end) in ``data``, rows of 2: how the
+    transcoders walk a batch's lines joined (those that came without a scan)."""
+    count = 1
+    for byte in data:
+        if byte == _NEWLINE:
+            count += 1
+    spans = np.empty((count, 2), dtype=np.int64)
+    start = 0
+    for line in range(count):
+        end = start
+        while end < data.size and data[end] != _NEWLINE:
+            end += 1
+        spans[line, 0], spans[line, 1] = start, end
+        start = end + 1
+    return spans
+
+
 @njit((_READONLY_BYTES,), cache=True, nogil=True)
 def scan_lines(data: Any) -> tuple[Any, Any, Any]:
     """For each line of ``data`` (lines joined by newlines): is it of the usual shape, its

@@ -53,7 +53,7 @@ from ...wire._numbat_scan import TIME_END as SCANNED_TIME_END
 from ...wire._numbat_scan import TIME_START as SCANNED_TIME_START
 from ...wire._numbat_scan import VALUE_END as SCANNED_VALUE_END
 from ...wire._numbat_scan import VALUE_START as SCANNED_VALUE_START
-from ...wire._numbat_scan import _blanks  # JSON whitespace, as the listener's scan skips it
+from ...wire._numbat_scan import _blanks, line_spans  # JSON whitespace and lines, as the scan reads them
 from ._lineprotocol import CACHE_LIMIT, LineEncoder
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -508,20 +508,13 @@ def _classify(
 ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
     """For each line of ``data``: its series id (or UNKNOWN, UNUSUAL), its cuts, its
     span, and, for a line of the usual shape, its key's hash."""
-    count = 1
-    for byte in data:
-        if byte == _NEWLINE:
-            count += 1
+    spans = line_spans(data)
+    count = len(spans)
     ids = np.empty(count, dtype=np.int64)
     cuts = np.zeros((count, 5), dtype=np.int64)
-    spans = np.empty((count, 2), dtype=np.int64)
     hashes = np.zeros(count, dtype=np.int64)
-    start = 0
     for line in range(count):
-        end = start
-        while end < data.size and data[end] != _NEWLINE:
-            end += 1
-        spans[line, 0], spans[line, 1] = start, end
+        start, end = spans[line, 0], spans[line, 1]
         cut = cuts[line]
         ids[line] = UNUSUAL
         if _quick_read(data, start, end, cut):  # a known series, most often
@@ -534,7 +527,6 @@ def _classify(
         if ids[line] == UNUSUAL and _read_object(data, start, end, cut):
             around = _around(cut)
             ids[line], hashes[line] = look_up(data, start, end, around, slots, keys, key_spans)
-        start = end + 1
     return ids, cuts, spans, hashes
 
 

@@ -33,14 +33,14 @@ from jit.tables import with_row as _with_row
 from ...wire import Batch
 from ...wire._batch import ScannedLines, joined_lines, scanned_runs
 from ...wire._line_keys import NOT_FOUND, key_bytes, look_up
-from ...wire._numbat_scan import CUTS, TIME_END, TIME_START, VALUE_END, VALUE_START, usual_line
+from ...wire._numbat_scan import CUTS, TIME_END, TIME_START, VALUE_END, VALUE_START, line_spans, usual_line
 from ._requests import REASONS, RequestEncoder, Samples
 
 #: What the first pass says of a line that has no known series.
 UNKNOWN = NOT_FOUND  #: usual shape, series not learnt yet
 UNUSUAL = -2  #: not the usual shape, or a value read only by Python: the encoder's
 
-_MINUS, _DOT, _ZERO, _NEWLINE = b"-.0\n"
+_MINUS, _DOT, _ZERO = b"-.0"
 _MAX_DIGITS = 15
 _POWERS_OF_TEN = np.array([10.0**exponent for exponent in range(_MAX_DIGITS + 1)])
 _FIRST_SLOTS = 1 << 12
@@ -108,27 +108,19 @@ def _look_up(
 def _classify(data: Any, slots: Any, keys: Any, key_spans: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
     """For each line of ``data``: the id of its key (or UNKNOWN, UNUSUAL), its value, its
     time, its cuts, its span and its key's hash."""
-    count = 1
-    for byte in data:
-        if byte == _NEWLINE:
-            count += 1
+    spans = line_spans(data)
+    count = len(spans)
     ids = np.full(count, UNUSUAL, dtype=np.int64)
     values = np.zeros(count, dtype=np.float64)
     times = np.zeros(count, dtype=np.int64)
     hashes = np.zeros(count, dtype=np.int64)
     tables = (slots, keys, key_spans)
     cuts = np.zeros((count, CUTS), dtype=np.int64)
-    spans = np.empty((count, 2), dtype=np.int64)
-    start = 0
     for line in range(count):
-        end = start
-        while end < data.size and data[end] != _NEWLINE:
-            end += 1
-        spans[line, 0], spans[line, 1] = start, end
+        start, end = spans[line, 0], spans[line, 1]
         if usual_line(data, start, end, cuts[line]):
             cut = (cuts[line, VALUE_START], cuts[line, VALUE_END], cuts[line, TIME_START], cuts[line, TIME_END])
             ids[line], values[line], times[line], hashes[line] = _look_up(data, start, end, cut, tables)
-        start = end + 1
     return ids, values, times, cuts, spans, hashes
 
 
