@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # the test suite's PostgreSQL helper
 
 from log_parser.store import BackfilledObject, ObjectRows, Store, open_store  # noqa: E402
 from log_parser.store import _postgresql as postgresql_queries  # noqa: E402
+from log_parser.store import _sqlite as sqlite_queries  # noqa: E402
 from tests.log_parser.postgres import PostgreSQL  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
@@ -227,16 +228,7 @@ def explain(location: str, package: str, start: dt.date, end: dt.date) -> str:
                 lines += [row[0] for row in db.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)]
         else:
             params = {"package": package, "start": start.isoformat(), "end": end.isoformat()}
-            daily = (
-                "SELECT day, count FROM provisional_daily WHERE package = :package AND day BETWEEN :start AND :end "
-                "AND day NOT IN (SELECT day FROM backfilled_days) UNION ALL "
-                "SELECT day, count FROM backfill_daily WHERE package = :package AND day BETWEEN :start AND :end "
-                "AND day IN (SELECT day FROM backfilled_days)"
-            )
-            versions = (
-                "SELECT version, SUM(count) FROM counts WHERE package = :package "
-                "AND day BETWEEN :start AND :end GROUP BY version"
-            )
+            daily, versions = sqlite_queries.DAILY, sqlite_queries.BY_VERSION  # the store's own
             for title, query in (("range (daily totals)", daily), ("versions", versions)):
                 lines.append(f"-- SQLite, {title}, {package}")
                 lines += [f"{row[0]} {row[1]} {row[3]}" for row in db.execute("EXPLAIN QUERY PLAN " + query, params)]

@@ -13,7 +13,11 @@ nothing, and an object that arrives late adds only its own rows.
 Beside the rows, two daily totals tables, ``provisional_daily`` (live and file rows) and
 ``backfill_daily`` (backfill rows), one row per (package, day) plus the day's total of
 all packages (:data:`ALL_PACKAGES`), kept in the transaction that changes the rows: a
-range of a package reads a row a day, never its versions (bench/store.py).
+range of a package reads a row a day, never its versions (bench/store.py). A backfill
+writes a day's rows at once, so its tables are keyed by day first (their writes land in
+one place) and kept a row per package and day (its versions' counts in the row): the
+live job adds to a day's rows a minute at a time, and its tables stay a row per version,
+keyed by package.
 
 Strategy: :class:`Store` is the interface and the shared logic (a batch of objects
 written whole or not at all); ``_sqlite.py`` and ``_postgresql.py`` hold the SQL.
@@ -32,8 +36,10 @@ from ._model import BackfilledObject, DayCounts, FileRecord, ObjectRecord, objec
 
 #: The schema this program writes. 1: the tables of rows and records (SQLite stores
 #: made before versions were recorded are at 1); 2: the daily totals tables; 3:
-#: PostgreSQL's backfill rows and totals indexed by day first (nothing in SQLite).
-SCHEMA_VERSION = 3
+#: PostgreSQL's backfill rows indexed by day first (nothing in SQLite); 4: the backfill's
+#: rows one per package and day, with their versions' counts, and both backfill tables
+#: keyed by day first.
+SCHEMA_VERSION = 4
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 

@@ -2,9 +2,8 @@
 object's rows and records, a counted file's record.
 
 Strategy: plain data, no database. An object's rows are made in a backfill worker as one
-JSON array (one bytes object crosses the process boundary, and both SQLite's
-``json_each`` and PostgreSQL's ``jsonb_array_elements`` read it in one statement, quicker
-than binding row after row).
+JSON array (one bytes object crosses the process boundary, and each backend reads it in
+one statement, quicker than binding row after row).
 """
 
 from __future__ import annotations
@@ -25,6 +24,9 @@ DayCounts = Mapping[tuple[str, str, dt.date], int]
 ALL_PACKAGES = ""
 
 EPOCH = dt.date(1970, 1, 1)
+
+#: The counts the stores' 64-bit integers hold.
+MIN_COUNT, MAX_COUNT = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -56,29 +58,65 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class ObjectRows:
-    """An object's backfill rows, (package, day as YYYY-MM-DD, version, count), made in a
-    backfill worker and written by the parent: one JSON array, with the days and packages
-    it names, and ``totals``, what the rows add to each (package, day), a JSON array of
-    (package, day, count) in that order (None when the rows are not of that shape, and
-    the writer sums them itself). Summed here, in the workers, which run side by side,
-    so that the one writer does not read the rows back to sum them (bench/store.py)."""
+    """An object's backfill rows, made in a backfill worker and written by the parent: a
+    row per (day, package), with its total and its versions' counts, as one JSON array
+    of ``[day as YYYY-MM-DD, package, total, {version: count, ...}]`` in (day, package)
+    order, the order of the tables' keys; with the days and packages it names.
+
+    One row per package and day, not per version: a day of a registry is 200,000
+    package-versions but 50,000 packages, and each row costs the store an index entry
+    and a tuple (bench/store.py). The rows are grouped and summed here, in the workers,
+    which run side by side, so that the one writer only passes them on: SQLite reads the
+    array with ``json_each``, and PostgreSQL's writer makes COPY's text of it by
+    replacing delimiters (``_postgresql._copy_text``)."""
 
     json: bytes
     days: frozenset[str]
     packages: frozenset[str]
-    totals: bytes | None = None
 
     @classmethod
-    def of(cls, rows: list[tuple[str, str, str, int]]) -> ObjectRows:
+    def of(cls, rows: Iterable[tuple[str, str, str, int]]) -> ObjectRows:
+        """The rows of (package, day as YYYY-MM-DD, version, count) tuples: a version
+        named twice is summed, a count of 0 left out. ValueError for a row of another
+        shape, or a count the store's 64-bit integers cannot hold."""
+        groups: dict[tuple[str, str], dict[str, int]] = {}
+        for row in rows:
+            if not (
+                len(row) == 4
+                and all(type(value) is str for value in row[:3])
+                and type(row[3]) is int
+                and MIN_COUNT <= row[3] <= MAX_COUNT
+            ):
+                raise ValueError(f"a row that is not (package, day, version, count): {row!r}")
+            package, day, version, n = row
+            if n:
+                versions = groups.setdefault((day, package), {})
+                versions[version] = versions.get(version, 0) + n
+        return cls.grouped(groups)
+
+    @classmethod
+    def grouped(cls, groups: dict[tuple[str, str], dict[str, int]]) -> ObjectRows:
+        """The rows of {(day, package): {version: count}}."""
+        rows = []
+        for (day, package), versions in sorted(groups.items()):
+            total = sum(versions.values())
+            if not (MIN_COUNT <= total <= MAX_COUNT and all(MIN_COUNT <= n <= MAX_COUNT for n in versions.values())):
+                raise ValueError(f"downloads of {package} on {day} past what the store's integers hold: {versions}")
+            if versions:
+                rows.append((day, package, total, versions))
         return cls(
             orjson.dumps(rows),
-            frozenset(row[1] for row in rows),
             frozenset(row[0] for row in rows),
-            package_day_totals(rows),
+            frozenset(row[1] for row in rows),
         )
 
     def tuples(self) -> list[tuple[str, str, str, int]]:
-        return [tuple(row) for row in orjson.loads(self.json)]
+        """The rows as (package, day, version, count), in that order."""
+        return sorted(
+            (package, day, version, n)
+            for day, package, _total, versions in orjson.loads(self.json)
+            for version, n in versions.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -97,25 +135,26 @@ class BackfilledObject:
         return self.rows.days if self.days is None else self.days
 
 
-def package_day_totals(rows: list[tuple[str, str, str, int]]) -> bytes | None:
-    """The JSON array of (package, day, count) summed over ``rows``' versions, sorted;
-    None for rows not of the form (text, text, text, integer)."""
-    totals: dict[tuple[str, str], int] = {}
-    for row in rows:
-        if len(row) != 4 or type(row[3]) is not int or not isinstance(row[0], str) or not isinstance(row[1], str):
-            return None
-        key = (row[0], row[1])
-        totals[key] = totals.get(key, 0) + row[3]
-    try:
-        return orjson.dumps([(package, day, n) for (package, day), n in sorted(totals.items())])
-    except orjson.JSONEncodeError:  # a total past 64 bits: the writer's own sum refuses it
-        return None
-
-
 def object_rows(counts: DayCounts) -> ObjectRows:
-    """The rows of one object's counts, in (package, day, version) order, the order of
-    the tables' keys, which both backends insert quickest."""
-    return ObjectRows.of(
+    """The rows of one object's counts (see :class:`ObjectRows`)."""
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    days: dict[dt.date, str] = {}  # a day's text made once, not once per count
+    for (package, version, day), n in counts.items():
+        if n:
+            text = days.get(day)
+            if text is None:
+                text = days[day] = day.isoformat()
+            versions = groups.get((text, package))
+            if versions is None:
+                versions = groups[text, package] = {}
+            versions[version] = n
+    return ObjectRows.grouped(groups)
+
+
+def flat_rows(counts: DayCounts) -> bytes:
+    """The JSON array of (package, day as YYYY-MM-DD, version, count) rows of ``counts``,
+    sorted: a counted file's rows, which both backends keep one per version."""
+    return orjson.dumps(
         sorted((package, day.isoformat(), version, n) for (package, version, day), n in counts.items() if n)
     )
 

@@ -22,8 +22,9 @@ writers at once (strategy):
 
 Rows are written by one statement per batch: arrays (``unnest``) for live flushes, the
 worker's JSON array (``jsonb_array_elements``) for files, and for a backfill's objects
-``COPY`` of text made from the worker's JSON arrays (the rows, and their sums by package
-and day), which this process never reads (bench/store.py: 73M rows at 269k rows/s).
+``COPY`` of text made from the worker's JSON array (a row per package and day, its
+versions' counts a JSON object), into the table and into the commit's delta, which this
+process never reads (bench/store.py: 73M package-versions at FIXME rows/s).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from ._base import SCHEMA_VERSION, Store, StoreError, check_version, describe
-from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, daily_totals, object_rows
+from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, daily_totals, flat_rows
 
 #: The counts of one kind of source, each row naming its source by its id.
 SOURCE_COUNTS = """
@@ -142,8 +143,56 @@ DROP INDEX backfill_by_package;
 CREATE INDEX backfill_by_day ON backfill (day, package);
 """
 
+#: Version 4: the backfill's rows one per (object, day, package), not per version: its
+#: total, and its versions' counts as a JSON object's text, which the writer copies from
+#: the worker's JSON without reading it, and the server stores without parsing it (as
+#: ``jsonb`` it loaded a third slower); ``backfill_rows`` gives them back a version a
+#: row. A day of a registry is 200,000 package-versions but 50,000 packages: a quarter
+#: of the tuples and index entries to write (bench/store.py: 290k -> 680k rows/s at 30
+#: days). ``backfill_daily`` keyed by (day, package): each backfilled day's totals go
+#: into one place of its index, at its end, where by package they went into every page
+#: of it. Ranges read it a backfilled day at a time (a nested loop over
+#: ``backfilled_days``: 365 lookups for a year, a few ms).
+SCHEMA_4 = """
+CREATE TABLE backfill_4 (
+    object integer NOT NULL,  -- its id in backfill_objects
+    day date NOT NULL,
+    package text NOT NULL,
+    total bigint NOT NULL,  -- the sum of its versions' counts
+    versions text NOT NULL  -- {"version": count, ...}
+);
+INSERT INTO backfill_4
+    SELECT object, day, package, sum(count), json_object_agg(version, count)::text FROM (
+        SELECT object, day, package, version, sum(count) AS count FROM backfill GROUP BY 1, 2, 3, 4
+    ) AS versions GROUP BY 1, 2, 3 ORDER BY 2, 3;
+DROP VIEW counts;
+DROP TABLE backfill;
+ALTER TABLE backfill_4 RENAME TO backfill;
+CREATE INDEX backfill_by_object ON backfill USING brin (object);
+CREATE INDEX backfill_by_day ON backfill (day, package);
+CREATE VIEW backfill_rows AS
+    SELECT object, day, package, v.key AS version, v.value::bigint AS count
+    FROM backfill, json_each_text(versions::json) AS v;
+CREATE VIEW counts AS
+    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM backfill_rows WHERE day IN (SELECT day FROM backfilled_days);
+CREATE TABLE backfill_daily_4 (
+    package text NOT NULL,  -- '' for the day's total of all packages
+    day date NOT NULL,
+    count bigint NOT NULL,
+    PRIMARY KEY (day, package)
+);
+INSERT INTO backfill_daily_4 SELECT package, day, count FROM backfill_daily ORDER BY day, package;
+DROP TABLE backfill_daily;
+ALTER TABLE backfill_daily_4 RENAME TO backfill_daily;
+ALTER INDEX backfill_daily_4_pkey RENAME TO backfill_daily_pkey;
+"""
+
 #: MIGRATIONS[n] brings a store of version n to n + 1.
-MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2, 2: SCHEMA_3}
+MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2, 2: SCHEMA_3, 3: SCHEMA_4}
 #: The advisory lock that makes processes opening a new store at once create it once.
 MIGRATION_LOCK = 0x6E756D626174  # "numbat"
 #: Times a transaction aborted by a deadlock or a serialization failure is written again.
@@ -163,20 +212,26 @@ SORTED_ARRAYS = "SELECT * FROM unnest(%b::text[], %b::date[], %b::bigint[]) AS t
 #: packages a day in bench/store.py) without spilling to disk (the default 4 MB did).
 BULK_WRITER_SETTINGS = "SET synchronous_commit = off; SET work_mem = '64MB'"
 #: What the objects of a backfill's transaction add to ``backfill_daily`` (their new
-#: rows) and take off it (an earlier run's rows), kept until its commit: the session's
-#: own table, emptied at each commit and rolled back with the transaction.
+#: rows, COPYed from the same text as ``backfill``'s, their versions unread) and take off
+#: it (an earlier run's rows), kept until its commit: the session's own table, emptied at
+#: each commit and rolled back with the transaction.
 BACKFILL_DELTA = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS backfill_delta (package text, day date, count bigint) ON COMMIT DELETE ROWS"
+    "CREATE TEMPORARY TABLE IF NOT EXISTS backfill_delta "
+    "(object integer, day date, package text, count bigint, versions text) ON COMMIT DELETE ROWS"
 )
-#: The commit's one statement on ``backfill_daily``: the delta summed by (package, day)
-#: and by day, in the order of its key, which is the order every backfill locks them in.
+#: The commit's one statement on ``backfill_daily``: the delta by (day, package) and by
+#: day, in the order of its key, which is the order every backfill locks them in.
+#: ``{by_package}``: the delta summed (``DELTA_SUMMED``), or as it is when it holds one
+#: object's new rows, a row per (day, package) already (``DELTA_AS_IT_IS``: no grouping,
+#: and rows in key order, which the sort only checks: a fifth of a day's load).
 ADD_BACKFILL_DELTA = (
-    "WITH summed AS (SELECT package, day, sum(count)::bigint AS count FROM backfill_delta GROUP BY 1, 2) "
-    "INSERT INTO backfill_daily AS d (package, day, count) "
-    "SELECT package, day, count FROM summed WHERE count <> 0 "
-    "UNION ALL SELECT '', day, sum(count)::bigint FROM summed GROUP BY 2 HAVING sum(count) <> 0 "
-    "ORDER BY 1, 2 ON CONFLICT (package, day) DO UPDATE SET count = d.count + excluded.count"
+    "INSERT INTO backfill_daily AS d (day, package, count) SELECT day, package, count FROM ("
+    f"SELECT day, '{ALL_PACKAGES}' AS package, sum(count)::bigint AS count FROM backfill_delta GROUP BY 1 "
+    "UNION ALL {by_package}) AS delta WHERE count <> 0 ORDER BY 1, 2 "
+    "ON CONFLICT (day, package) DO UPDATE SET count = d.count + excluded.count"
 )
+DELTA_SUMMED = "SELECT day, package, sum(count)::bigint FROM backfill_delta GROUP BY 1, 2"
+DELTA_AS_IT_IS = "SELECT day, package, count FROM backfill_delta"
 #: What one source's rows add to the daily totals by (package, day) and by day.
 SOURCE_DAILY = (
     "SELECT package, day, {sign}sum(count) FROM {rows} GROUP BY package, day "
@@ -188,14 +243,15 @@ INSERT_JSON_ROWS = (
     "FROM jsonb_array_elements(%(rows)s::jsonb) AS e RETURNING package, day, count"
 )
 
-#: A package's (or all packages') downloads a day: a row a day from the daily totals.
+#: A package's (or all packages') downloads a day: a row a day from the daily totals,
+#: the backfilled days' found a day at a time by (day, package).
 DAILY = (
     "SELECT day, count FROM provisional_daily AS p WHERE package = %(package)s "
     "AND day BETWEEN %(start)s AND %(end)s "
     "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
     "UNION ALL "
-    "SELECT day, count FROM backfill_daily AS p WHERE package = %(package)s "
-    "AND day BETWEEN %(start)s AND %(end)s AND EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day)"
+    "SELECT p.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
+    "ON p.day = b.day AND p.package = %(package)s WHERE b.day BETWEEN %(start)s AND %(end)s"
 )
 #: A package's downloads by version over the days: the view ``counts`` by hand, so that
 #: the backfill's rows are found a backfilled day at a time by (day, package).
@@ -207,9 +263,21 @@ BY_VERSION = (
     "SELECT version, count FROM file_counts AS r WHERE package = %(package)s AND day BETWEEN %(start)s AND %(end)s "
     "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = r.day) "
     "UNION ALL "
-    "SELECT r.version, r.count FROM backfilled_days AS b JOIN backfill AS r ON r.day = b.day "
-    "AND r.package = %(package)s WHERE b.day BETWEEN %(start)s AND %(end)s"
+    "SELECT v.key, v.value::bigint FROM backfilled_days AS b JOIN backfill AS r ON r.day = b.day "
+    "AND r.package = %(package)s, json_each_text(r.versions::json) AS v WHERE b.day BETWEEN %(start)s AND %(end)s"
     ") AS rows GROUP BY version"
+)
+#: The first day with downloads of a package (or of all): the provisional days' least,
+#: and the first backfilled day that has the package, looked up a day at a time in
+#: order (by day, there is no range of a package's days to take the least of).
+FIRST_DAY = (
+    "SELECT min(day) FROM ("
+    "SELECT min(day) AS day FROM provisional_daily AS p WHERE package = %(package)s AND count <> 0 "
+    "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
+    "UNION ALL "
+    "(SELECT b.day FROM backfilled_days AS b WHERE EXISTS (SELECT FROM backfill_daily AS p "
+    "WHERE p.day = b.day AND p.package = %(package)s AND p.count <> 0) ORDER BY b.day LIMIT 1)"
+    ") AS days"
 )
 
 T = TypeVar("T")
@@ -245,6 +313,8 @@ class PostgreSQLStore(Store):
         #: the objects written in the open transaction, to write again if it is aborted
         self._pending: list[BackfilledObject] = []
         self._pending_days: set[str] = set()
+        #: COPYs and deletions into ``backfill_delta`` in the open transaction
+        self._delta_parts = 0
         self._has_delta_table = False
         self._pending_packages: set[str] = set()
         self._packages_written: set[str] = set()
@@ -318,7 +388,8 @@ class PostgreSQLStore(Store):
             )
 
     def replace_file(self, name: str, counts: DayCounts, record: FileRecord) -> None:
-        rows = object_rows(counts)
+        rows = flat_rows(counts)
+        packages = {package for (package, _version, _day), n in counts.items() if n}
         finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
         def write() -> None:
@@ -336,7 +407,7 @@ class PostgreSQLStore(Store):
                     "ON COMMIT DELETE ROWS"
                 )
                 self._replace_rows(
-                    db, table="file_counts", source="file", delta="file_delta", key=number, json_rows=rows.json
+                    db, table="file_counts", source="file", delta="file_delta", key=number, json_rows=rows
                 )
                 db.execute(
                     ADD_TO_DAILY.format(
@@ -344,7 +415,7 @@ class PostgreSQLStore(Store):
                         rows="SELECT package, day, sum(count) FROM file_delta GROUP BY 1, 2 ORDER BY 1, 2",
                     )
                 )
-                self._add_packages(db, set(rows.packages))
+                self._add_packages(db, packages)
 
         self._retried(write)
 
@@ -384,11 +455,10 @@ class PostgreSQLStore(Store):
 
     def _write_object(self, item: BackfilledObject) -> None:
         """The statements of :meth:`add_object`, inside a savepoint: an object that fails
-        leaves nothing, and the others of the transaction stay. Its rows go by COPY, and
-        what they change in the daily totals (the worker's sums) by COPY into the
-        session's ``backfill_delta``, added to ``backfill_daily`` at the commit. The
-        writer reads neither the rows nor the sums: both are COPY's text made from their
-        JSON (:func:`_copy_text`)."""
+        leaves nothing, and the others of the transaction stay. Its rows go by COPY into
+        ``backfill``, and the same text into the session's ``backfill_delta``, added to
+        ``backfill_daily`` at the commit. The writer never reads the rows: the text is
+        COPY's, made from the worker's JSON (:func:`_copy_text`)."""
         db = self._db
         with db.transaction():  # a savepoint, inside the open transaction
             # xmax is 0 in a row this statement inserted, not in one it updated: a new
@@ -408,30 +478,22 @@ class PostgreSQLStore(Store):
                     (*dataclasses.astuple(item.record), finished, number),
                 )
             if not new:
+                self._delta_parts += 1
                 db.execute(
-                    "WITH gone AS (DELETE FROM backfill WHERE object = %s RETURNING package, day, count) "
-                    "INSERT INTO backfill_delta SELECT package, day, -sum(count) FROM gone GROUP BY 1, 2",
+                    "WITH gone AS (DELETE FROM backfill WHERE object = %s RETURNING day, package, total) "
+                    "INSERT INTO backfill_delta (day, package, count) SELECT day, package, -total FROM gone",
                     (number,),
                 )
-            rows: list[list[Any]] | None = None
-            text = _copy_text(item.rows.json, strings=3, prefix=b"%d\t" % number)
-            with db.cursor().copy("COPY backfill (object, package, day, version, count) FROM STDIN") as copy:
-                if text is not None:
-                    copy.write(text)
-                else:
-                    rows = orjson.loads(item.rows.json)
-                    for row in rows:
-                        copy.write_row((number, *row))  # a malformed row: PostgreSQL says what is wrong
-            totals = None if item.rows.totals is None else _copy_text(item.rows.totals, strings=2)
-            with db.cursor().copy("COPY backfill_delta (package, day, count) FROM STDIN") as copy:
-                if totals is not None:
-                    copy.write(totals)
-                else:  # the rows were written: they are of the form (text, text, text, integer)
-                    summed: dict[tuple[str, str], int] = {}
-                    for package, day, _version, n in orjson.loads(item.rows.json) if rows is None else rows:
-                        summed[package, day] = summed.get((package, day), 0) + n
-                    for (package, day), n in summed.items():
-                        copy.write_row((package, day, n))
+            if item.rows.days:
+                self._delta_parts += 1
+                text = _copy_text(item.rows.json, prefix=b"%d\t" % number)
+                for table, total in (("backfill", "total"), ("backfill_delta", "count")):
+                    with db.cursor().copy(f"COPY {table} (object, day, package, {total}, versions) FROM STDIN") as copy:
+                        if text is not None:
+                            copy.write(text)
+                        else:  # a name COPY's text must escape: psycopg escapes it
+                            for day, package, n, versions in orjson.loads(item.rows.json):
+                                copy.write_row((number, day, package, n, orjson.dumps(versions).decode()))
         self._pending_days.update(item.vouched_days())
         self._pending_packages.update(item.rows.packages - self._packages_written)
 
@@ -468,7 +530,8 @@ class PostgreSQLStore(Store):
     def _commit_now(self) -> None:
         """The rows every backfill shares, sorted, then the commit."""
         db = self._db
-        db.execute(ADD_BACKFILL_DELTA)
+        one_object = self._delta_parts == 1  # its rows, one per (day, package): nothing to sum
+        db.execute(ADD_BACKFILL_DELTA.format(by_package=DELTA_AS_IT_IS if one_object else DELTA_SUMMED))
         if self._pending_days:
             db.execute(
                 "INSERT INTO backfilled_days SELECT unnest(%s::date[]) ORDER BY 1 ON CONFLICT DO NOTHING",
@@ -480,6 +543,7 @@ class PostgreSQLStore(Store):
 
     def _forget_pending(self) -> None:
         self._pending, self._pending_days, self._pending_packages = [], set(), set()
+        self._delta_parts = 0
 
     def rollback(self) -> None:
         if self._in_transaction:
@@ -519,15 +583,7 @@ class PostgreSQLStore(Store):
         return {version: int(total) for version, total in rows if total}
 
     def first_day(self, package: str | None) -> dt.date | None:
-        [row] = self._read(
-            "SELECT min(day) FROM ("
-            "SELECT day FROM provisional_daily AS p WHERE package = %(package)s AND count <> 0 "
-            "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
-            "UNION ALL "
-            "SELECT day FROM backfill_daily AS p WHERE package = %(package)s AND count <> 0 "
-            "AND EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day)) AS days",
-            {"package": ALL_PACKAGES if package is None else package},
-        )
+        [row] = self._read(FIRST_DAY, {"package": ALL_PACKAGES if package is None else package})
         return row[0]  # type: ignore[no-any-return]
 
     def packages_starting(self, prefix: str, limit: int) -> list[str]:
@@ -559,23 +615,28 @@ class PostgreSQLStore(Store):
         return {row[0]: ObjectRecord(*row[1:]) for row in rows}
 
 
-def _copy_text(json_rows: bytes, *, strings: int, prefix: bytes = b"") -> bytes | None:
-    """A JSON array of rows of ``strings`` strings then an integer as COPY's text, each
-    line after ``prefix`` (the object's id and a tab), made by replacing the JSON's
-    delimiters (three times quicker than writing row after row from Python, and the
-    rows are never read into Python); None when that cannot be done exactly, and the
-    rows are written one by one. Without a backslash, a JSON string holds no quote, tab,
-    newline or backslash, so every quote is a delimiter and no value needs COPY's
-    escapes; each row ``["package","day","version",count]`` then becomes ``package TAB
-    day TAB version TAB count``. Anything else (a row of other length or types) is
-    caught by the tally of tabs or by a quote left over, or leaves a line of other
-    fields or a count that is no integer, which PostgreSQL refuses
+def _copy_text(json_rows: bytes, *, prefix: bytes) -> bytes | None:
+    """An object's rows (:class:`~._model.ObjectRows`' JSON) as COPY's text, each line
+    after ``prefix`` (the object's id and a tab), made by replacing the JSON's delimiters
+    (the rows are never read into Python); None when that cannot be done exactly, and
+    the rows are written one by one. Without a backslash, a JSON string holds no quote,
+    tab, newline or backslash, so every quote is a delimiter and no value needs COPY's
+    escapes; each row ``["day","package",total,{"version":count,...}]`` then becomes
+    ``day TAB package TAB total TAB {"version":count,...}``. The versions' object (its
+    keys followed by colons, its values integers) holds ``","``, ``",`` or ``,{`` only
+    where a key starts with a comma or holds ``,{``, which the tally of tabs catches
     (tests/log_parser/test_store_copy_text.py)."""
-    if b"\\" in json_rows or not json_rows.startswith(b'[["') or not json_rows.endswith(b"]]"):
+    if b"\\" in json_rows or not json_rows.startswith(b'[["') or not json_rows.endswith(b"}]]"):
         return None
-    count = json_rows.count(b'],["') + 1
-    body = json_rows[3:-2].replace(b'],["', b"\n" + prefix).replace(b'","', b"\t").replace(b'",', b"\t")
-    if b'"' in body or body.count(b"\t") != (strings + bool(prefix)) * count - bool(prefix):
+    count = json_rows.count(b'}],["') + 1
+    body = (
+        json_rows[3:-2]
+        .replace(b'}],["', b"}\n" + prefix)
+        .replace(b'","', b"\t")
+        .replace(b'",', b"\t")
+        .replace(b",{", b"\t{")
+    )
+    if body.count(b"\t") != 4 * count - 1 or body.count(b"\n") != count - 1:
         return None
     return prefix + body + b"\n"
 

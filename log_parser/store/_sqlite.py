@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ._base import SCHEMA_VERSION, Store, StoreError, check_version
-from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, daily_totals, object_rows
+from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, daily_totals, flat_rows
 
 #: The rows of one kind of source, each naming its source (a backfilled object, a counted
 #: file) by its short id in the source's own table, and found by package.
@@ -113,9 +113,55 @@ INSERT INTO backfill_daily
     SELECT '', day, SUM(count) FROM backfill GROUP BY day;
 """
 
+#: Version 4: the backfill's rows one per (day, package, object), keyed in that order,
+#: not per (object, package, day, version) with an index by package: a day's rows (its
+#: 50,000 packages, not its 200,000 package-versions) go into one place of the table, its
+#: end when days come in order, and the pages a load changes stay few and in the cache
+#: however large the store (bench/store.py: at a year, the index by package had
+#: outgrown the cache and loading had fallen from 44k to 5k rows/s). A row holds its
+#: total and its versions' counts as a JSON object; ``backfill_rows`` gives them back a
+#: version a row. ``backfill_daily`` keyed by (day, package) for the same reason; ranges
+#: read it a backfilled day at a time.
+SCHEMA_4 = """
+CREATE TABLE backfill_4 (
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    object INTEGER NOT NULL,  -- its id in backfill_objects
+    total INTEGER NOT NULL,  -- the sum of its versions' counts
+    versions TEXT NOT NULL,  -- {"version": count, ...}
+    PRIMARY KEY (day, package, object)
+) WITHOUT ROWID;
+INSERT INTO backfill_4
+    SELECT day, package, object, SUM(count), json_group_object(version, count) FROM (
+        SELECT day, package, CAST(object AS INTEGER) AS object, version, SUM(count) AS count
+        FROM backfill GROUP BY 1, 2, 3, 4
+    ) GROUP BY 1, 2, 3;
+DROP VIEW counts;
+DROP TABLE backfill;
+ALTER TABLE backfill_4 RENAME TO backfill;
+CREATE INDEX backfill_by_object ON backfill (object);
+CREATE VIEW backfill_rows AS
+    SELECT object, day, package, v.key AS version, v.value AS count FROM backfill, json_each(backfill.versions) AS v;
+CREATE VIEW counts AS
+    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM backfill_rows WHERE day IN (SELECT day FROM backfilled_days);
+CREATE TABLE backfill_daily_4 (
+    package TEXT NOT NULL,  -- '' for the day's total of all packages
+    day TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, package)
+) WITHOUT ROWID;
+INSERT INTO backfill_daily_4 SELECT package, day, count FROM backfill_daily;
+DROP TABLE backfill_daily;
+ALTER TABLE backfill_daily_4 RENAME TO backfill_daily;
+"""
+
 #: MIGRATIONS[n] brings a store of version n to n + 1. Version 3 changed PostgreSQL's
 #: indexes only (_postgresql.py): nothing to do here.
-MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2, 2: ""}
+MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2, 2: "", 3: SCHEMA_4}
 
 #: The page cache of a bulk writer, MiB: the indexes by package take each day's rows in
 #: every part of them, and keep more of their pages between commits in a larger cache.
@@ -131,13 +177,61 @@ BUSY_TIMEOUT = 60.0
 
 #: Add (package, day, count) rows to a daily totals table.
 ADD_TO_DAILY = (
-    "INSERT INTO {table} (package, day, count) {rows} "
-    "ON CONFLICT (package, day) DO UPDATE SET count = count + excluded.count"
+    "INSERT INTO {table} (package, day, count) {rows} ON CONFLICT ({key}) DO UPDATE SET count = count + excluded.count"
 )
-#: An object's or a file's rows by (package, day), and by day for all packages.
-SOURCE_DAILY = (
-    "SELECT package, day, {sign}SUM(count) FROM {table} WHERE {source} = :key GROUP BY package, day "
-    "UNION ALL SELECT '', day, {sign}SUM(count) FROM {table} WHERE {source} = :key GROUP BY day"
+PROVISIONAL_KEY, BACKFILL_KEY = "package, day", "day, package"
+#: (package, day, count) of an object's rows (``:sign`` 1 or -1), and by day for all
+#: packages: what they add to (or take off) ``backfill_daily``. ``{rows}`` are
+#: (day, package, total) rows: the table's, or the worker's JSON array's.
+OBJECT_DAILY = (
+    "SELECT package, day, :sign * total FROM {rows} "
+    "UNION ALL SELECT '', day, :sign * SUM(total) FROM {rows} GROUP BY day"
+)
+STORED_ROWS = "(SELECT day, package, total FROM backfill WHERE object = :key)"
+NEW_ROWS = "(SELECT value ->> 0 AS day, value ->> 1 AS package, value ->> 2 AS total FROM json_each(:rows))"
+#: A file's rows added to (``{sign}`` "") or taken off ("-") ``provisional_daily``, by
+#: (package, day) and by day for all packages.
+FILE_DAILY = ADD_TO_DAILY.format(
+    table="provisional_daily",
+    key=PROVISIONAL_KEY,
+    rows="SELECT package, day, {sign}SUM(count) FROM file_counts WHERE file = :key GROUP BY package, day "
+    "UNION ALL SELECT '', day, {sign}SUM(count) FROM file_counts WHERE file = :key GROUP BY day",
+)
+
+
+#: A package's (or all packages') downloads a day: a day is in one of the two tables'
+#: answers, backfilled or not; the backfilled days' totals found a day at a time by
+#: (day, package).
+DAILY = (
+    "SELECT day, count FROM provisional_daily WHERE package = :package AND day BETWEEN :start AND :end "
+    "AND day NOT IN (SELECT day FROM backfilled_days) "
+    "UNION ALL "
+    "SELECT p.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
+    "ON p.day = b.day AND p.package = :package WHERE b.day BETWEEN :start AND :end"
+)
+#: A package's downloads by version over the days: the view ``counts`` by hand, so that
+#: the backfill's rows are found a backfilled day at a time by (day, package).
+BY_VERSION = (
+    "SELECT version, SUM(count) FROM ("
+    "SELECT version, count FROM live WHERE package = :package AND day BETWEEN :start AND :end "
+    "AND day NOT IN (SELECT day FROM backfilled_days) "
+    "UNION ALL "
+    "SELECT version, count FROM file_counts WHERE package = :package AND day BETWEEN :start AND :end "
+    "AND day NOT IN (SELECT day FROM backfilled_days) "
+    "UNION ALL "
+    "SELECT v.key, v.value FROM backfilled_days AS b JOIN backfill AS r ON r.day = b.day "
+    "AND r.package = :package, json_each(r.versions) AS v WHERE b.day BETWEEN :start AND :end"
+    ") GROUP BY version"
+)
+#: The first day with downloads of a package (or of all): the provisional days' least,
+#: and the first backfilled day that has the package, looked up a day at a time in order.
+FIRST_DAY = (
+    "SELECT MIN(day) FROM ("
+    "SELECT MIN(day) AS day FROM provisional_daily WHERE package = :package AND count <> 0 "
+    "AND day NOT IN (SELECT day FROM backfilled_days) "
+    "UNION ALL "
+    "SELECT * FROM (SELECT b.day FROM backfilled_days AS b WHERE EXISTS (SELECT 1 FROM backfill_daily AS p "
+    "WHERE p.day = b.day AND p.package = :package AND p.count <> 0) ORDER BY b.day LIMIT 1))"
 )
 
 
@@ -230,11 +324,12 @@ class SQLiteStore(Store):
                 "ON CONFLICT (package, day, version) DO UPDATE SET count = count + excluded.count",
                 rows,
             )
-            db.executemany(ADD_TO_DAILY.format(table="provisional_daily", rows="VALUES (?, ?, ?)"), totals)
+            db.executemany(
+                ADD_TO_DAILY.format(table="provisional_daily", key=PROVISIONAL_KEY, rows="VALUES (?, ?, ?)"), totals
+            )
             db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", {(row[1],) for row in rows})
 
     def replace_file(self, name: str, counts: DayCounts, record: FileRecord) -> None:
-        rows = object_rows(counts)
         finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._transaction() as db:
             [(number,)] = db.execute(
@@ -244,30 +339,18 @@ class SQLiteStore(Store):
                 "rejected = excluded.rejected, finished = excluded.finished RETURNING id",
                 (name, *dataclasses.astuple(record), finished),
             ).fetchall()
-            self._replace_rows(
-                db, table="file_counts", source="file", daily="provisional_daily", key=number, json_rows=rows.json
+            # the file's old rows off the daily totals and out, its new ones in and on them
+            params = {"key": number}
+            db.execute(FILE_DAILY.format(sign="-"), params)
+            db.execute("DELETE FROM file_counts WHERE file = :key", params)
+            db.execute(
+                "INSERT INTO file_counts (package, day, version, count, file) "
+                "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)",
+                (number, flat_rows(counts)),
             )
-            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", [(package,) for package in rows.packages])
-
-    @staticmethod
-    def _replace_rows(
-        db: sqlite3.Connection, *, table: str, source: str, daily: str, key: int | str, json_rows: bytes
-    ) -> None:
-        """A source's rows replaced by ``json_rows``, the daily totals following: its old
-        rows taken off them, its new ones added."""
-        params = {"key": key}
-        db.execute(
-            ADD_TO_DAILY.format(table=daily, rows=SOURCE_DAILY.format(sign="-", table=table, source=source)), params
-        )
-        db.execute(f"DELETE FROM {table} WHERE {source} = :key", params)
-        db.execute(
-            f"INSERT INTO {table} (package, day, version, count, {source}) "
-            "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)",
-            (key, json_rows),
-        )
-        db.execute(
-            ADD_TO_DAILY.format(table=daily, rows=SOURCE_DAILY.format(sign="", table=table, source=source)), params
-        )
+            db.execute(FILE_DAILY.format(sign=""), params)
+            packages = {(package,) for (package, _version, _day), n in counts.items() if n}
+            db.executemany("INSERT OR IGNORE INTO packages VALUES (?)", packages)
 
     def add_object(self, item: BackfilledObject) -> None:
         db = self._db
@@ -295,8 +378,19 @@ class SQLiteStore(Store):
     def _write_object(self, db: sqlite3.Connection, item: BackfilledObject) -> frozenset[str]:
         """The statements of :meth:`add_object`; the packages it wrote for the first time."""
         name, rows, record = item.name, item.rows, item.record
-        db.execute("INSERT OR IGNORE INTO backfill_objects (object) VALUES (?)", (name,))
-        (number,) = db.execute("SELECT id FROM backfill_objects WHERE object = ?", (name,)).fetchone()
+        found = db.execute("SELECT id FROM backfill_objects WHERE object = ?", (name,)).fetchone()
+        if found is None:
+            (number,) = db.execute("INSERT INTO backfill_objects (object) VALUES (?) RETURNING id", (name,)).fetchone()
+        else:  # an earlier run's rows off the daily totals, and out
+            (number,) = found
+            params = {"key": number, "sign": -1}
+            db.execute(
+                ADD_TO_DAILY.format(
+                    table="backfill_daily", key=BACKFILL_KEY, rows=OBJECT_DAILY.format(rows=STORED_ROWS)
+                ),
+                params,
+            )
+            db.execute("DELETE FROM backfill WHERE object = :key", params)
         if record is not None:
             finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             db.execute(
@@ -304,10 +398,15 @@ class SQLiteStore(Store):
                 "rejected = ?, finished = ? WHERE id = ?",
                 (*dataclasses.astuple(record), finished, number),
             )
-        # rows name their object by its id: a long name in every row makes the store larger
-        # and its writing slower
-        self._replace_rows(
-            db, table="backfill", source="object", daily="backfill_daily", key=str(number), json_rows=rows.json
+        params = {"key": number, "rows": rows.json, "sign": 1}
+        db.execute(
+            "INSERT INTO backfill (day, package, object, total, versions) "
+            "SELECT value ->> 0, value ->> 1, :key, value ->> 2, value ->> 3 FROM json_each(:rows)",
+            params,
+        )
+        db.execute(
+            ADD_TO_DAILY.format(table="backfill_daily", key=BACKFILL_KEY, rows=OBJECT_DAILY.format(rows=NEW_ROWS)),
+            params,
         )
         db.executemany("INSERT OR IGNORE INTO backfilled_days VALUES (?)", [(day,) for day in item.vouched_days()])
         new_packages = rows.packages - self._packages_written - self._packages_pending
@@ -320,13 +419,8 @@ class SQLiteStore(Store):
         return self._db.execute("SELECT 1 FROM packages WHERE package = ?", (package,)).fetchone() is not None
 
     def daily(self, package: str | None, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        # a day is in one of the two tables' answers: backfilled or not
         rows = self._db.execute(
-            "SELECT day, count FROM provisional_daily WHERE package = :package AND day BETWEEN :start AND :end "
-            "AND day NOT IN (SELECT day FROM backfilled_days) "
-            "UNION ALL "
-            "SELECT day, count FROM backfill_daily WHERE package = :package AND day BETWEEN :start AND :end "
-            "AND day IN (SELECT day FROM backfilled_days)",
+            DAILY,
             {
                 "package": ALL_PACKAGES if package is None else package,
                 "start": start.isoformat(),
@@ -337,19 +431,14 @@ class SQLiteStore(Store):
 
     def by_version(self, package: str, start: dt.date, end: dt.date) -> dict[str, int]:
         rows = self._db.execute(
-            "SELECT version, SUM(count) FROM counts WHERE package = ? AND day BETWEEN ? AND ? GROUP BY version",
-            (package, start.isoformat(), end.isoformat()),
+            BY_VERSION,
+            {"package": package, "start": start.isoformat(), "end": end.isoformat()},
         ).fetchall()
         return {version: total for version, total in rows if total}
 
     def first_day(self, package: str | None) -> dt.date | None:
         row = self._db.execute(
-            "SELECT MIN(day) FROM ("
-            "SELECT day FROM provisional_daily WHERE package = :package AND count <> 0 "
-            "AND day NOT IN (SELECT day FROM backfilled_days) "
-            "UNION ALL "
-            "SELECT day FROM backfill_daily WHERE package = :package AND count <> 0 "
-            "AND day IN (SELECT day FROM backfilled_days))",
+            FIRST_DAY,
             {"package": ALL_PACKAGES if package is None else package},
         ).fetchone()
         return None if row is None or row[0] is None else dt.date.fromisoformat(row[0])
@@ -371,8 +460,7 @@ class SQLiteStore(Store):
 
     def objects(self) -> set[str]:
         rows = self._db.execute(
-            "SELECT object FROM backfill_objects AS o "
-            "WHERE EXISTS (SELECT 1 FROM backfill WHERE object = CAST(o.id AS TEXT))"
+            "SELECT object FROM backfill_objects AS o WHERE EXISTS (SELECT 1 FROM backfill WHERE object = o.id)"
         )
         return {row[0] for row in rows}
 

@@ -74,7 +74,7 @@ def summary_of(result: subprocess.CompletedProcess[str]) -> dict:
 
 #: Tables as rows that name objects by name (the store's rows name them by id).
 DUMPS = {
-    "backfill": "SELECT o.object, day, package, version, count FROM backfill AS b "
+    "backfill": "SELECT o.object, day, package, version, count FROM backfill_rows AS b "
     "JOIN backfill_objects AS o ON CAST(b.object AS TEXT) = CAST(o.id AS TEXT)",
     "backfill_objects": "SELECT object, etag, size, selection, lines, downloads, rejected, finished FROM backfill_objects",
     "backfill_daily": "SELECT package, day, count FROM backfill_daily WHERE count <> 0",

@@ -7,6 +7,7 @@ import datetime as dt
 import signal
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from log_parser.backfill import Backfill, Credentials, ObjectResult, Task, interrupt, parse_source
@@ -15,12 +16,20 @@ from log_parser.store import BackfilledObject, ObjectRecord, ObjectRows, object_
 DAY = dt.date(2026, 11, 20)
 
 
+def rows_with_a_null_package() -> ObjectRows:
+    """An object's rows that the store refuses at the second row (``ObjectRows.of``
+    refuses to make them: what a bug in a worker could send)."""
+    day = DAY.isoformat()
+    rows = [[day, "left-pad", 4, {"1.3.0": 4}], [day, None, 1, {"7.0.0": 1}]]
+    return ObjectRows(orjson.dumps(rows), frozenset([day]), frozenset(["left-pad"]))
+
+
 def test_objects_are_written_whole_or_not_at_all(store_location: str) -> None:
     store = open_store(store_location, bulk_writer=True)
     good = BackfilledObject(
         "a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10, lines=5, downloads=3)
     )
-    bad = BackfilledObject("b.gz", ObjectRows.of([("left-pad", DAY.isoformat(), "1.3.0")]), ObjectRecord("e2", 10))  # type: ignore[list-item]
+    bad = BackfilledObject("b.gz", rows_with_a_null_package(), ObjectRecord("e2", 10))
 
     with pytest.raises(store.Error, match=r"(?i)not.null|missing data"):
         store.replace_objects([good, bad])
@@ -47,11 +56,22 @@ def test_objects_are_written_whole_or_not_at_all(store_location: str) -> None:
     store.close()
 
 
-def test_object_rows_are_in_the_tables_order() -> None:
-    counts = {("b", "1.0.0", DAY): 1, ("a", "2.0.0", DAY): 2, ("a", "1.0.0", DAY - dt.timedelta(days=1)): 3}
+def test_object_rows_are_a_row_per_day_and_package_in_the_tables_order() -> None:
+    counts = {
+        ("b", "1.0.0", DAY): 1,
+        ("a", "2.0.0", DAY): 2,
+        ("a", "1.0.0", DAY - dt.timedelta(days=1)): 3,
+        ("a", "2.1.0", DAY): 4,
+    }
+    assert orjson.loads(object_rows(counts).json) == [
+        ["2026-11-19", "a", 3, {"1.0.0": 3}],
+        ["2026-11-20", "a", 6, {"2.0.0": 2, "2.1.0": 4}],
+        ["2026-11-20", "b", 1, {"1.0.0": 1}],
+    ]
     assert object_rows(counts).tuples() == [
         ("a", "2026-11-19", "1.0.0", 3),
         ("a", "2026-11-20", "2.0.0", 2),
+        ("a", "2026-11-20", "2.1.0", 4),
         ("b", "2026-11-20", "1.0.0", 1),
     ]
 
@@ -101,7 +121,7 @@ def test_an_object_that_fails_midway_leaves_nothing_and_spares_the_others_of_its
     first = BackfilledObject("a.gz", object_rows({("lodash", "4.17.21", DAY): 3}), ObjectRecord("e1", 10))
     broken = BackfilledObject(
         "b.gz",
-        ObjectRows.of([("left-pad", DAY.isoformat(), "1.3.0", 4), ("is-number", DAY.isoformat(), "7.0.0")]),  # type: ignore[list-item]
+        rows_with_a_null_package(),
         ObjectRecord("e2", 10),
     )
     store.add_object(first)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+import orjson
 import psycopg
 import pytest
 
 from log_parser.store import SCHEMA_VERSION, SchemaError, StoreError, open_store
 from log_parser.store._postgresql import MIGRATIONS as POSTGRESQL_MIGRATIONS
+from log_parser.store._sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
 MAY1, MAY2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 
@@ -104,33 +106,65 @@ def test_the_store_is_named_by_db_or_by_the_environment(monkeypatch) -> None:
     assert build_parser().parse_args(["serve", "--db", "other.sqlite"]).db == "other.sqlite"
 
 
-def test_a_postgresql_store_of_version_2_has_its_backfill_rows_reindexed_by_day_in_place(postgresql) -> None:
-    location = postgresql.create_database()
-    with psycopg.connect(location) as db:  # a store as version 2 made it, with backfilled rows
-        db.execute(POSTGRESQL_MIGRATIONS[0].encode())
-        db.execute("INSERT INTO backfill_objects (id, object) VALUES (1, 'cdn/2024-05-01.gz')")
-        db.execute("INSERT INTO backfill VALUES (1, '2024-05-01', 'lodash', '1.0.0', 4), "
-                   "(1, '2024-05-01', 'lodash', '2.0.0', 1), (1, '2024-05-02', 'lodash', '2.0.0', 6)")  # fmt: skip
+def make_version_2_store(location: str) -> None:
+    """A store as version 2 made it, in either backend, with two objects' backfilled rows,
+    one of them over two days and with two versions on one."""
+    postgresql = location.startswith("postgresql://")
+    migrations = POSTGRESQL_MIGRATIONS if postgresql else SQLITE_MIGRATIONS
+    rows = (
+        "INSERT INTO backfill VALUES (1, '2024-05-01', 'lodash', '1.0.0', 4), (1, '2024-05-01', 'lodash', '2.0.0', 1), "
+        "(1, '2024-05-02', 'lodash', '2.0.0', 6), (2, '2024-05-02', 'react', '18.0.0', 2)"
+    )
+    with psycopg.connect(location) if postgresql else sqlite3.connect(location) as db:
+        if postgresql:
+            db.execute(migrations[0].encode())
+        else:
+            db.executescript(migrations[0])  # type: ignore[union-attr]
+        db.execute("INSERT INTO backfill_objects (id, object) VALUES (1, 'cdn/2024-05-01.gz'), (2, 'cdn/b.gz')")
+        db.execute(rows)
         db.execute("INSERT INTO backfilled_days VALUES ('2024-05-01'), ('2024-05-02')")
-        db.execute("INSERT INTO packages VALUES ('lodash')")
-        db.execute(POSTGRESQL_MIGRATIONS[1].encode())
+        db.execute("INSERT INTO packages VALUES ('lodash'), ('react')")
+        if postgresql:
+            db.execute(migrations[1].encode())
+        else:
+            db.executescript(migrations[1])  # type: ignore[union-attr]
         db.execute("UPDATE schema_version SET version = 2")
 
-    store = open_store(location)
-    assert schema_version(location) == SCHEMA_VERSION == 3
-    with psycopg.connect(location) as db:
-        indexes = dict(
-            db.execute(  # type: ignore[arg-type]
+
+def test_a_store_of_version_2_has_its_backfill_rows_grouped_and_keyed_by_day_in_place(store_location: str) -> None:
+    make_version_2_store(store_location)
+    store = open_store(store_location)
+    assert schema_version(store_location) == SCHEMA_VERSION == 4
+    db = store._db  # type: ignore[attr-defined]
+    if store_location.startswith("postgresql://"):
+        keys = dict(
+            db.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('backfill', 'backfill_daily')"
             ).fetchall()
         )
-    assert indexes["backfill_by_day"].endswith("(day, package)")
-    assert indexes["backfill_daily_pkey"].endswith("(package, day)")
-    assert "backfill_by_package" not in indexes
+        assert keys["backfill_by_day"].endswith("(day, package)")
+        assert keys["backfill_daily_pkey"].endswith("(day, package)")
+    else:
+        for table in ("backfill", "backfill_daily"):
+            key = [
+                row[1]
+                for row in sorted(db.execute(f"PRAGMA table_info({table})").fetchall(), key=lambda r: r[5])
+                if row[5]
+            ]
+            assert key[:2] == ["day", "package"]
+    rows = db.execute("SELECT object, CAST(day AS TEXT), package, total, versions FROM backfill").fetchall()
+    assert sorted((o, d, p, t, orjson.loads(v)) for o, d, p, t, v in rows) == [
+        (1, "2024-05-01", "lodash", 5, {"1.0.0": 4, "2.0.0": 1}),
+        (1, "2024-05-02", "lodash", 6, {"2.0.0": 6}),
+        (2, "2024-05-02", "react", 2, {"18.0.0": 2}),
+    ]
     assert store.daily("lodash", MAY1, MAY2) == {MAY1: 5, MAY2: 6}
+    assert store.daily(None, MAY1, MAY2) == {MAY1: 5, MAY2: 8}
     assert store.by_version("lodash", MAY1, MAY2) == {"1.0.0": 4, "2.0.0": 7}
-    assert store.first_day("lodash") == MAY1
+    assert store.first_day("react") == MAY2
+    assert store.first_day(None) == MAY1
     store.replace_object("cdn/2024-05-01.gz", {("lodash", "1.0.0", MAY1): 7})  # its old rows off the totals
     assert store.daily("lodash", MAY1, MAY2) == {MAY1: 7}
-    assert store.daily(None, MAY1, MAY2) == {MAY1: 7}
+    assert store.daily(None, MAY1, MAY2) == {MAY1: 7, MAY2: 2}
+    assert store.objects() == {"cdn/2024-05-01.gz", "cdn/b.gz"}
     store.close()
