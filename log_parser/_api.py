@@ -82,19 +82,14 @@ def create_app(
             store = open_store()
             try:
                 if isinstance(packages, Bulk):
-                    documents: dict[str, dict[str, object] | None] = {}
-                    for name in packages:
-                        if store.known(name):
-                            start, end = periods.resolve(period, store, name, bulk=True)
-                            documents[name] = _document(store, name, start, end, range_)
-                        else:
-                            documents[name] = None
+                    documents = _bulk_documents(store, packages, period, periods, range_)
                     last = max((str(d["end"]) for d in documents.values() if d is not None), default=None)
                     return reply(request, documents, None if last is None else dt.date.fromisoformat(last), periods)
                 if packages is not None and not store.known(packages):
                     return json_error(404, f"package {packages} not found")
                 start, end = periods.resolve(period, store, packages)
-                return reply(request, _document(store, packages, start, end, range_), end, periods)
+                daily = store.daily(packages, start, end)
+                return reply(request, _document(packages, daily, start, end, range_), end, periods)
             finally:
                 store.close()
         except PeriodError as exc:
@@ -153,8 +148,27 @@ def packages_of(names: str | None) -> str | Bulk | None:
     return packages
 
 
-def _document(store: Store, package: str | None, start: dt.date, end: dt.date, range_: bool) -> dict[str, object]:
-    daily = store.daily(package, start, end)
+def _bulk_documents(
+    store: Store, packages: Bulk, period: str, periods: Periods, range_: bool
+) -> dict[str, dict[str, object] | None]:
+    """A bulk lookup's answer, by name (None for an unknown package): the packages of one
+    period's days read by one query (all-time's days are each package's own)."""
+    known = store.known_among(packages)
+    spans: dict[tuple[dt.date, dt.date], list[str]] = {}
+    for name in packages:
+        if name in known:
+            spans.setdefault(periods.resolve(period, store, name, bulk=True), []).append(name)
+    documents: dict[str, dict[str, object] | None] = dict.fromkeys(packages)
+    for (start, end), names in spans.items():
+        daily = store.daily_of(names, start, end)
+        for name in names:
+            documents[name] = _document(name, daily.get(name, {}), start, end, range_)
+    return documents
+
+
+def _document(
+    package: str | None, daily: dict[dt.date, int], start: dt.date, end: dt.date, range_: bool
+) -> dict[str, object]:
     document: dict[str, object] = {"start": start.isoformat(), "end": end.isoformat()}
     if range_:
         document["downloads"] = [

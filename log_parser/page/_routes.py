@@ -135,7 +135,8 @@ def _page_view(request: Request, store: Store, periods: Periods, options: PageOp
     if len(names) > options.max_packages:
         errors.append(f"At most {options.max_packages} packages on one chart: the first {options.max_packages} shown.")
         names = names[: options.max_packages]
-    known = [name for name in names if store.known(name)]
+    found = store.known_among(names)
+    known = [name for name in names if name in found]
     missing = [name for name in names if name not in known]
     period = asked_period(request)
     try:
@@ -145,8 +146,10 @@ def _page_view(request: Request, store: Store, periods: Periods, options: PageOp
         start, end = periods.resolve(DEFAULT_PERIOD, store, None)
     days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
     packages = []
+    daily = store.daily_of(known, start, end)
+    today = store.daily_of(known, periods.today, periods.today)
     for name in known:
-        values = totals(store.daily(name, start, end), days)
+        values = totals(daily.get(name, {}), days)
         top = store.top_versions(name, start, end, options.top_versions)
         packages.append(
             PackageView(
@@ -154,7 +157,7 @@ def _page_view(request: Request, store: Store, periods: Periods, options: PageOp
                 values=values,
                 weeks=weekly_totals(days, values),
                 versions=version_split(top, sum(values)),
-                today=store.daily(name, periods.today, periods.today).get(periods.today, 0),
+                today=today.get(name, {}).get(periods.today, 0),
             )
         )
     suggestions = store.packages_starting(missing[0], options.suggestions) if missing else []

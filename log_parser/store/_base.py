@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from ._model import BackfilledObject, DayCounts, FileRecord, ObjectRecord, object_rows
+from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, object_rows
 
 #: The schema this program writes. 1: the tables of rows and records (SQLite stores
 #: made before versions were recorded are at 1); 2: the daily totals tables; 3:
@@ -150,11 +150,22 @@ class Store:
 
     def known(self, package: str) -> bool:
         """Whether any row ever named the package (the API's 404 is for the others)."""
+        return bool(self.known_among([package]))
+
+    def known_among(self, packages: Sequence[str]) -> set[str]:
+        """The packages any row ever named, of ``packages``: a bulk lookup's, at once."""
         raise NotImplementedError
 
     def daily(self, package: str | None, start: dt.date, end: dt.date) -> dict[dt.date, int]:
         """Downloads per day, ``start`` and ``end`` included, of one package or of all
         (None); days without downloads may be left out."""
+        name = ALL_PACKAGES if package is None else package
+        return self.daily_of([name], start, end).get(name, {})
+
+    def daily_of(self, packages: Sequence[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, int]]:
+        """:meth:`daily` of each package (:data:`ALL_PACKAGES` for all), by name, in one
+        query: a bulk lookup of 128 packages was 128 queries (bench/store.py). A package
+        without downloads in the days may be left out."""
         raise NotImplementedError
 
     def by_version(self, package: str, start: dt.date, end: dt.date) -> dict[str, int]:

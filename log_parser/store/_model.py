@@ -169,6 +169,16 @@ def daily_totals(counts: DayCounts) -> dict[tuple[str, dt.date], int]:
     return totals
 
 
+def by_package(rows: Iterable[tuple[str, dt.date, int]]) -> dict[str, dict[dt.date, int]]:
+    """(package, day, downloads) rows as each package's downloads by day, in day order,
+    days of no downloads left out."""
+    found: dict[str, dict[dt.date, int]] = {}
+    for package, day, n in sorted(rows):
+        if n:
+            found.setdefault(package, {})[day] = int(n)
+    return found
+
+
 def to_day_counts(minute_counts: Iterable[tuple[tuple[str, str, int], int]]) -> dict[tuple[str, str, dt.date], int]:
     """Fold (package, version, minute) counts into (package, version, day). The parsers
     refuse times the store cannot name (see records.FIRST_TIME), so one here is a bug:

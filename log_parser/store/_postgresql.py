@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
@@ -41,7 +41,16 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from ._base import SCHEMA_VERSION, Store, StoreError, check_version, describe
-from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, daily_totals, flat_rows
+from ._model import (
+    ALL_PACKAGES,
+    BackfilledObject,
+    DayCounts,
+    FileRecord,
+    ObjectRecord,
+    by_package,
+    daily_totals,
+    flat_rows,
+)
 
 #: The counts of one kind of source, each row naming its source by its id.
 SOURCE_COUNTS = """
@@ -243,15 +252,16 @@ INSERT_JSON_ROWS = (
     "FROM jsonb_array_elements(%(rows)s::jsonb) AS e RETURNING package, day, count"
 )
 
-#: A package's (or all packages') downloads a day: a row a day from the daily totals,
-#: the backfilled days' found a day at a time by (day, package).
+#: Packages' (or all packages') downloads a day: a row a day from the daily totals, the
+#: backfilled days' found a day at a time by (day, package), each day's packages by one
+#: descent of the index each (``= ANY``).
 DAILY = (
-    "SELECT day, count FROM provisional_daily AS p WHERE package = %(package)s "
+    "SELECT package, day, count FROM provisional_daily AS p WHERE package = ANY(%(packages)s) "
     "AND day BETWEEN %(start)s AND %(end)s "
     "AND NOT EXISTS (SELECT FROM backfilled_days AS b WHERE b.day = p.day) "
     "UNION ALL "
-    "SELECT p.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
-    "ON p.day = b.day AND p.package = %(package)s WHERE b.day BETWEEN %(start)s AND %(end)s"
+    "SELECT p.package, p.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
+    "ON p.day = b.day AND p.package = ANY(%(packages)s) WHERE b.day BETWEEN %(start)s AND %(end)s"
 )
 #: A package's downloads by version over the days: the view ``counts`` by hand, so that
 #: the backfill's rows are found a backfilled day at a time by (day, package).
@@ -571,12 +581,12 @@ class PostgreSQLStore(Store):
             raise StoreError(f"{describe(self.url)}: {exc}") from exc
         return self._db.execute(query, params).fetchall()
 
-    def known(self, package: str) -> bool:
-        return bool(self._read("SELECT 1 FROM packages WHERE package = %s", (package,)))
+    def known_among(self, packages: Sequence[str]) -> set[str]:
+        return {row[0] for row in self._read("SELECT package FROM packages WHERE package = ANY(%s)", (list(packages),))}
 
-    def daily(self, package: str | None, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        rows = self._read(DAILY, {"package": ALL_PACKAGES if package is None else package, "start": start, "end": end})
-        return {day: int(total) for day, total in sorted(rows) if total}
+    def daily_of(self, packages: Sequence[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, int]]:
+        rows = self._read(DAILY, {"packages": list(packages), "start": start, "end": end})
+        return by_package(rows)
 
     def by_version(self, package: str, start: dt.date, end: dt.date) -> dict[str, int]:
         rows = self._read(BY_VERSION, {"package": package, "start": start, "end": end})

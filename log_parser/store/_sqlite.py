@@ -12,13 +12,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
+
 from ._base import SCHEMA_VERSION, Store, StoreError, check_version
-from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, ObjectRecord, daily_totals, flat_rows
+from ._model import (
+    ALL_PACKAGES,
+    BackfilledObject,
+    DayCounts,
+    FileRecord,
+    ObjectRecord,
+    by_package,
+    daily_totals,
+    flat_rows,
+)
 
 #: The rows of one kind of source, each naming its source (a backfilled object, a counted
 #: file) by its short id in the source's own table, and found by package.
@@ -199,15 +210,15 @@ FILE_DAILY = ADD_TO_DAILY.format(
 )
 
 
-#: A package's (or all packages') downloads a day: a day is in one of the two tables'
+#: Packages' (or all packages') downloads a day: a day is in one of the two tables'
 #: answers, backfilled or not; the backfilled days' totals found a day at a time by
-#: (day, package).
+#: (day, package), each day's packages by one descent of the index each.
 DAILY = (
-    "SELECT day, count FROM provisional_daily WHERE package = :package AND day BETWEEN :start AND :end "
-    "AND day NOT IN (SELECT day FROM backfilled_days) "
+    "SELECT package, day, count FROM provisional_daily WHERE package IN (SELECT value FROM json_each(:packages)) "
+    "AND day BETWEEN :start AND :end AND day NOT IN (SELECT day FROM backfilled_days) "
     "UNION ALL "
-    "SELECT p.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
-    "ON p.day = b.day AND p.package = :package WHERE b.day BETWEEN :start AND :end"
+    "SELECT p.package, p.day, p.count FROM backfilled_days AS b JOIN backfill_daily AS p "
+    "ON p.day = b.day AND p.package IN (SELECT value FROM json_each(:packages)) WHERE b.day BETWEEN :start AND :end"
 )
 #: A package's downloads by version over the days: the view ``counts`` by hand, so that
 #: the backfill's rows are found a backfilled day at a time by (day, package).
@@ -415,19 +426,18 @@ class SQLiteStore(Store):
 
     # -- reading -------------------------------------------------------------------------
 
-    def known(self, package: str) -> bool:
-        return self._db.execute("SELECT 1 FROM packages WHERE package = ?", (package,)).fetchone() is not None
-
-    def daily(self, package: str | None, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+    def known_among(self, packages: Sequence[str]) -> set[str]:
         rows = self._db.execute(
-            DAILY,
-            {
-                "package": ALL_PACKAGES if package is None else package,
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-            },
+            "SELECT package FROM packages WHERE package IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(packages)),),
+        )
+        return {row[0] for row in rows}
+
+    def daily_of(self, packages: Sequence[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, int]]:
+        rows = self._db.execute(
+            DAILY, {"packages": orjson.dumps(list(packages)), "start": start.isoformat(), "end": end.isoformat()}
         ).fetchall()
-        return {dt.date.fromisoformat(day): total for day, total in sorted(rows) if total}
+        return by_package((package, dt.date.fromisoformat(day), n) for package, day, n in rows)
 
     def by_version(self, package: str, start: dt.date, end: dt.date) -> dict[str, int]:
         rows = self._db.execute(

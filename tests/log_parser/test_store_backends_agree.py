@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from log_parser.store import BackfilledObject, FileRecord, ObjectRecord, Store, object_rows, open_store
+from log_parser.store import ALL_PACKAGES, BackfilledObject, FileRecord, ObjectRecord, Store, object_rows, open_store
 
 from .backfill_data import check_daily_totals
 
@@ -69,6 +69,13 @@ def answers(store: Store) -> dict[str, object]:
             store.top_versions(package, first, last, 1),
         )
     found["first"] = store.first_day(None)
+    # a bulk lookup's, at once: what one package at a time answers
+    names = [*PACKAGES, ALL_PACKAGES, "never-seen"]
+    assert store.known_among(names) == {name for name in names if name and store.known(name)}
+    for start, end in ((first, last), (DAYS[1], DAYS[2])):
+        assert store.daily_of(names, start, end) == {
+            name: daily for name in names if (daily := store.daily(name or None, start, end))
+        }
     found["starting"] = {prefix: store.packages_starting(prefix, 2) for prefix in ("", "l", "@", "le", "x")}
     rows = store._db.execute("SELECT package, version, day, SUM(count) FROM counts GROUP BY 1, 2, 3").fetchall()  # type: ignore[attr-defined]
     view = Counter(
