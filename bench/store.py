@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -221,13 +222,18 @@ def explain(location: str, package: str, start: dt.date, end: dt.date) -> str:
     try:
         if location.startswith("postgresql://"):
             daily, versions = postgresql_queries.DAILY, postgresql_queries.BY_VERSION  # the store's own
-            params = {"package": package, "start": start, "end": end}
+            params = {"package": package, "packages": [package], "start": start, "end": end}
             db.execute("SET jit = off")  # as the API's connections have it
             for title, query in (("range (daily totals)", daily), ("versions", versions)):
                 lines.append(f"-- PostgreSQL, {title}, {package}")
                 lines += [row[0] for row in db.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)]
         else:
-            params = {"package": package, "start": start.isoformat(), "end": end.isoformat()}
+            params = {
+                "package": package,
+                "packages": orjson.dumps([package]),
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            }
             daily, versions = sqlite_queries.DAILY, sqlite_queries.BY_VERSION  # the store's own
             for title, query in (("range (daily totals)", daily), ("versions", versions)):
                 lines.append(f"-- SQLite, {title}, {package}")
