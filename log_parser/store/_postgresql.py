@@ -24,7 +24,7 @@ Rows are written by one statement per batch: arrays (``unnest``) for live flushe
 worker's JSON array (``jsonb_array_elements``) for files, and for a backfill's objects
 ``COPY`` of text made from the worker's JSON array (a row per package and day, its
 versions' counts a JSON object), into the table and into the commit's delta, which this
-process never reads (bench/store.py: 73M package-versions at FIXME rows/s).
+process never reads (bench/store.py; the figures are in the README).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ CREATE TABLE counted_files (
     SELECT day, package, version, count FROM backfill WHERE day IN (SELECT day FROM backfilled_days);
 """.format(
     # an object's rows are written together, so they lie together: a BRIN index finds
-    # them (bench/store.py: a B-tree on the object costs a third of the loading speed)
+    # them (bench/store.py: a B-tree on the object slowed loading much more)
     backfill=SOURCE_COUNTS.format(table="backfill", source="object", sources="backfill_objects", method="brin"),
     file_counts=SOURCE_COUNTS.format(table="file_counts", source="file", sources="counted_files", method="btree"),
 )
@@ -141,8 +141,8 @@ INSERT INTO backfill_daily
 #: the index, the last one when days come in order (PostgreSQL then skips the descent:
 #: its B-tree's rightmost-page fast path), and the pages a load changes stay few and in
 #: the cache however large the table; by package, each day's rows went into every part
-#: of the index, which outgrew the cache (bench/store.py: loading fell from 130k to 75k
-#: rows/s over a year at a quarter of the size). ``/versions`` then finds a package's
+#: of the index, which outgrew the cache (bench/store.py: loading slowed as the year
+#: filled). ``/versions`` then finds a package's
 #: rows one backfilled day at a time (a nested loop over ``backfilled_days``, 365 index
 #: lookups for a year). ``backfill_daily`` keeps its key by (package, day): by day, a
 #: range was 30 lookups for a month where by package it is one range of the index, and
@@ -155,13 +155,12 @@ CREATE INDEX backfill_by_day ON backfill (day, package);
 #: Version 4: the backfill's rows one per (object, day, package), not per version: its
 #: total, and its versions' counts as a JSON object's text, which the writer copies from
 #: the worker's JSON without reading it, and the server stores without parsing it (as
-#: ``jsonb`` it loaded a third slower); ``backfill_rows`` gives them back a version a
+#: ``jsonb`` it loaded slower); ``backfill_rows`` gives them back a version a
 #: row. A day of a registry is 200,000 package-versions but 50,000 packages: a quarter
-#: of the tuples and index entries to write (bench/store.py: 290k -> 680k rows/s at 30
-#: days). ``backfill_daily`` keyed by (day, package): each backfilled day's totals go
+#: of the tuples and index entries to write (bench/store.py). ``backfill_daily`` keyed by (day, package): each backfilled day's totals go
 #: into one place of its index, at its end, where by package they went into every page
 #: of it. Ranges read it a backfilled day at a time (a nested loop over
-#: ``backfilled_days``: 365 lookups for a year, a few ms).
+#: ``backfilled_days``: 365 lookups for a year).
 SCHEMA_4 = """
 CREATE TABLE backfill_4 (
     object integer NOT NULL,  -- its id in backfill_objects
@@ -214,7 +213,7 @@ ADD_TO_DAILY = (
     "ON CONFLICT (package, day) DO UPDATE SET count = {table}.count + excluded.count"
 )
 #: (package, day, count) arrays, sorted, as rows; sent in binary (%b), which the server
-#: reads in half the time of the text of 12,500 packages (bench/store.py's daily totals).
+#: reads quicker than their text (bench/store.py's daily totals).
 SORTED_ARRAYS = "SELECT * FROM unnest(%b::text[], %b::date[], %b::bigint[]) AS t (package, day, count) ORDER BY 1, 2"
 #: A bulk writer's session: commits that do not wait for the WAL's flush (see
 #: ``__init__``), and the memory to sum and sort a commit's daily totals (50,000
@@ -232,7 +231,7 @@ BACKFILL_DELTA = (
 #: day, in the order of its key, which is the order every backfill locks them in.
 #: ``{by_package}``: the delta summed (``DELTA_SUMMED``), or as it is when it holds one
 #: object's new rows, a row per (day, package) already (``DELTA_AS_IT_IS``: no grouping,
-#: and rows in key order, which the sort only checks: a fifth of a day's load).
+#: and rows in key order, which the sort only checks: bench/store.py's one object a day).
 ADD_BACKFILL_DELTA = (
     "INSERT INTO backfill_daily AS d (day, package, count) SELECT day, package, count FROM ("
     f"SELECT day, '{ALL_PACKAGES}' AS package, sum(count)::bigint AS count FROM backfill_delta GROUP BY 1 "
@@ -473,7 +472,7 @@ class PostgreSQLStore(Store):
         with db.transaction():  # a savepoint, inside the open transaction
             # xmax is 0 in a row this statement inserted, not in one it updated: a new
             # object has no rows to delete (and its DELETE would read every page of the
-            # table not yet summarized in the BRIN index: 11% of the load's time at 30 days)
+            # table not yet summarized in the BRIN index, a growing part of the load's time)
             [(number, new)] = db.execute(
                 "INSERT INTO backfill_objects (object) VALUES (%s) "
                 "ON CONFLICT (object) DO UPDATE SET object = excluded.object "  # locks its row
@@ -683,7 +682,7 @@ class _Readers:
         try:
             db.execute("SET default_transaction_read_only = on")
             # a year of a popular package's versions looks costly enough to PostgreSQL
-            # to compile (JIT), which took 90 ms of a 120 ms answer (bench/store.py)
+            # to compile (JIT), which took most of the answer's time (bench/store.py)
             db.execute("SET jit = off")
             check_version(_version(db), url, read_only=True)
         except BaseException:

@@ -129,7 +129,7 @@ INSERT INTO backfill_daily
 #: 50,000 packages, not its 200,000 package-versions) go into one place of the table, its
 #: end when days come in order, and the pages a load changes stay few and in the cache
 #: however large the store (bench/store.py: at a year, the index by package had
-#: outgrown the cache and loading had fallen from 44k to 5k rows/s). A row holds its
+#: outgrown the cache, and loading had slowed ninefold). A row holds its
 #: total and its versions' counts as a JSON object; ``backfill_rows`` gives them back a
 #: version a row. ``backfill_daily`` keyed by (day, package) for the same reason; ranges
 #: read it a backfilled day at a time.
@@ -174,14 +174,15 @@ ALTER TABLE backfill_daily_4 RENAME TO backfill_daily;
 #: indexes only (_postgresql.py): nothing to do here.
 MIGRATIONS = {0: SCHEMA_1, 1: SCHEMA_2, 2: "", 3: SCHEMA_4}
 
-#: The page cache of a bulk writer, MiB: the indexes by package take each day's rows in
-#: every part of them, and keep more of their pages between commits in a larger cache.
+#: The page cache of a bulk writer, MiB: the pages a day's rows and totals go into stay in
+#: it between the statements that write them (bench/store.py: a little quicker than
+#: SQLite's default of 2 MiB).
 BULK_CACHE_MIB = 256
 #: The pages a bulk writer lets the WAL grow to before it copies them back into the
 #: database (SQLite's default is 1,000, 4 MB, less than one object's writing): a page
 #: written by several commits is copied back once, and the copying (with its fsync) comes
-#: every few hundred MB instead of at each commit. bench/store.py, 60 days: a day's commit 260 ->
-#: 150 ms. The WAL file keeps its largest size (about this many pages of 4 KiB).
+#: every few hundred MB instead of at each commit (bench/store.py: a day's commit took
+#: half as long). The WAL file keeps its largest size (about this many pages of 4 KiB).
 BULK_WAL_PAGES = 65536
 #: Seconds a writer waits for another's transaction (SQLite lets one in at a time).
 BUSY_TIMEOUT = 60.0
@@ -253,11 +254,10 @@ class SQLiteStore(Store):
         """``bulk_writer``, for a writer of many rows at once (the backfill): no fsync at
         each commit (SQLite's ``synchronous = NORMAL`` in WAL mode: a crash of the
         process still loses nothing committed, a power cut may lose the last commits; an
-        object lost that way takes its record with it and the next run redoes it), and a
-        page cache of ``BULK_CACHE_MIB`` (the index by package takes rows in no order,
-        and inserting into it is slower with SQLite's default cache: see bench/backfill.py),
-        and a WAL of up to ``BULK_WAL_PAGES`` before a checkpoint (what is committed is in
-        the WAL: the checkpoint moves it, and neither durability nor readers change)."""
+        object lost that way takes its record with it and the next run redoes it), a page
+        cache of ``BULK_CACHE_MIB``, and a WAL of up to ``BULK_WAL_PAGES`` before a
+        checkpoint (what is committed is in the WAL: the checkpoint moves it, and neither
+        durability nor readers change)."""
         self.path = str(path)
         opened: sqlite3.Connection | None = None
         try:
