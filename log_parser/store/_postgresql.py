@@ -155,12 +155,12 @@ CREATE INDEX backfill_by_day ON backfill (day, package);
 #: Version 4: the backfill's rows one per (object, day, package), not per version: its
 #: total, and its versions' counts as a JSON object's text, which the writer copies from
 #: the worker's JSON without reading it, and the server stores without parsing it (as
-#: ``jsonb`` it loaded slower); ``backfill_rows`` gives them back a version a
-#: row. A day of a registry is 200,000 package-versions but 50,000 packages: a quarter
-#: of the tuples and index entries to write (bench/store.py). ``backfill_daily`` keyed by (day, package): each backfilled day's totals go
-#: into one place of its index, at its end, where by package they went into every page
-#: of it. Ranges read it a backfilled day at a time (a nested loop over
-#: ``backfilled_days``: 365 lookups for a year).
+#: ``jsonb`` it loaded slower); ``backfill_rows`` gives them back a version a row. A day
+#: of a registry is 200,000 package-versions but 50,000 packages: a quarter of the tuples
+#: and index entries to write (bench/store.py). ``backfill_daily`` keyed by (day,
+#: package): each backfilled day's totals go into one place of its index, at its end,
+#: where by package they went into every page of it. Ranges read it a backfilled day at
+#: a time (a nested loop over ``backfilled_days``: 365 lookups for a year).
 SCHEMA_4 = """
 CREATE TABLE backfill_4 (
     object integer NOT NULL,  -- its id in backfill_objects
