@@ -357,7 +357,7 @@ class SQLiteStore(Store):
             db.execute(
                 "INSERT INTO file_counts (package, day, version, count, file) "
                 "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)",
-                (number, flat_rows(counts)),
+                (number, flat_rows(counts).decode()),
             )
             db.execute(FILE_DAILY.format(sign=""), params)
             packages = {(package,) for (package, _version, _day), n in counts.items() if n}
@@ -409,7 +409,7 @@ class SQLiteStore(Store):
                 "rejected = ?, finished = ? WHERE id = ?",
                 (*dataclasses.astuple(record), finished, number),
             )
-        params = {"key": number, "rows": rows.json, "sign": 1}
+        params = {"key": number, "rows": rows.json.decode(), "sign": 1}
         db.execute(
             "INSERT INTO backfill (day, package, object, total, versions) "
             "SELECT value ->> 0, value ->> 1, :key, value ->> 2, value ->> 3 FROM json_each(:rows)",
@@ -429,13 +429,13 @@ class SQLiteStore(Store):
     def known_among(self, packages: Sequence[str]) -> set[str]:
         rows = self._db.execute(
             "SELECT package FROM packages WHERE package IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(list(packages)),),
+            (_json_text(packages),),
         )
         return {row[0] for row in rows}
 
     def daily_of(self, packages: Sequence[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, int]]:
         rows = self._db.execute(
-            DAILY, {"packages": orjson.dumps(list(packages)), "start": start.isoformat(), "end": end.isoformat()}
+            DAILY, {"packages": _json_text(packages), "start": start.isoformat(), "end": end.isoformat()}
         ).fetchall()
         return by_package((package, dt.date.fromisoformat(day), n) for package, day, n in rows)
 
@@ -480,6 +480,12 @@ class SQLiteStore(Store):
             "WHERE etag IS NOT NULL"
         ).fetchall()
         return {row[0]: ObjectRecord(*row[1:]) for row in rows}
+
+
+def _json_text(values: Sequence[str]) -> str:
+    """A JSON array for ``json_each``, as text (as every JSON this module gives SQLite):
+    SQLite 3.45 and later may take a BLOB given to a JSON function for binary JSONB."""
+    return orjson.dumps(list(values)).decode()
 
 
 def _statements(script: str) -> list[str]:
