@@ -25,13 +25,10 @@ little more CPU than a 1-worker run, whatever the code does. The default 2M line
 a few seconds long, so fixed costs (the pool's start) weigh less: on 1M lines the 2-worker
 ratio ranged 1.69-1.99 from run to run on a 2-core machine, on 2M lines 1.98-2.16.
 
-Figures behind choices in log_parser/store/_sqlite.py, measured with this bench when they were
-made: the backfill's page cache (``BULK_CACHE_MIB``) against SQLite's 2 MiB default, whose
-inserts into the index by package cost a third more; rows that name their object by id
-against its name in every row, a store a third larger and written a third slower; an
-object's rows as one JSON array read by ``json_each``, a quarter faster than binding row
-after row; rows sorted in the table's (package, day, version) order, inserted a third
-faster than in any other. In log_parser/backfill/_job.py: a commit per object cost the
+Choices in log_parser/store/_sqlite.py measured with this bench when they were made (at
+schema 3, its rows a row per version; bench/store.py measured schema 4's): rows that name
+their object by id, not by its name in every row; an object's rows as one JSON array read
+by ``json_each``, not bound row after row; rows in the table's key order. In log_parser/backfill/_job.py: a commit per object cost the
 parent about twice as much as commits of up to ``MAX_BATCH`` objects.
 """
 
