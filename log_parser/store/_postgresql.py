@@ -20,8 +20,8 @@ writers at once (strategy):
   still deadlock on the objects' rows: PostgreSQL then aborts one transaction, which is
   written again (``MAX_RETRIES``).
 
-Rows are written by one statement per batch: arrays (``unnest``) for live flushes, the
-worker's JSON array (``jsonb_array_elements``) for files, and for a backfill's objects
+Rows are written by one statement per batch: arrays (``unnest``) for live flushes, a
+JSON array of the rows (``jsonb_array_elements``) for a counted file, and for a backfill's objects
 ``COPY`` of text made from the worker's JSON array (a row per package and day, its
 versions' counts a JSON object), into the table and into the commit's delta, which this
 process never reads (bench/store.py; the figures are in the README).
@@ -240,15 +240,15 @@ ADD_BACKFILL_DELTA = (
 )
 DELTA_SUMMED = "SELECT day, package, sum(count)::bigint FROM backfill_delta GROUP BY 1, 2"
 DELTA_AS_IT_IS = "SELECT day, package, count FROM backfill_delta"
-#: What one source's rows add to the daily totals by (package, day) and by day.
-SOURCE_DAILY = (
-    "SELECT package, day, {sign}sum(count) FROM {rows} GROUP BY package, day "
+#: A counted file's rows into ``file_delta``, what they add to (``{sign}`` "") or take
+#: off ("-") ``provisional_daily`` by (package, day) and by day: ``{rows}``, a CTE of
+#: them that the statement inserts or deletes.
+FILE_DELTA = (
+    "INSERT INTO file_delta SELECT package, day, {sign}sum(count) FROM {rows} GROUP BY package, day "
     "UNION ALL SELECT '', day, {sign}sum(count) FROM {rows} GROUP BY day"
 )
-INSERT_JSON_ROWS = (
-    "INSERT INTO {table} ({source}, package, day, version, count) "
-    "SELECT %(key)s, e ->> 0, (e ->> 1)::date, e ->> 2, (e ->> 3)::bigint "
-    "FROM jsonb_array_elements(%(rows)s::jsonb) AS e RETURNING package, day, count"
+FILE_DELTA_TABLE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS file_delta (package text, day date, count bigint) ON COMMIT DELETE ROWS"
 )
 
 #: Packages' (or all packages') downloads a day: a row a day from the daily totals, the
@@ -411,12 +411,18 @@ class PostgreSQLStore(Store):
                     (name, *dataclasses.astuple(record), finished),
                 ).fetchall()
                 # the file's old rows off the totals and its new ones on, in one sorted upsert
+                db.execute(FILE_DELTA_TABLE)
                 db.execute(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS file_delta (package text, day date, count bigint) "
-                    "ON COMMIT DELETE ROWS"
+                    "WITH gone AS (DELETE FROM file_counts WHERE file = %s RETURNING package, day, count) "
+                    + FILE_DELTA.format(sign="-", rows="gone"),
+                    (number,),
                 )
-                self._replace_rows(
-                    db, table="file_counts", source="file", delta="file_delta", key=number, json_rows=rows
+                db.execute(
+                    "WITH new AS (INSERT INTO file_counts (file, package, day, version, count) "
+                    "SELECT %s, e ->> 0, (e ->> 1)::date, e ->> 2, (e ->> 3)::bigint "
+                    "FROM jsonb_array_elements(%s::jsonb) AS e RETURNING package, day, count) "
+                    + FILE_DELTA.format(sign="", rows="new"),
+                    (number, rows.decode()),
                 )
                 db.execute(
                     ADD_TO_DAILY.format(
@@ -427,23 +433,6 @@ class PostgreSQLStore(Store):
                 self._add_packages(db, packages)
 
         self._retried(write)
-
-    @staticmethod
-    def _replace_rows(
-        db: psycopg.Connection[Any], *, table: str, source: str, delta: str, key: int, json_rows: bytes
-    ) -> None:
-        """A source's rows replaced by ``json_rows``; what that changes in the daily
-        totals (its old rows taken off, its new ones added) into the table ``delta``."""
-        db.execute(
-            f"WITH gone AS (DELETE FROM {table} WHERE {source} = %(key)s RETURNING package, day, count) "
-            f"INSERT INTO {delta} {SOURCE_DAILY.format(sign='-', rows='gone')}",
-            {"key": key},
-        )
-        db.execute(
-            f"WITH new AS ({INSERT_JSON_ROWS.format(table=table, source=source)}) "
-            f"INSERT INTO {delta} {SOURCE_DAILY.format(sign='', rows='new')}",
-            {"key": key, "rows": json_rows.decode()},
-        )
 
     def add_object(self, item: BackfilledObject) -> None:
         if not self._in_transaction:
