@@ -21,10 +21,10 @@ writers at once (strategy):
   written again (``MAX_RETRIES``).
 
 Rows are written by one statement per batch: arrays (``unnest``) for live flushes, a
-JSON array of the rows (``jsonb_array_elements``) for a counted file, and for a backfill's objects
-``COPY`` of text made from the worker's JSON array (a row per package and day, its
-versions' counts a JSON object), into the table and into the commit's delta, which this
-process never reads (bench/store.py; the figures are in the README).
+JSON array of the rows (``jsonb_array_elements``) for a counted file, and for a
+backfill's objects ``COPY`` of text made from the worker's JSON array (a row per package
+and day, its versions' counts a JSON object), into the table and into the commit's
+delta, which this process never reads (bench/store.py; the figures are in the README).
 """
 
 from __future__ import annotations
