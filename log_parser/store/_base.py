@@ -164,7 +164,7 @@ class Store:
 
     def daily_of(self, packages: Sequence[str], start: dt.date, end: dt.date) -> dict[str, dict[dt.date, int]]:
         """:meth:`daily` of each package (:data:`ALL_PACKAGES` for all), by name, in one
-        query: a bulk lookup of 128 packages was 128 queries (bench/store.py). A package
+        query: a bulk lookup of 128 packages was two queries a package (bench/store.py). A package
         without downloads in the days may be left out."""
         raise NotImplementedError
 

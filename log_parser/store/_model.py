@@ -99,11 +99,12 @@ class ObjectRows:
         """The rows of {(day, package): {version: count}}."""
         rows = []
         for (day, package), versions in sorted(groups.items()):
+            if not versions:
+                continue
             total = sum(versions.values())
             if not (MIN_COUNT <= total <= MAX_COUNT and all(MIN_COUNT <= n <= MAX_COUNT for n in versions.values())):
                 raise ValueError(f"downloads of {package} on {day} past what the store's integers hold: {versions}")
-            if versions:
-                rows.append((day, package, total, versions))
+            rows.append((day, package, total, versions))
         return cls(
             orjson.dumps(rows),
             frozenset(row[0] for row in rows),
