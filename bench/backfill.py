@@ -28,8 +28,9 @@ ratio ranged 1.69-1.99 from run to run on a 2-core machine, on 2M lines 1.98-2.1
 Choices in log_parser/store/_sqlite.py measured with this bench when they were made (at
 schema 3, its rows a row per version; bench/store.py measured schema 4's): rows that name
 their object by id, not by its name in every row; an object's rows as one JSON array read
-by ``json_each``, not bound row after row; rows in the table's key order. In log_parser/backfill/_job.py: a commit per object cost the
-parent about twice as much as commits of up to ``MAX_BATCH`` objects.
+by ``json_each``, not bound row after row; rows in the table's key order. In
+log_parser/backfill/_job.py: a commit per object cost the parent about twice as much as
+commits of up to ``MAX_BATCH`` objects.
 """
 
 from __future__ import annotations
