@@ -55,7 +55,7 @@ def _histogram(lines: list[str], name: str, series: HistogramSeries) -> None:
     cumulative = series.cumulative()
     for le, count in zip((*series.le, "+Inf"), cumulative, strict=True):
         lines.append(f'{name}_bucket{{{text}{sep}le="{le}"}} {number(count)}\n')
-    _sum_and_count(lines, name, text, series.sum, series.count)
+    _sum_and_count(lines, name, text, series.sum, cumulative[-1])  # _count is the +Inf bucket
 
 
 def _summary(lines: list[str], name: str, series: Series, now: float) -> None:

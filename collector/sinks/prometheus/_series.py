@@ -63,9 +63,12 @@ class GaugeSeries(Series):
 
 class HistogramSeries(Series):
     """Buckets by their upper bound (``le``, inclusive); ``counts[-1]`` holds what lies
-    past the last bound. Bucket counts are kept per bucket and summed when written."""
+    past the last bound. Bucket counts are kept per bucket and summed when written; the
+    count of observations is their sum, the ``+Inf`` bucket (:meth:`cumulative`): a
+    count kept apart, added to in another order, could differ from it in the last digit
+    of a float, and the page must show them equal."""
 
-    __slots__ = ("bounds", "count", "counts", "le", "sum")
+    __slots__ = ("bounds", "counts", "le", "sum")
     kind = "histogram"
 
     def __init__(self, family: str, labels: Labels, ttl: float, now: float, bounds: tuple[float, ...]) -> None:
@@ -74,12 +77,10 @@ class HistogramSeries(Series):
         self.le = tuple(bound(b) for b in bounds)  #: the bounds as the page writes them
         self.counts = [0.0] * (len(bounds) + 1)
         self.sum = 0.0
-        self.count = 0.0
 
     def observe(self, value: float, weight: float = 1.0) -> None:
         self.counts[bisect_left(self.bounds, value)] += weight
         self.sum += value * weight
-        self.count += weight
 
     def add_bins(self, bins: dict[float, float], count: float, total: float) -> None:
         """An aggregation's flush: ``bins`` by upper bound (statsd's bins, each the samples
@@ -93,10 +94,9 @@ class HistogramSeries(Series):
                 self._insert(at, upper)
             self.counts[at] += hits
             binned += hits
-        counted = max(count, binned)  # +Inf must equal _count, whatever the flush said
+        counted = max(count, binned)  # the +Inf bucket, and _count: the flush's count, or its bins' if more
         self.counts[-1] += counted - binned  # past the last finite bound (or in no bin)
         self.sum += total
-        self.count += counted
 
     def _insert(self, at: int, upper: float) -> None:
         """A bound this series has not had (the aggregation's bins changed): it starts
