@@ -13,7 +13,7 @@ import string
 import orjson
 import pytest
 import trio
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from collector.alerts import Incident, Notification
@@ -265,10 +265,9 @@ class Echoing(WebhookOutput):
         raise Rejected(said)
 
 
-@settings(max_examples=30, deadline=None)
-@given(secret_text, secret_text, secret_text, secret_text)
-def test_the_runner_logs_no_secret_of_its_output(user: str, password: str, path: str, header: str) -> None:
-    assume(len({user, password, path, header}) == 4)
+def runner_log(user: str, password: str, path: str, header: str) -> tuple[list[str], str]:
+    """The messages and the text that the runner logs for an output that refuses with
+    its secrets in the error."""
     url = f"https://{user}:{password}@hooks.example.com/{path}"
     output = Echoing("hook", WebhookOptions(url=url, headers={"X-Key": header}, retry_base=0.001, retry_cap=0.001))
     records: list[logging.LogRecord] = []
@@ -289,11 +288,23 @@ def test_the_runner_logs_no_secret_of_its_output(user: str, password: str, path:
         trio.run(deliver)
     finally:
         logger.removeHandler(keep)
-    logged = log_text(records)
-    assert [r.getMessage() for r in records] == ["alert output will try again", "alert output refused a notification"]
+    return [r.getMessage() for r in records], log_text(records)
+
+
+@settings(max_examples=30, deadline=None)
+@given(secret_text, secret_text, secret_text, secret_text)
+@example(user="000000", password="000001", path="incide", header="0WY0Pm")
+def test_the_runner_logs_no_secret_of_its_output(user: str, password: str, path: str, header: str) -> None:
+    """No secret is in the log, beyond where the log's own words hold it anyway (a path
+    ``incide`` is in "incident": Hypothesis draws from the code's strings): as often as
+    in the log of the same refusal with other secrets."""
+    assume(len({user, password, path, header}) == 4)
+    messages, logged = runner_log(user, password, path, header)
+    assert messages == ["alert output will try again", "alert output refused a notification"]
     assert "https://hooks.example.com" in logged
+    _, other = runner_log("Qz7user", "Qz7password", "Qz7path", "Qz7header")
     for secret in (user, password, path, header):
-        assert secret not in logged
+        assert logged.count(secret) == other.count(secret), secret
 
 
 def test_alertmanager_urls_get_the_alerts_path() -> None:
