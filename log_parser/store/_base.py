@@ -41,6 +41,17 @@ from ._model import ALL_PACKAGES, BackfilledObject, DayCounts, FileRecord, Objec
 #: keyed by day first.
 SCHEMA_VERSION = 4
 
+#: Every answer's rows, a version a row, in both backends' schema 4 (its own SQL, the
+#: semantics above: a day is answered from the backfill's rows once backfilled, else from
+#: the live and file rows); ``backfill_rows`` is each backend's view of the backfill's.
+COUNTS_VIEW = """CREATE VIEW counts AS
+    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
+    UNION ALL
+    SELECT day, package, version, count FROM backfill_rows WHERE day IN (SELECT day FROM backfilled_days);
+"""
+
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 

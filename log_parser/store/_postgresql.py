@@ -40,7 +40,7 @@ import orjson
 import psycopg
 from psycopg import errors as pg_errors
 
-from ._base import SCHEMA_VERSION, Store, StoreError, check_version, describe
+from ._base import COUNTS_VIEW, SCHEMA_VERSION, Store, StoreError, check_version, describe
 from ._model import (
     ALL_PACKAGES,
     BackfilledObject,
@@ -161,13 +161,13 @@ CREATE INDEX backfill_by_day ON backfill (day, package);
 #: package): each backfilled day's totals go into one place of its index, at its end,
 #: where by package they went into every page of it. Ranges read it a backfilled day at
 #: a time (a nested loop over ``backfilled_days``: 365 lookups for a year).
-SCHEMA_4 = """
+SCHEMA_4 = f"""
 CREATE TABLE backfill_4 (
     object integer NOT NULL,  -- its id in backfill_objects
     day date NOT NULL,
     package text NOT NULL,
     total bigint NOT NULL,  -- the sum of its versions' counts
-    versions text NOT NULL  -- {"version": count, ...}
+    versions text NOT NULL  -- a JSON object, each version's count
 );
 INSERT INTO backfill_4
     SELECT object, day, package, sum(count), json_object_agg(version, count)::text FROM (
@@ -181,13 +181,7 @@ CREATE INDEX backfill_by_day ON backfill (day, package);
 CREATE VIEW backfill_rows AS
     SELECT object, day, package, v.key AS version, v.value::bigint AS count
     FROM backfill, json_each_text(versions::json) AS v;
-CREATE VIEW counts AS
-    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
-    UNION ALL
-    SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
-    UNION ALL
-    SELECT day, package, version, count FROM backfill_rows WHERE day IN (SELECT day FROM backfilled_days);
-CREATE TABLE backfill_daily_4 (
+{COUNTS_VIEW}CREATE TABLE backfill_daily_4 (
     package text NOT NULL,  -- '' for the day's total of all packages
     day date NOT NULL,
     count bigint NOT NULL,
@@ -231,7 +225,7 @@ BACKFILL_DELTA = (
 #: day, in the order of its key, which is the order every backfill locks them in.
 #: ``{by_package}``: the delta summed (``DELTA_SUMMED``), or as it is when it holds one
 #: object's new rows, a row per (day, package) already (``DELTA_AS_IT_IS``: no grouping,
-#: and rows in key order, which the sort only checks: bench/store.py's one object a day).
+#: and rows already in key order: bench/store.py's one object a day).
 ADD_BACKFILL_DELTA = (
     "INSERT INTO backfill_daily AS d (day, package, count) SELECT day, package, count FROM ("
     f"SELECT day, '{ALL_PACKAGES}' AS package, sum(count)::bigint AS count FROM backfill_delta GROUP BY 1 "
@@ -485,13 +479,21 @@ class PostgreSQLStore(Store):
             if item.rows.days:
                 self._delta_parts += 1
                 text = _copy_text(item.rows.json, prefix=b"%d\t" % number)
+                # a name COPY's text must escape: the rows one by one, which psycopg escapes
+                rows = (
+                    []
+                    if text is not None
+                    else [
+                        (number, day, package, n, orjson.dumps(versions).decode())
+                        for day, package, n, versions in orjson.loads(item.rows.json)
+                    ]
+                )
                 for table, total in (("backfill", "total"), ("backfill_delta", "count")):
                     with db.cursor().copy(f"COPY {table} (object, day, package, {total}, versions) FROM STDIN") as copy:
                         if text is not None:
                             copy.write(text)
-                        else:  # a name COPY's text must escape: psycopg escapes it
-                            for day, package, n, versions in orjson.loads(item.rows.json):
-                                copy.write_row((number, day, package, n, orjson.dumps(versions).decode()))
+                        for row in rows:
+                            copy.write_row(row)
         self._pending_days.update(item.vouched_days())
         self._pending_packages.update(item.rows.packages - self._packages_written)
 

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import orjson
 
-from ._base import SCHEMA_VERSION, Store, StoreError, check_version
+from ._base import COUNTS_VIEW, SCHEMA_VERSION, Store, StoreError, check_version
 from ._model import (
     ALL_PACKAGES,
     BackfilledObject,
@@ -133,13 +133,13 @@ INSERT INTO backfill_daily
 #: total and its versions' counts as a JSON object; ``backfill_rows`` gives them back a
 #: version a row. ``backfill_daily`` keyed by (day, package) for the same reason; ranges
 #: read it a backfilled day at a time.
-SCHEMA_4 = """
+SCHEMA_4 = f"""
 CREATE TABLE backfill_4 (
     day TEXT NOT NULL,
     package TEXT NOT NULL,
     object INTEGER NOT NULL,  -- its id in backfill_objects
     total INTEGER NOT NULL,  -- the sum of its versions' counts
-    versions TEXT NOT NULL,  -- {"version": count, ...}
+    versions TEXT NOT NULL,  -- a JSON object, each version's count
     PRIMARY KEY (day, package, object)
 ) WITHOUT ROWID;
 INSERT INTO backfill_4
@@ -153,13 +153,7 @@ ALTER TABLE backfill_4 RENAME TO backfill;
 CREATE INDEX backfill_by_object ON backfill (object);
 CREATE VIEW backfill_rows AS
     SELECT object, day, package, v.key AS version, v.value AS count FROM backfill, json_each(backfill.versions) AS v;
-CREATE VIEW counts AS
-    SELECT day, package, version, count FROM live WHERE day NOT IN (SELECT day FROM backfilled_days)
-    UNION ALL
-    SELECT day, package, version, count FROM file_counts WHERE day NOT IN (SELECT day FROM backfilled_days)
-    UNION ALL
-    SELECT day, package, version, count FROM backfill_rows WHERE day IN (SELECT day FROM backfilled_days);
-CREATE TABLE backfill_daily_4 (
+{COUNTS_VIEW}CREATE TABLE backfill_daily_4 (
     package TEXT NOT NULL,  -- '' for the day's total of all packages
     day TEXT NOT NULL,
     count INTEGER NOT NULL,
